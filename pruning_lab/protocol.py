@@ -1,0 +1,164 @@
+"""One job, step by step: baseline -> pathology -> treatment -> relapse -> longitudinal course.
+
+``run(job)`` is a pure function of the job: every random number comes from a stream named
+by (seed, purpose), the baseline is bit-identical whether trained or read from the cache, and
+the job pins torch to one thread so the numbers never depend on how it was launched.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .config import SCHEMA, Job, Train, config_hash
+from .data import Datasets, load
+from .engines import choose
+from .evaluation import combined, evaluate
+from .masks import further, prune
+from .network import Network, init
+from .phases import run_phases
+from .rng import generator
+from .store import BaselineCache
+from .training import train
+
+log = logging.getLogger(__name__)
+
+
+def baseline_config(job: Job) -> dict:
+    """Exactly the config that determines the trained + pruned baseline (its cache key)."""
+    return {
+        "seed": job.seed,
+        "data": asdict(job.data),
+        "model": asdict(job.model),
+        "baseline": asdict(job.baseline),
+        "sparsity": job.pathology.sparsity,
+        "scope": job.pathology.scope,
+        "engine": choose(job.engine, 0.0, job.engine_sparse_from),
+    }
+
+
+def train_baseline(job: Job, data: Datasets) -> dict[str, torch.Tensor]:
+    """Dense training, then the pathology; returns both states as one tensor dict."""
+    g = generator(job.seed, "baseline")
+    net = init(job.model, g)
+    engine = choose(job.engine, 0.0, job.engine_sparse_from)
+    train(net, Train(job.baseline.epochs, job.baseline.lr), data.train, job.data.batch_size, g,
+          engine=engine, label="baseline")
+    healthy = net.clone()
+    prune(net, job.pathology.sparsity, job.pathology.scope)
+    return {**{f"healthy.{k}": v for k, v in healthy.state().items()},
+            **{f"pruned.{k}": v for k, v in net.state().items()}}
+
+
+def _split(state: dict[str, torch.Tensor], prefix: str) -> Network:
+    return Network.from_state({k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")})
+
+
+class Timer(dict):
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        yield
+        self[name] = self.get(name, 0.0) + time.perf_counter() - start
+
+
+def versions() -> dict:
+    import hydra
+    import numpy
+    import omegaconf
+
+    return {"pruning_lab": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "hydra": hydra.__version__, "omegaconf": omegaconf.__version__,
+            "python": platform.python_version()}
+
+
+def run(job: Job, store: Path | str | None = None) -> dict:
+    """Run the whole protocol for one (seed, treatment); returns the JSON-ready result."""
+    torch.set_num_threads(1)
+    timings = Timer()
+    started = time.time()
+    tag = f"[{job.treatment.name} seed {job.seed}]"
+    data = load(job.data)
+    seed = job.seed
+
+    with timings("baseline"):
+        about = baseline_config(job)
+        key = config_hash(about)
+        if store is None:
+            state, hit = train_baseline(job, data), False
+        else:
+            state, hit = BaselineCache(store).get_or_create(key, lambda: train_baseline(job, data), about)
+    log.info("%s baseline %s in %.1fs (key %s)", tag, "read from cache" if hit else "trained", timings["baseline"], key)
+
+    healthy, pruned = _split(state, "healthy"), _split(state, "pruned")
+    with timings("evaluate"):
+        metrics: dict = {"healthy": evaluate(healthy, data, job.stress, seed),
+                         "untreated": evaluate(pruned, data, job.stress, seed)}
+
+    net = pruned.clone()
+    run_phases(job.treatment.phases, net, data.train, job, generator(seed, "treatment"), "treatment", timings)
+    with timings("evaluate"):
+        metrics["treated"] = evaluate(net, data, job.stress, seed)
+        metrics["off_drug"] = evaluate(net.unmodulated(), data, job.stress, seed) if net.modulated else None
+    log.info("%s treated: sparsity %.1f%%, combined %.1f%%, extreme %.1f%%", tag, metrics["treated"]["sparsity"],
+             metrics["treated"]["combined"], metrics["treated"]["profile"].get("2.5", float("nan")))
+
+    with timings("relapse"):
+        metrics["relapse"] = acute_relapse(net, data, job)
+    with timings("longitudinal"):
+        metrics["longitudinal"] = longitudinal(net, data, job, timings) if job.longitudinal.cycles > 0 else None
+
+    result = {
+        "schema": SCHEMA,
+        "config_hash": job.hash,
+        "config": job.to_dict(),
+        "seed": job.seed,
+        "treatment": job.treatment.name,
+        "label": job.treatment.label,
+        "metrics": metrics,
+        "baseline": {"key": key, "cache_hit": hit},
+        "timings": dict(timings),
+        "wall_seconds": time.time() - started,
+        "versions": versions(),
+    }
+    log.info("%s done in %.1fs", tag, result["wall_seconds"])
+    return result
+
+
+def acute_relapse(net: Network, data: Datasets, job: Job) -> dict:
+    """Prune a copy further (40% of the survivors, per layer) and measure the combined-stress drop."""
+    before = combined(net, data, job.stress, job.seed)
+    hit = net.clone()
+    target = further(net.sparsity(), job.pathology.relapse_fraction, job.pathology.relapse_cap)
+    prune(hit, target, job.pathology.scope)
+    after = combined(hit, data, job.stress, job.seed)
+    return {"target": 100.0 * target, "sparsity_before": 100.0 * net.sparsity(),
+            "sparsity_after": 100.0 * hit.sparsity(), "combined_before": before,
+            "combined_after": after, "drop": before - after}
+
+
+def longitudinal(net: Network, data: Datasets, job: Job, timings: dict | None = None) -> dict:
+    """Cycles of further pruning + maintenance from a copy of the post-treatment network."""
+    lg = job.longitudinal
+    net = net.clone()
+    g = generator(job.seed, "longitudinal")
+    accuracy = [combined(net, data, job.stress, job.seed)]
+    sparsity = [100.0 * net.sparsity()]
+    for cycle in range(1, lg.cycles + 1):
+        prune(net, further(net.sparsity(), lg.prune_fraction), job.pathology.scope)
+        run_phases(job.treatment.maintenance, net, data.train, job, g, "maintenance", timings)
+        accuracy.append(combined(net, data, job.stress, job.seed))
+        sparsity.append(100.0 * net.sparsity())
+        log.info("[%s seed %d] cycle %d/%d: combined %.1f%%, sparsity %.1f%%", job.treatment.name, job.seed,
+                 cycle, lg.cycles, accuracy[-1], sparsity[-1])
+    relapsed = [c for c, a in enumerate(accuracy) if a < lg.relapse_threshold]
+    return {"combined": accuracy, "sparsity": sparsity,
+            "relapse_cycle": relapsed[0] if relapsed else None,
+            "final": accuracy[-1], "total_drop": accuracy[0] - accuracy[-1]}

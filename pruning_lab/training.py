@@ -1,0 +1,49 @@
+"""The one training loop: Adam, cross-entropy, shuffled mini-batches, masks, noise schedule."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .config import Train
+from .data import Split
+from .engines import bind
+from .network import Network
+
+log = logging.getLogger(__name__)
+
+# phases with at least this many epochs report progress while they run
+PROGRESS_FROM_EPOCHS = 20
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator):
+    """Index batches of one epoch, reshuffled every call (the last batch may be short)."""
+    return torch.randperm(n, generator=generator).split(batch_size)
+
+
+def train(net: Network, phase: Train, data: Split, batch_size: int, generator: torch.Generator,
+          engine: str = "dense", label: str = "train") -> None:
+    """Train ``net`` in place; a new optimizer per phase, pruned weights stay exactly zero."""
+    if phase.epochs == 0:
+        return
+    model = bind(net, engine)
+    opt = torch.optim.Adam(model.parameters(), lr=phase.lr)
+    every = max(1, phase.epochs // 5)
+    start = time.perf_counter()
+    for epoch in range(phase.epochs):
+        sigma = phase.sigma(epoch)
+        total = torch.zeros(())
+        for idx in batches(len(data), batch_size, generator):
+            loss = F.cross_entropy(model(data.x[idx], sigma, generator), data.y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            model.after_step()
+            total += loss.detach() * len(idx)
+        if phase.epochs >= PROGRESS_FROM_EPOCHS and ((epoch + 1) % every == 0 or epoch + 1 == phase.epochs):
+            log.info("%s: epoch %d/%d loss %.4f sigma %.3f (%.1fs)", label, epoch + 1, phase.epochs,
+                     float(total) / len(data), sigma, time.perf_counter() - start)
+    model.write_back()
