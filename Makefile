@@ -1,0 +1,46 @@
+# pruning-lab: every target builds its own virtual environment from nothing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# torch first and pinned: an unpinned torch would pull the CUDA build and its GB of packages
+TORCH  := torch==2.13.0
+
+.PHONY: venv test test-all reproduce reproduce-paper1 aggregate bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev,cluster]'
+	touch $(STAMP)
+
+## the fast suite (a few minutes on 2 cores); paper-scale runs are marked slow
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+## paper 2: 10 seeds x 3 treatments, full protocol, then its tables, figures and report
+reproduce: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=paper2
+	$(PY) -m pruning_lab.aggregate outputs/paper2/sweep --out outputs/paper2
+
+## paper 1: seed 42 on data seed 0, no longitudinal course
+reproduce-paper1: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=paper1
+	$(PY) -m pruning_lab.aggregate outputs/paper1/sweep --out outputs/paper1
+
+## tables of any sweep or store: make aggregate DIR=outputs/multirun/...
+aggregate: $(STAMP)
+	$(PY) -m pruning_lab.aggregate $(DIR)
+
+## speed and memory figures (BENCH_ARGS=--sweep adds the full paper-2 sweep, auto vs dense)
+bench: $(STAMP)
+	$(PY) bench/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
