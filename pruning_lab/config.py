@@ -217,7 +217,8 @@ class Job:
         return _job(cfg)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON types (lists, not tuples), as the config reads back from a result file."""
+        return json.loads(json.dumps(asdict(self)))
 
     @property
     def hash(self) -> str:

@@ -1,0 +1,84 @@
+"""Real runs: the protocol end to end, the CLI multirun, and the reproducibility contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pruning_lab.config import SCHEMA
+from pruning_lab.protocol import run
+from pruning_lab.store import load_json
+
+from .conftest import ROOT, TINY, tiny_job
+
+CLI_TINY = [*TINY, "model.hidden=[48,32]", "treatment.epochs=2"]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pruning_lab.run", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def sweep(tmp: Path, name: str, *extra: str) -> dict[tuple[str, int], dict]:
+    """Run a 2 x 2 multirun into its own store; return the job-dir JSONs by (treatment, seed)."""
+    proc = cli("-m", "treatment=ketamine,neurosteroid", "seed=0,1", *CLI_TINY,
+               f"paths.store={tmp / name / 'store'}", f"hydra.sweep.dir={tmp / name / 'sweep'}", *extra,
+               cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = {}
+    for path in sorted((tmp / name / "sweep").glob("*/result.json")):
+        r = load_json(path)
+        assert r is not None, f"invalid JSON {path}"
+        results[(r["treatment"], r["seed"])] = r
+    return results
+
+
+def test_protocol_end_to_end_on_a_tiny_job():
+    result = run(tiny_job("treatment=neurosteroid"))
+    m = result["metrics"]
+    assert result["schema"] == SCHEMA and result["treatment"] == "neurosteroid"
+    assert m["untreated"]["sparsity"] == pytest.approx(95.0, abs=0.2)
+    assert m["treated"]["sparsity"] == m["untreated"]["sparsity"]  # the mask is unchanged
+    assert m["off_drug"] is not None and set(m["off_drug"]["profile"]) == {"0", "0.5", "1", "1.5", "2.5"}
+    assert m["relapse"]["drop"] == pytest.approx(m["relapse"]["combined_before"] - m["relapse"]["combined_after"])
+    assert m["relapse"]["combined_before"] == m["treated"]["combined"]  # same noise draws
+    course = m["longitudinal"]
+    assert len(course["combined"]) == 3 and course["combined"][0] == m["treated"]["combined"]
+    assert course["total_drop"] == pytest.approx(course["combined"][0] - course["combined"][-1])
+    assert all(k.startswith(("baseline", "evaluate", "treatment/", "relapse", "longitudinal", "maintenance/"))
+               for k in result["timings"])
+    assert json.loads(json.dumps(result)) == result  # JSON-ready as it is
+
+
+def test_ketamine_has_no_off_drug_and_regrows():
+    m = run(tiny_job("treatment=ketamine", "longitudinal.cycles=0"))["metrics"]
+    assert m["off_drug"] is None and m["longitudinal"] is None
+    assert m["treated"]["sparsity"] == pytest.approx(47.5, abs=0.2)
+
+
+def test_cached_and_freshly_trained_baselines_give_identical_metrics(tmp_path):
+    job = tiny_job("treatment=ssri", "treatment.epochs=2")
+    fresh = run(job)
+    trained = run(job, tmp_path)
+    cached = run(job, tmp_path)
+    assert not trained["baseline"]["cache_hit"] and cached["baseline"]["cache_hit"]
+    assert fresh["metrics"] == trained["metrics"] == cached["metrics"]
+
+
+def test_multirun_writes_one_valid_json_per_job_and_workers_do_not_change_numbers(tmp_path):
+    two = sweep(tmp_path, "two", "hydra.launcher.n_jobs=2")
+    one = sweep(tmp_path, "one", "hydra.launcher.n_jobs=1")
+    assert set(two) == {(t, s) for t in ("ketamine", "neurosteroid") for s in (0, 1)}
+    for key in two:
+        assert two[key]["metrics"] == one[key]["metrics"], key
+        assert two[key]["config_hash"] == one[key]["config_hash"]
+    # the store holds the same four results, and each seed's baseline was trained once
+    assert len(list((tmp_path / "two" / "store" / "results").glob("*.json"))) == 4
+    assert len(list((tmp_path / "two" / "store" / "baselines").glob("*.pt"))) == 2
+    # seeds differ, treatments of one seed share their untreated state
+    assert two[("ketamine", 0)]["metrics"]["untreated"] == two[("neurosteroid", 0)]["metrics"]["untreated"]
+    assert two[("ketamine", 0)]["metrics"]["untreated"] != two[("ketamine", 1)]["metrics"]["untreated"]

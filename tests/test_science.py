@@ -1,0 +1,306 @@
+"""The protocol's rules, number by number (PROTOCOL.md), on small and full-size networks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from pruning_lab import data as data_mod
+from pruning_lab.config import DataConfig, Modulate, ModelConfig, Regrow, Train
+from pruning_lab.evaluation import accuracy
+from pruning_lab.masks import further, prune
+from pruning_lab.network import Network, dense_linears, forward, init, logits
+from pruning_lab.phases import run_phases
+from pruning_lab.protocol import longitudinal
+from pruning_lab.regrowth import gradient_scores, n_regrow, regrow
+from pruning_lab.rng import generator
+from pruning_lab.training import train
+
+from .conftest import compose_job, tiny_job
+
+FULL = ModelConfig()  # 2 -> 512 -> 512 -> 256 -> 4
+
+
+def full_net(seed: int = 0) -> Network:
+    return init(FULL, generator(seed, "test"))
+
+
+def small_data(n: int = 600, seed: int = 0) -> data_mod.Datasets:
+    return data_mod.load(DataConfig(train_size=n, test_size=400, clean_size=200, seed=seed))
+
+
+# -- network ---------------------------------------------------------------------------------
+
+
+def test_full_network_has_the_published_parameter_count():
+    net = full_net()
+    assert sum(w.numel() for w in net.weights) == 395_264
+    assert sum(b.numel() for b in net.biases) == 1_284
+
+
+def test_init_matches_nn_linear_bounds():
+    net = full_net()
+    for w, b in zip(net.weights, net.biases):
+        bound = 1 / np.sqrt(w.shape[1])
+        assert w.abs().max() <= bound and b.abs().max() <= bound
+        assert w.abs().max() > 0.95 * bound  # uniform over the whole range, not a narrow one
+
+
+def test_damping_and_tanh_in_the_forward_pass():
+    net = init(ModelConfig(hidden=(8, 6)), generator(1, "test"))
+    x = torch.randn(5, 2)
+    w, b = net.weights, net.biases
+    h = torch.tanh(x @ w[0].T + b[0]) * 0.7
+    h = torch.tanh(h @ w[1].T + b[1]) * 0.7
+    expected = h @ w[2].T + b[2]
+    net.damping, net.activation = 0.7, "tanh"
+    assert torch.allclose(logits(net, x), expected, atol=1e-6)
+    net.damping, net.activation = 1.0, "relu"
+    h = torch.relu(torch.relu(x @ w[0].T + b[0]) @ w[1].T + b[1])
+    assert torch.allclose(logits(net, x), h @ w[2].T + b[2], atol=1e-6)
+
+
+def test_noise_goes_on_hidden_layers_only():
+    net = init(ModelConfig(hidden=(8, 6)), generator(1, "test"))
+    x = torch.randn(5, 2)
+    noisy = logits(net, x, sigma=1.0, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(noisy, logits(net, x))  # hidden noise reaches the output
+    net.weights[-1] = torch.zeros_like(net.weights[-1])
+    out = logits(net, x, sigma=5.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, net.biases[-1].expand(5, -1))  # none is added on the output layer
+
+
+def test_noise_then_damping_order():
+    # h = (act(Wx+b) + noise) * damping: with identity-like weights the order is visible
+    lin = [lambda h: h, lambda h: h]
+    x = torch.ones(1, 3)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    out = forward(x, lin, damping=0.5, activation="relu", sigma=1.0, generator=g1)
+    noise = torch.randn((1, 3), generator=g2)
+    assert torch.allclose(out, (x + noise) * 0.5)
+
+
+# -- pathology ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", [0.5, 0.9, 0.95])
+def test_per_layer_pruning_hits_the_target_exactly(target):
+    net = full_net()
+    dense = [w.clone() for w in net.weights]
+    biases = [b.clone() for b in net.biases]
+    prune(net, target)
+    for w, m, w0, b, b0 in zip(net.weights, net.masks, dense, net.biases, biases):
+        n = w.numel()
+        # quantile(|W|, t) with linear interpolation keeps everything above position t*(n-1)
+        pos = target * (n - 1)
+        expected_pruned = int(pos) + (0 if pos == int(pos) else 1)
+        assert int((~m).sum()) == expected_pruned
+        assert torch.all(w[~m] == 0) and torch.equal(w[m], w0[m])
+        assert w0[m].abs().min() >= w0[~m].abs().max()  # magnitude order respected
+        assert torch.equal(b, b0)  # biases are never pruned
+    assert abs(net.sparsity() - target) < 1e-4
+
+
+def test_paper_sparsity_is_95_percent_per_layer():
+    net = full_net()
+    prune(net, 0.95)
+    assert [round(100 * s, 1) for s in net.layer_sparsity()] == [94.9, 95.0, 95.0, 94.9]
+    assert round(100 * net.sparsity(), 1) == 95.0
+
+
+def test_global_pruning_is_an_option_with_a_different_result():
+    per_layer, glob = full_net(), full_net()
+    prune(per_layer, 0.95)
+    prune(glob, 0.95, scope="global")
+    total = sum(w.numel() for w in glob.weights)
+    assert abs(glob.sparsity() - 0.95) <= 1 / total
+    # one threshold for all: layers with small fan-in (large init) keep more
+    assert glob.layer_sparsity()[0] < 0.9 and glob.layer_sparsity() != per_layer.layer_sparsity()
+
+
+def test_pruning_never_revives_pruned_synapses():
+    net = full_net()
+    prune(net, 0.95)
+    before = [m.clone() for m in net.masks]
+    prune(net, 0.5)  # threshold 0: zeros pass ">= 0" but must stay pruned
+    assert all(torch.equal(a, b) for a, b in zip(before, net.masks))
+
+
+def test_further_pruning_targets():
+    assert further(0.95, 0.40, 0.99) == pytest.approx(0.97)
+    assert further(0.475, 0.40, 0.99) == pytest.approx(0.685)
+    assert further(0.99, 0.40, 0.99) == 0.99  # capped
+
+
+# -- training ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("phase", [Train(2, 5e-3), Train(3, 5e-3, 0.5, 0.0)])
+def test_masks_stay_exactly_zero_through_training(phase):
+    d = small_data()
+    net = init(ModelConfig(hidden=(64, 32)), generator(0, "test"))
+    prune(net, 0.9)
+    masks = [m.clone() for m in net.masks]
+    biases = [b.clone() for b in net.biases]
+    weights = [w.clone() for w in net.weights]
+    train(net, phase, d.train, 64, generator(0, "train"))
+    for w, m, m0, w0 in zip(net.weights, net.masks, masks, weights):
+        assert torch.equal(m, m0)
+        assert torch.all(w[~m] == 0)
+        assert not torch.equal(w[m], w0[m])  # the survivors did learn
+    assert any(not torch.equal(b, b0) for b, b0 in zip(net.biases, biases))
+
+
+def test_ssri_noise_schedule_values():
+    ssri = Train(100, 1e-5, 0.5, 0.0)
+    assert ssri.sigma(0) == 0.5 and ssri.sigma(99) == 0.0
+    assert ssri.sigma(1) == pytest.approx(0.5 - 0.5 / 99)
+    assert ssri.sigma(50) == pytest.approx(0.5 * 49 / 99)
+    maintenance = Train(20, 1e-5, 0.3, 0.0)
+    assert [round(maintenance.sigma(e), 6) for e in (0, 10, 19)] == [0.3, round(0.3 * 9 / 19, 6), 0.0]
+    job = compose_job("treatment=ssri")
+    assert job.treatment.phases == (Train(100, 1e-5, 0.5, 0.0),)
+    assert job.treatment.maintenance == (Train(20, 1e-5, 0.3, 0.0),)
+
+
+def test_training_uses_the_schedule_epoch_by_epoch(monkeypatch):
+    seen = []
+    import pruning_lab.engines as engines
+
+    original = engines.Dense.__call__
+
+    def spy(self, x, sigma, generator):
+        seen.append(sigma)
+        return original(self, x, sigma, generator)
+
+    monkeypatch.setattr(engines.Dense, "__call__", spy)
+    net = init(ModelConfig(hidden=(16,)), generator(0, "test"))
+    train(net, Train(5, 1e-3, 0.5, 0.0), small_data(256).train, 128, generator(0, "t"), engine="dense")
+    assert sorted(set(seen), reverse=True) == pytest.approx([0.5, 0.375, 0.25, 0.125, 0.0])
+    assert len(seen) == 5 * 2  # 256 points in batches of 128
+
+
+# -- regrowth ----------------------------------------------------------------------------------
+
+
+def test_gradient_regrowth_picks_the_top_k_by_accumulated_gradient():
+    d = small_data()
+    net = init(ModelConfig(hidden=(64, 32)), generator(0, "test"))
+    prune(net, 0.9)
+    before = [m.clone() for m in net.masks]
+    scores = gradient_scores(net, d.train, 7, 64, generator(5, "g"))
+    regrow(net, Regrow(0.5, "gradient", 7, 0.03), d.train, 64, generator(5, "g"))
+    for m0, m, s in zip(before, net.masks, scores):
+        n_pruned = int((~m0).sum())
+        k = max(1, int(0.5 * n_pruned))
+        grown = m & ~m0
+        assert int(grown.sum()) == k
+        assert torch.all(m0 <= m)  # survivors stay
+        # every regrown position outscores every position left pruned
+        assert s[grown].min() >= s[~m].max()
+
+
+def test_regrowth_halves_the_pruned_share_and_draws_weights_with_the_given_spread():
+    net = full_net()
+    prune(net, 0.95)
+    before = [m.clone() for m in net.masks]
+    regrow(net, Regrow(0.5, "random", 30, 0.03), small_data().train, 128, generator(0, "r"))
+    assert round(100 * net.sparsity(), 1) == 47.5
+    new = torch.cat([w[m & ~m0] for w, m, m0 in zip(net.weights, net.masks, before)])
+    assert new.numel() == sum(max(1, int(0.5 * int((~m0).sum()))) for m0 in before)
+    assert float(new.std()) == pytest.approx(0.03, rel=0.02)
+    assert abs(float(new.mean())) < 0.001
+
+
+def test_regrow_count():
+    assert n_regrow(249_036, 0.5) == 124_518
+    assert n_regrow(1, 0.5) == 1  # at least one
+    assert n_regrow(0, 0.5) == 0
+    assert n_regrow(10, 1.0) == 10
+
+
+# -- evaluation --------------------------------------------------------------------------------
+
+
+def test_evaluation_noise_depends_only_on_seed_and_condition():
+    d = small_data()
+    net = init(ModelConfig(hidden=(32,)), generator(0, "test"))
+    a = accuracy(net, d.standard, sigma=2.0, input_sigma=1.0, seed=3, condition="combined")
+    b = accuracy(net, d.standard, sigma=2.0, input_sigma=1.0, seed=3, condition="combined")
+    c = accuracy(net, d.standard, sigma=2.0, input_sigma=1.0, seed=4, condition="combined")
+    assert a == b and a != c
+
+
+def test_data_follow_the_published_generators():
+    d = data_mod.load(DataConfig(seed=7))
+    rs = np.random.RandomState(7100)
+    y = rs.randint(0, 4, size=12000)
+    x = np.array([(-3, -3), (3, 3), (-3, 3), (3, -3)], float)[y] + rs.normal(0, 0.8, (12000, 2))
+    assert torch.equal(d.train.y, torch.as_tensor(y))
+    assert torch.allclose(d.train.x, torch.as_tensor(x, dtype=torch.float32))
+    assert len(d.standard) == 4000 and len(d.clean) == 2000
+    centres = torch.tensor([(-3, -3), (3, 3), (-3, 3), (3, -3)], dtype=torch.float32)
+    assert torch.equal(d.clean.x, centres[d.clean.y])  # the clean set sits on the centres
+
+
+# -- longitudinal ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("treatment,start,end", [("ketamine", 47.5, 77.4), ("ssri", 95.0, 97.8),
+                                                 ("neurosteroid", 95.0, 97.8)])
+def test_longitudinal_sparsity_trajectory_is_exact(treatment, start, end):
+    """Sparsity does not depend on training, so the maintenance is cut to nothing here."""
+    job = compose_job(f"treatment={treatment}", "data.train_size=256", "data.test_size=256",
+                      "data.clean_size=64")
+    job = dataclasses.replace(job, treatment=dataclasses.replace(job.treatment, maintenance=()))
+    d = data_mod.load(job.data)
+    net = full_net(job.seed)
+    prune(net, job.pathology.sparsity)
+    run_phases([p for p in job.treatment.phases if not isinstance(p, Train)], net, d.train, job,
+               generator(0, "t"), "treatment")
+    course = longitudinal(net, d, job)
+    assert len(course["sparsity"]) == 9
+    assert round(course["sparsity"][0], 1) == start and round(course["sparsity"][8], 1) == end
+    expected = [start / 100]
+    for _ in range(8):
+        expected.append(further(expected[-1], 0.10))
+    assert course["sparsity"] == pytest.approx([100 * s for s in expected], abs=0.01)
+
+
+# -- treatments as data ------------------------------------------------------------------------
+
+
+def test_shipped_treatments_compose():
+    names = {}
+    for t in ("none", "ketamine", "ssri", "neurosteroid", "random_regrowth", "neurosteroid_bridge_ssri"):
+        names[t] = compose_job(f"treatment={t}").treatment
+    assert names["none"].phases == () and names["none"].maintenance == ()
+    ket, rnd = names["ketamine"], names["random_regrowth"]
+    assert ket.phases[0] == Regrow(0.5, "gradient", 30, 0.03) and ket.phases[1] == Train(15, 5e-4)
+    assert rnd.phases[0] == Regrow(0.5, "random", 30, 0.03) and rnd.phases[1:] == ket.phases[1:]
+    assert names["neurosteroid"].phases == (Modulate(0.7, "tanh"), Train(10, 5e-4))
+    bridge = names["neurosteroid_bridge_ssri"].phases
+    assert bridge[0] == Modulate(0.7, "tanh") and bridge[2] == Modulate(1.0, "relu")
+    assert bridge[3] == Train(100, 1e-5, 0.5, 0.0)
+
+
+def test_headline_knobs_reach_the_phases():
+    assert compose_job("treatment=neurosteroid", "treatment.damping=0.6").treatment.phases[0].damping == 0.6
+    assert compose_job("treatment=ssri", "treatment.epochs=50").treatment.phases[0].epochs == 50
+    assert compose_job("treatment.fraction=0.25").treatment.phases[0].fraction == 0.25
+    job = compose_job("pathology.sparsity=0.9", "longitudinal.cycles=4", "model.hidden=[64,64]")
+    assert (job.pathology.sparsity, job.longitudinal.cycles, job.model.hidden) == (0.9, 4, (64, 64))
+
+
+def test_presets():
+    p1 = compose_job("experiment=paper1")
+    assert (p1.seed, p1.data.seed, p1.longitudinal.cycles) == (42, 0, 0)
+    p2 = compose_job("experiment=paper2", "seed=3")
+    assert (p2.seed, p2.data.seed, p2.longitudinal.cycles) == (3, 3, 8)
+    default = compose_job()
+    assert default.pathology.sparsity == 0.95 and default.pathology.scope == "per_layer"
+    assert default.baseline.epochs == 20 and default.baseline.lr == 1e-3
+    assert default.stress.profile == (0.0, 0.5, 1.0, 1.5, 2.5)
