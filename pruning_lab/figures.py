@@ -1,0 +1,245 @@
+"""Figures for a journal column (3.5 in wide), PNG and SVG, readable in black and white.
+
+Every arm has its own marker and line style as well as colour (Okabe-Ito palette); bands are
+mean ± SD across seeds with the report's SD convention.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on workers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from .aggregate import order_key  # noqa: E402
+from .tables import Layout  # noqa: E402
+
+WIDTH = 3.5  # inches: one journal column
+RC = {"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 6.5,
+      "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.2, "lines.markersize": 4,
+      "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 300, "svg.fonttype": "none",
+      "legend.frameon": False}
+STYLES = {"untreated": ("#000000", "x", ":"), "healthy": ("#000000", "*", "-"),
+          "ketamine": ("#0072B2", "o", "-"), "ssri": ("#E69F00", "s", "--"), "neurosteroid": ("#009E73", "^", "-.")}
+EXTRA = [("#CC79A7", "D", (0, (3, 1, 1, 1, 1, 1))), ("#D55E00", "v", (0, (5, 2))), ("#56B4E9", "P", (0, (1, 1))),
+         ("#999999", "h", (0, (4, 1, 1, 1)))]
+NOISE_LABEL = "Internal noise σ (SD, hidden-activation units)"
+
+
+def style(arm: str, i: int = 0) -> dict:
+    color, marker, ls = STYLES.get(arm) or EXTRA[i % len(EXTRA)]
+    return {"color": color, "marker": marker, "linestyle": ls}
+
+
+def _save(fig, folder: Path, stem: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / f"{stem}.png"
+    fig.savefig(png, bbox_inches="tight")
+    fig.savefig(folder / f"{stem}.svg", bbox_inches="tight")
+    plt.close(fig)
+    return png
+
+
+def _stats(frame: pd.DataFrame, by: list[str], ddof: int) -> pd.DataFrame:
+    g = frame.groupby(by, dropna=False)["value"]
+    out = g.agg(mean="mean", n="count").reset_index()
+    out["sd"] = g.std(ddof=ddof).fillna(0.0).to_numpy()
+    return out
+
+
+def _arm_keys(frame: pd.DataFrame, layout: Layout) -> list[tuple[str, tuple]]:
+    keys = frame[["arm", *layout.treatment_axes]].drop_duplicates()
+    keys = keys.sort_values(list(keys.columns), key=order_key)
+    return [(r[0], tuple(r[1:])) for r in keys.itertuples(index=False)]
+
+
+def _select(frame: pd.DataFrame, layout: Layout, arm: str, tv: tuple) -> pd.DataFrame:
+    m = frame["arm"] == arm
+    for a, v in zip(layout.treatment_axes, tv):
+        m &= frame[a] == v
+    return frame[m]
+
+
+def _styles(keys: list[tuple[str, tuple]]) -> dict:
+    """Known arms keep their style; others, and repeated arms under other axis values, take the next."""
+    out, extra, seen = {}, 0, set()
+    for arm, tv in keys:
+        if arm in STYLES and arm not in seen:
+            out[(arm, tv)] = style(arm)
+        else:
+            out[(arm, tv)] = style("", extra)
+            extra += 1
+        seen.add(arm)
+    return out
+
+
+def profile(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Path, stem: str) -> Path | None:
+    """Accuracy vs internal noise, mean ± SD band per arm; off-drug as open markers."""
+    f = frame[(frame["metric"] == "profile") & frame["section"].isin(["untreated", "treated", "off_drug"])]
+    if f.empty:
+        return None
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(WIDTH, 2.4))
+        keys = _arm_keys(f, layout)
+        styles = _styles(keys)
+        for (arm, tv) in keys:
+            sub = _select(f, layout, arm, tv)
+            for section in ("untreated", "treated", "off_drug"):
+                s = sub[sub["section"] == section]
+                if s.empty:
+                    continue
+                st = _stats(s, ["x"], ddof).sort_values("x")
+                kw = dict(styles[(arm, tv)])
+                label = layout.label(arm, tv)
+                if section == "off_drug":
+                    kw.update(linestyle=(0, (1, 1.5)), markerfacecolor="white")
+                    label += " (off drug)"
+                ax.plot(st["x"], st["mean"], label=label, **kw)
+                ax.fill_between(st["x"], st["mean"] - st["sd"], st["mean"] + st["sd"], color=kw["color"],
+                                alpha=0.15, linewidth=0)
+        ax.axhline(25, color="0.5", linewidth=0.6, linestyle=(0, (2, 2)))
+        ax.text(ax.get_xlim()[1], 26, "chance (25%)", ha="right", va="bottom", fontsize=6, color="0.4")
+        ax.set(xlabel=NOISE_LABEL, ylabel="Accuracy (%)", ylim=(0, 102))
+        # below the axes: inside, it would hide the curves it names
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
+        return _save(fig, folder, stem)
+
+
+def longitudinal(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float | None, folder: Path,
+                 stem: str) -> Path | None:
+    """Combined-stress accuracy per cycle: one panel per arm, thin line per seed, mean ± SD."""
+    f = frame[(frame["section"] == "longitudinal") & (frame["metric"] == "combined")]
+    if f.empty:
+        return None
+    keys = _arm_keys(f, layout)
+    styles = _styles(keys)
+    relapsed = frame[(frame["section"] == "longitudinal") & (frame["metric"] == "relapsed")]
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(len(keys), 1, figsize=(WIDTH, 0.6 + 1.5 * len(keys)), sharex=True, sharey=True,
+                                 squeeze=False, layout="constrained")
+        lo = max(0.0, float(f["value"].min()) - 5)
+        for ax, (arm, tv) in zip(axes[:, 0], keys):
+            sub = _select(f, layout, arm, tv)
+            kw = styles[(arm, tv)]
+            for _, s in sub.groupby("seed"):
+                s = s.sort_values("x")
+                ax.plot(s["x"], s["value"], color="0.55", linewidth=0.5, alpha=0.8, zorder=1)
+            st = _stats(sub, ["x"], ddof).sort_values("x")
+            ax.fill_between(st["x"], st["mean"] - st["sd"], st["mean"] + st["sd"], color=kw["color"], alpha=0.2,
+                            linewidth=0, zorder=2)
+            ax.plot(st["x"], st["mean"], zorder=3, **kw)
+            if threshold is not None:
+                ax.axhline(threshold, color="black", linewidth=0.8, linestyle=(0, (4, 2)), zorder=0)
+            r = _select(relapsed, layout, arm, tv)
+            n, k = sub["seed"].nunique(), int(r["value"].sum())
+            ax.set_title(f"{layout.label(arm, tv)}: n = {n} seeds, {k} relapsed", loc="left")
+            ax.set_ylim(lo, 100.5)
+            ax.set_ylabel("Combined stress (%)")
+        handles = [Line2D([], [], color="0.55", linewidth=0.5, label="single seed"),
+                   Line2D([], [], color="black", marker="o", label="mean"),
+                   Patch(facecolor="0.75", label="± SD")]
+        if threshold is not None:
+            handles.append(Line2D([], [], color="black", linewidth=0.8, linestyle=(0, (4, 2)),
+                                  label=f"relapse threshold ({threshold:g}%)"))
+        fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), handlelength=1.8,
+                   columnspacing=1.0)
+        axes[-1, 0].set_xlabel("Cycle (each prunes 10% of surviving weights)")
+        axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)
+        return _save(fig, folder, stem)
+
+
+def sparsity(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Path, stem: str) -> Path | None:
+    """Sparsity per cycle, mean ± SD per arm."""
+    f = frame[(frame["section"] == "longitudinal") & (frame["metric"] == "sparsity")]
+    if f.empty:
+        return None
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(WIDTH, 2.3))
+        keys = _arm_keys(f, layout)
+        styles = _styles(keys)
+        for arm, tv in keys:
+            st = _stats(_select(f, layout, arm, tv), ["x"], ddof).sort_values("x")
+            kw = styles[(arm, tv)]
+            ax.plot(st["x"], st["mean"], label=layout.label(arm, tv), **kw)
+            ax.fill_between(st["x"], st["mean"] - st["sd"], st["mean"] + st["sd"], color=kw["color"], alpha=0.15,
+                            linewidth=0)
+        ax.set(xlabel="Cycle (each prunes 10% of surviving weights)", ylabel="Sparsity (% of weights zero)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(loc="lower right")
+        return _save(fig, folder, stem)
+
+
+def state_dependence(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Path, stem: str) -> Path | None:
+    """On vs off drug for every modulated arm: bars (hatched = off) ± SD, a dot per seed."""
+    off = frame[frame["section"] == "off_drug"]
+    if off.empty:
+        return None
+    keys = _arm_keys(off, layout)
+    xe = float(frame.loc[frame["metric"] == "profile", "x"].max())
+    measures = [("clean", None, "Clean"), ("standard", None, "Standard"), ("combined", None, "Combined\nstress"),
+                ("profile", xe, f"Extreme\nσ = {xe:g}")]
+    rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(len(keys), 1, figsize=(WIDTH, 0.4 + 2.0 * len(keys)), squeeze=False)
+        for ax, (arm, tv) in zip(axes[:, 0], keys):
+            sub = _select(frame, layout, arm, tv)
+            for j, (section, hatch, face, name) in enumerate((("treated", "", "white", "on drug"),
+                                                              ("off_drug", "////", "0.75", "off drug"))):
+                means, sds = [], []
+                for i, (metric, x, _) in enumerate(measures):
+                    v = sub[(sub["section"] == section) & (sub["metric"] == metric)]
+                    v = v[v["x"] == x] if x is not None else v
+                    vals = v["value"].to_numpy()
+                    means.append(vals.mean() if len(vals) else np.nan)
+                    sds.append(vals.std(ddof=ddof) if len(vals) > ddof else 0.0)
+                    pos = i + (j - 0.5) * 0.38
+                    ax.scatter(pos + rng.uniform(-0.07, 0.07, len(vals)), vals, s=5, color="black", zorder=3,
+                               linewidths=0)
+                pos = np.arange(len(measures)) + (j - 0.5) * 0.38
+                ax.bar(pos, means, width=0.36, yerr=sds, capsize=2, color=face, edgecolor="black", hatch=hatch,
+                       linewidth=0.7, label=name, error_kw={"elinewidth": 0.7}, zorder=2)
+            ax.set_xticks(range(len(measures)), [m[2] for m in measures])
+            ax.set(ylabel="Accuracy (%)", ylim=(0, 105))
+            ax.set_title(f"{layout.label(arm, tv)} (n = {sub['seed'].nunique()} seeds)", loc="left")
+            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2)
+        return _save(fig, folder, stem)
+
+
+def slug(gvals: dict) -> str:
+    return "_".join(re.sub(r"[^A-Za-z0-9.=-]+", "-", f"{k}={v}") for k, v in gvals.items())
+
+
+def all_figures(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float | None, folder: Path
+                ) -> list[tuple[Path, str]]:
+    """Every figure the data allow, one set per combination of the global swept axes."""
+    out = []
+    g = layout.global_axes
+    groups = [((), frame)] if not g else list(frame.groupby(g, sort=False))
+    groups.sort(key=lambda kv: [order_key(pd.Series([v]))[0] for v in (kv[0] if isinstance(kv[0], tuple) else (kv[0],))])
+    sd = "SD" if ddof == 1 else "population SD"
+    for key, sub in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        gv = dict(zip(g, key))
+        tag = f" ({', '.join(f'{k}={v}' for k, v in gv.items())})" if gv else ""
+        suffix = f"_{slug(gv)}" if gv else ""
+        made = [
+            (profile(sub, layout, ddof, folder, f"profile{suffix}"),
+             f"Accuracy under internal noise{tag}: mean ± {sd} across seeds (bands); open markers, dotted: "
+             "the same weights off drug."),
+            (longitudinal(sub, layout, ddof, threshold, folder, f"longitudinal{suffix}"),
+             f"Combined-stress accuracy per cycle{tag}: thin grey lines are single seeds, the marked line and "
+             f"band the mean ± {sd}; dashed: relapse threshold."),
+            (sparsity(sub, layout, ddof, folder, f"sparsity{suffix}"),
+             f"Sparsity per cycle{tag}: mean ± {sd} across seeds."),
+            (state_dependence(sub, layout, ddof, folder, f"state_dependence{suffix}"),
+             f"Modulated treatments on and off drug{tag}: bars mean ± {sd}, dots single seeds."),
+        ]
+        out += [(p, c) for p, c in made if p is not None]
+    return out

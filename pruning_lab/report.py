@@ -1,0 +1,441 @@
+"""report.md: the tables beside the published values, ceilings, comparisons, provenance.
+
+``build`` writes everything under one folder: ``report.md``, ``tables/`` (md, csv, tex),
+``figures/`` (png, svg) and the frames behind them (tidy, summary, comparison, pairwise,
+provenance CSVs), so every number in the report can be recomputed from a file beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from . import published as pubmod
+from .aggregate import Sweep, arms, order_key
+from .stats import binomial_se, ceilings, pairwise, summarize
+from .tables import DASH, Layout, Lookup, Table, all_tables, num
+
+PAPER2_HOME = {"Table 1": "efficacy", "Table 2": "stress_profile", "Table 3": "cycle_combined",
+               "Table 4": "relapse_summary"}
+PAPER1_HOME = {"Table 1": "overview", "Table 2": "stress_profile"}
+ORDER = {1: ["overview", "stress_profile", "acute_relapse", "state_dependence", "efficacy"],
+         2: ["efficacy", "stress_profile", "acute_relapse", "state_dependence", "cycle_combined", "cycle_sparsity",
+             "cycle_range", "relapse_summary", "relapse_cycle_per_seed", "overview"]}
+HEADLINE = [("treated", "combined", None, "Combined stress (%)"),
+            ("treated", "profile", "extreme", "Extreme internal noise (%)"),
+            ("relapse", "drop", None, "Acute relapse drop (pp)"),
+            ("longitudinal", "final", None, "Final accuracy, last cycle (%)"),
+            ("longitudinal", "total_drop", None, "Total longitudinal drop (pp)")]
+MAX_LISTED = 40
+
+
+def home(paper: int, entry: dict) -> str | None:
+    """Which of our tables a published value belongs beside."""
+    if paper == 1:
+        return PAPER1_HOME.get(entry["table"])
+    if entry["table"] in PAPER2_HOME:
+        return PAPER2_HOME[entry["table"]]
+    if entry["section"] == "relapse":
+        return "acute_relapse"
+    if entry["section"] == "off_drug":
+        return "state_dependence"
+    if entry["section"] == "longitudinal":
+        return "cycle_sparsity" if entry["metric"] == "sparsity" else "cycle_range"
+    return None
+
+
+# -- formatting ------------------------------------------------------------------------------
+
+
+def pval(p: float) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return DASH
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def md(df: pd.DataFrame) -> str:
+    return df.to_markdown(index=False, disable_numparse=True) if len(df) else "_(none)_"
+
+
+def _pub_text(r: dict) -> str:
+    if r["stat"] in ("n_true", "n_false"):
+        return f"{int(r['pub_value'])}/{r['pub_n']}"
+    v = num(r["pub_value"])
+    if r["stat"] == "mean" and not math.isnan(r["pub_sd"]):
+        v += f" ± {num(r['pub_sd'])}"
+    return v + ("" if r["stat"] == "mean" else f" ({r['stat']})")
+
+
+def _ours_text(r: dict) -> str:
+    if r["ours_n"] == 0:
+        return DASH
+    if r["stat"] in ("n_true", "n_false"):
+        return f"{int(r['ours'])}/{r['ours_n']}"
+    v = num(r["ours"])
+    if r["stat"] == "mean" and r["ours_n"] > 1 and not math.isnan(r["ours_sd"]):
+        v += f" ± {num(r['ours_sd'])}"
+    return v
+
+
+def comparison_markdown(comp: pd.DataFrame) -> str:
+    rows = []
+    for r in comp.to_dict("records"):
+        within = DASH if r["within"] is None else ("yes" if r["within"] else "**no**")
+        rows.append({"Paper": f"{r['table']}", "Row": r["row"], "Column": r["column"],
+                     "Published (n)": f"{_pub_text(r)} ({r['pub_n']})",
+                     "Ours (n)": f"{_ours_text(r)} ({r['ours_n']})",
+                     "Ours − paper": DASH if math.isnan(r["diff"]) else num(r["diff"], 2 if abs(r["diff"]) < 0.1 else 1),
+                     "2 SE": DASH if math.isnan(r["tol"]) else num(r["tol"], 2 if r["tol"] < 0.1 else 1),
+                     "Within 2 SE": within, "Basis": r["basis"]})
+    return md(pd.DataFrame(rows))
+
+
+# -- sections --------------------------------------------------------------------------------
+
+
+def _layout(sweep: Sweep) -> Layout:
+    labels = (sweep.runs.groupby("treatment")["label"].agg(lambda s: s.mode().iloc[0]).to_dict()
+              if len(sweep.runs) else {})
+    return Layout(sweep.global_axes, sweep.treatment_axes, labels)
+
+
+def _threshold(sweep: Sweep) -> float | None:
+    vals = [c.get("longitudinal", {}).get("relapse_threshold") for c in sweep.configs.values()
+            if c.get("longitudinal", {}).get("cycles", 0) > 0]
+    return float(pd.Series(vals).mode().iloc[0]) if vals else None
+
+
+def data_quality(sweep: Sweep, out: Path) -> list[str]:
+    lines = ["## Data quality", ""]
+    n_files = len(sweep.runs) + sweep.duplicates + len(sweep.problems)
+    lines.append(f"- Result files read: {n_files}; distinct results: {len(sweep.runs)}; duplicate copies "
+                 f"(same config hash, e.g. job dir and store): {sweep.duplicates}.")
+    if sweep.problems:
+        lines.append(f"- **{len(sweep.problems)} file(s) skipped** (listed in `bad_files.csv`):")
+        lines += [f"  - `{p}`: {why}" for p, why in sweep.problems[:MAX_LISTED]]
+        if len(sweep.problems) > MAX_LISTED:
+            lines.append(f"  - ... and {len(sweep.problems) - MAX_LISTED} more")
+        pd.DataFrame(sweep.problems, columns=["path", "problem"]).to_csv(out / "bad_files.csv", index=False)
+    else:
+        lines.append("- No truncated, edited, foreign or malformed files.")
+    if sweep.conflicts:
+        lines.append(f"- **{len(sweep.conflicts)} conflicting copies** (same config hash, different content; the "
+                     "first was used):")
+        lines += [f"  - `{a}` differs from `{b}`" for a, b in sweep.conflicts[:MAX_LISTED]]
+    if len(sweep.missing):
+        lines.append(f"- **{len(sweep.missing)} missing cell(s)** (seed x treatment x condition implied by the sweep "
+                     "but without a result; all listed in `missing_cells.csv`):")
+        lines += ["", md(sweep.missing.head(MAX_LISTED).astype(str)), ""]
+        if len(sweep.missing) > MAX_LISTED:
+            lines.append(f"  ... and {len(sweep.missing) - MAX_LISTED} more.")
+        sweep.missing.to_csv(out / "missing_cells.csv", index=False)
+    else:
+        lines.append("- No missing (seed, treatment) cells.")
+    if sweep.incomplete_dirs:
+        lines.append(f"- **{len(sweep.incomplete_dirs)} Hydra job director(ies) without `result.json`** "
+                     "(job failed, killed or still running):")
+        lines += [f"  - `{d}`" for d in sweep.incomplete_dirs[:MAX_LISTED]]
+    if sweep.inconsistent:
+        lines.append("- **Jobs sharing a baseline disagree about its metrics** (they should be identical):")
+        lines += [f"  - {s}" for s in sweep.inconsistent[:MAX_LISTED]]
+    return lines + [""]
+
+
+def protocol_section(proto: pd.DataFrame | None, paper: int) -> list[str]:
+    lines = [f"## Protocol check against paper {paper}", ""]
+    if proto is None:
+        return lines + ["The published configs could not be composed here (`conf/` not found); not checked.", ""]
+    if proto.empty:
+        return lines + [f"Every run follows the published paper-{paper} protocol (`experiment=paper{paper}`), "
+                        "seeds included.", ""]
+    lines += [f"**These runs depart from the paper-{paper} protocol** (`experiment=paper{paper}`) as listed; "
+              "differences from the published values are expected where they do.", "",
+              md(proto.rename(columns={"key": "config key", "ours": "ours", "paper": "paper", "runs": "runs affected"})
+                 .astype(str)), ""]
+    return lines
+
+
+def ceiling_section(sweep: Sweep, summary: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    lines = ["## Bayes-optimal ceilings", "",
+             "With four equiprobable clusters at (±a, ±a) and independent per-axis spread r, the Bayes rule picks "
+             "the quadrant and its accuracy is (1 − Φ(−a/r))². r is 0 on the clean set, the data spread on the "
+             "standard set, and sqrt(spread² + input σ²) under combined stress, where the input noise adds to "
+             "the spread. Internal noise acts inside the network, so it has no closed-form ceiling: a network "
+             "can scale its hidden activations to drown a fixed σ, and the only analytic bound is the input-level "
+             "one (the standard-set ceiling), which is not tight. The combined-stress ceiling likewise ignores "
+             "its internal noise and is an upper bound. Test sets are finite: the Bayes rule itself scores "
+             "within about ±2 binomial SE of its ceiling.", ""]
+    rows = []
+    combos = {}
+    for h, c in sweep.configs.items():
+        key = (str(c["data"]["centres"]), c["data"]["spread"], c["stress"]["input_sigma"], str(c["stress"]["profile"]))
+        combos.setdefault(key, c)
+    treated = summary[summary["section"].isin(["treated", "off_drug"])]
+    for c in combos.values():
+        n_test = {"clean": c["data"]["clean_size"], "standard": c["data"]["test_size"],
+                  "combined": c["data"]["test_size"]}
+        for ce in ceilings(c):
+            metric, x = ce["metric"], None
+            if metric.startswith("profile"):
+                metric, x = "profile", float(metric.split()[1])
+            cand = treated[treated["metric"] == metric]
+            if x is not None:
+                cand = cand[np.isclose(cand["x"].astype(float), x)]
+            best = cand.loc[cand["mean"].idxmax()] if len(cand) else None
+            se = binomial_se(ce["ceiling"], n_test.get(ce["metric"], c["data"]["test_size"]))
+            row = {"Condition": ce["condition"], "r": f"{ce['r']:.4g}", "Ceiling (%)": f"{ce['ceiling']:.2f}",
+                   "Binomial SE (pp)": f"{se:.2f}",
+                   "Best mean here (%)": DASH if best is None else f"{best['mean']:.2f} ({best['arm']}"
+                   + (", off drug" if best["section"] == "off_drug" else "") + ")",
+                   "Ceiling − best (pp)": DASH if best is None else f"{ce['ceiling'] - best['mean']:.2f}",
+                   "How": ce["how"]}
+            if len(combos) > 1:
+                row = {"spread": c["data"]["spread"], "input σ": c["stress"]["input_sigma"], **row}
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    lines += [md(table), ""]
+    over = [r for r in rows if r["Ceiling − best (pp)"] not in (DASH,) and float(r["Ceiling − best (pp)"])
+            < -2 * float(r["Binomial SE (pp)"]) - 1e-9]
+    if over:
+        lines += [f"**{len(over)} condition(s) have a mean above the ceiling by more than 2 binomial SE**: the "
+                  "measurement or the ceiling's assumptions are wrong there.", ""]
+    return lines, table
+
+
+def pairwise_section(frame: pd.DataFrame, layout: Layout, ddof: int) -> tuple[list[str], pd.DataFrame]:
+    lines = ["## Pairwise treatment comparisons", "",
+             "Per headline metric and pair of treatments: Welch's t-test and the Mann-Whitney U test (both "
+             "two-sided), p-values Holm-adjusted within each metric (one family per metric and condition), and "
+             "Hedges' g (A − B, bias-corrected, pooled sample SD) with a percentile bootstrap 95% CI (2000 "
+             "resamples of each group, fixed seed). The treatments of a seed share its baseline and evaluation "
+             "noise; these independent-sample tests ignore that pairing and are conservative. g is undefined "
+             "(—) when neither group varies.", ""]
+    t = frame[~frame["arm"].isin(["untreated", "healthy"])]
+    xe = float(frame.loc[frame["metric"] == "profile", "x"].max()) if (frame["metric"] == "profile").any() else None
+    groups = [((), t)] if not layout.global_axes else list(t.groupby(layout.global_axes, sort=False))
+    all_rows = []
+    for gkey, sub in groups:
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        for section, metric, x, name in HEADLINE:
+            x = xe if x == "extreme" else x
+            if x == xe and metric == "profile":
+                name = f"Extreme internal noise σ={xe:g} (%)"
+            m = sub[(sub["section"] == section) & (sub["metric"] == metric)]
+            if x is not None:
+                m = m[np.isclose(m["x"].astype(float), x)]
+            if m.empty:
+                continue
+            keys = m[["arm", *layout.treatment_axes]].drop_duplicates()
+            keys = keys.sort_values(list(keys.columns), key=order_key)
+            values = {}
+            for r in keys.itertuples(index=False):
+                sel = m[m["arm"] == r[0]]
+                for a, v in zip(layout.treatment_axes, r[1:]):
+                    sel = sel[sel[a] == v]
+                values[layout.label(r[0], tuple(r[1:]))] = sel.sort_values("seed")["value"].to_numpy()
+            if len(values) < 2:
+                continue
+            res = pairwise(values)
+            res.insert(0, "metric", name)
+            for a, v in zip(layout.global_axes, gkey):
+                res.insert(0, a, v)
+            all_rows.append(res)
+    if not all_rows:
+        return lines + ["_(fewer than two treatments: nothing to compare)_", ""], pd.DataFrame()
+    res = pd.concat(all_rows, ignore_index=True)
+    show = pd.DataFrame({
+        **{a: res[a] for a in layout.global_axes},
+        "Metric": res["metric"], "A vs B": res["a"] + " vs " + res["b"],
+        "n": res["n_a"].astype(str) + ", " + res["n_b"].astype(str),
+        "Mean A − B": (res["mean_a"] - res["mean_b"]).map(lambda v: num(v, 2)),
+        "Welch t": res["t"].map(lambda v: num(v, 2)), "p": res["p_t"].map(pval), "p (Holm)": res["p_t_holm"].map(pval),
+        "U": res["U"].map(lambda v: num(v, 1)), "p ": res["p_U"].map(pval), "p (Holm) ": res["p_U_holm"].map(pval),
+        "Hedges g [95% CI]": [DASH if math.isnan(g) else f"{g:.2f} [{num(lo, 2)}, {num(hi, 2)}]"
+                              for g, lo, hi in zip(res["g"], res["g_lo"], res["g_hi"])],
+    })
+    if any(min(a, b) < 2 for a, b in zip(res["n_a"], res["n_b"])):
+        lines += ["Pairs with fewer than two seeds on a side have no test (—).", ""]
+    lines += ["Columns: Welch t, its p and Holm-adjusted p; then Mann-Whitney U, its p and Holm-adjusted p.", "",
+              md(show), ""]
+    return lines, res
+
+
+def provenance_section(sweep: Sweep, out: Path) -> list[str]:
+    runs = sweep.runs
+    lines = ["## Provenance", ""]
+    total = runs["wall_seconds"].sum()
+    lines.append(f"- Aggregated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by pruning-lab {__version__} "
+                 f"(Python {platform.python_version()}, pandas {pd.__version__}) from `{sweep.root}`.")
+    lines.append(f"- Command: `{' '.join([Path(sys.executable).name, '-m', 'pruning_lab.aggregate', *sys.argv[1:]])}`"
+                 if sys.argv and sys.argv[0].endswith("aggregate.py") else "- Built from Python.")
+    lines.append(f"- Total compute recorded in the results: {total:.1f} s ({total / 3600:.2f} CPU-hours at one "
+                 f"thread per job) over {len(runs)} runs; baseline read from the cache in "
+                 f"{int(runs['cache_hit'].fillna(False).astype(bool).sum())} of them.")
+    if len(sweep.timings) and len(sweep.timings.columns) > 1:
+        t = sweep.timings.drop(columns="config_hash").sum().sort_values(ascending=False)
+        lines.append("- Seconds by phase (summed over runs; `longitudinal` includes its maintenance): "
+                     + ", ".join(f"{k} {v:.1f}" for k, v in t.items()) + ".")
+    if len(sweep.versions):
+        v = sweep.versions.drop(columns="config_hash").fillna("?").astype(str)
+        counts = v.value_counts().reset_index(name="runs")
+        lines += ["- Library versions that produced the results:", "", md(counts), ""]
+    lines.append(f"- {runs['config_hash'].nunique()} distinct config hashes; each run's hash, seed, treatment, "
+                 "baseline key, time and file are in `provenance.csv`.")
+    prov = runs.drop(columns=[]).copy()
+    prov.to_csv(out / "provenance.csv", index=False)
+    hashes = ", ".join(f"`{h}`" for h in runs["config_hash"].head(200))
+    lines += ["", "<details><summary>Config hashes</summary>", "", hashes
+              + (" ..." if len(runs) > 200 else ""), "", "</details>", ""]
+    return lines
+
+
+def agreement(comp: pd.DataFrame, paper: int, proto: pd.DataFrame | None) -> list[str]:
+    """The headline: how many published values ours reproduce, and which not."""
+    tested = comp[comp["within"].notna()]
+    ok = tested["within"].astype(bool)
+    lines = [f"**Agreement with paper {paper}: {int(ok.sum())} of {len(tested)} published values lie within 2 SE "
+             f"of ours**; {len(comp) - len(tested)} more have no testable SE or are not in this sweep. "
+             "Every published value is listed beside its table below (`comparison.csv` has them all)."]
+    if proto is not None and len(proto):
+        lines[0] += (f" **These runs depart from the paper-{paper} protocol** (see the protocol check), so "
+                     "differences are expected.")
+    by = tested.assign(ok=ok).groupby("table", sort=False)["ok"].agg(["sum", "count"])
+    lines += ["", "By source: " + "; ".join(f"{t} {int(r['sum'])}/{int(r['count'])}" for t, r in by.iterrows())
+              + ".", ""]
+    outside = tested[~ok]
+    if 0 < len(outside) <= 15:
+        def diff(r):
+            return f"{r.diff:+g} seeds" if r.stat in ("n_true", "n_false") else f"{num(r.diff)} pp"
+        lines += ["Outside 2 SE: " + "; ".join(f"{r.table}, {r.row} / {r.column} ({diff(r)})"
+                                               for r in outside.itertuples()) + ".", ""]
+    return lines
+
+
+# -- the whole report ------------------------------------------------------------------------
+
+
+def choose_paper(summary: pd.DataFrame, sweep: Sweep) -> int:
+    """Paper 1 for one seed per cell and no longitudinal course, else paper 2."""
+    single = summary["n"].max() <= 1 if len(summary) else True
+    return 1 if single and not sweep.longitudinal else 2
+
+
+def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | None = None, auto_paper: bool = True,
+          published_dir: Path | None = None, figures: bool = True) -> Path:
+    """Write report.md, tables/, figures/ and the CSVs behind them into ``out``; returns report.md."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    layout = _layout(sweep)
+    frame = arms(sweep)
+    by = [*sweep.axes, "arm", "section", "metric", "x"]
+    summary = summarize(frame, by, ddof) if len(frame) else pd.DataFrame(columns=[*by, "n", "mean", "sd"])
+    threshold = _threshold(sweep)
+    sd_name = "sample SD (ddof = 1)" if ddof == 1 else "population SD (ddof = 0, as the papers)"
+    if auto_paper:
+        paper = choose_paper(summary, sweep) if len(sweep.runs) else None
+
+    lines = ["# Reproduction report", ""]
+    n_t = sweep.runs["treatment"].nunique() if len(sweep.runs) else 0
+    lines += [f"Source: `{sweep.root}`. {len(sweep.runs)} runs: {len(sweep.seeds)} seed(s) "
+              f"({_seed_range(sweep.seeds)}) x {n_t} treatment(s)"
+              + (f"; swept: {', '.join(f'`{a}`' for a in sweep.axes)}" if sweep.axes else "") + ". "
+              f"Cells are mean ± {sd_name} across seeds, n = seeds; a cell with n = 1 shows the value itself. "
+              "Accuracies in %, drops in percentage points (pp).", ""]
+    if not len(sweep.runs):
+        lines += ["**No valid result was found.**", ""] + data_quality(sweep, out)
+        path = out / "report.md"
+        path.write_text("\n".join(lines))
+        return path
+
+    look = Lookup(summary, layout)
+    tables = {t.name: t for t in all_tables(look, frame, sweep.seeds, threshold)}
+    tdir = out / "tables"
+    for t in tables.values():
+        t.write(tdir)
+
+    comp = pd.DataFrame()
+    proto = None
+    if paper is not None:
+        pub = pubmod.load(paper, published_dir)
+        ref = pubmod.reference_configs(paper)
+        if ref is not None:
+            proto = pubmod.protocol_check(sweep.configs, sweep.runs, paper, ref)
+        onp = summary[pubmod.on_protocol(summary, sweep.global_axes, sweep.treatment_axes, ref)]
+        spread = pubmod.load(2, published_dir) if paper == 1 else None
+        if len(pub):
+            comp = pubmod.compare(pub, onp, spread)
+            comp["home"] = [home(paper, e) for e in pub.to_dict("records")]
+            comp.drop(columns=[]).to_csv(out / "comparison.csv", index=False)
+
+    # headline agreement first, so a reader sees at once how close the reproduction is
+    if len(comp):
+        lines += agreement(comp, paper, proto)
+    lines += data_quality(sweep, out)
+    if paper is not None:
+        lines += protocol_section(proto, paper)
+
+    lines += ["## Tables", "",
+              "Each table is also in `tables/` as Markdown, CSV (long form, full precision) and LaTeX (booktabs). "
+              + (f"Published values (paper {paper}) follow each table with the difference and a 2-SE check: "
+                 "SE = sqrt(s_ours²/n_ours + s_paper²/n_paper) with sample SDs (the paper's population SDs "
+                 f"converted), widened by {pubmod.ROUNDING} for the paper's rounding to one decimal." if paper else ""),
+              ""]
+    names = ORDER.get(paper or 2)
+    names = [n for n in names if n in tables] + [n for n in tables if n not in names]
+    paper_label = {v: k for k, v in (PAPER1_HOME if paper == 1 else PAPER2_HOME).items()} if paper else {}
+    for name in names:
+        t: Table = tables[name]
+        tag = f" ({paper_label[name]} of paper {paper})" if name in paper_label else ""
+        lines += [f"### {t.title}{tag}", "", t.markdown(), ""]
+        if t.note:
+            lines += [f"_{t.note}_", ""]
+        if len(comp):
+            here = comp[comp["home"] == name]
+            if len(here):
+                lines += ["Published values beside ours:", "", comparison_markdown(here), ""]
+    if len(comp):
+        orphan = comp[comp["home"].isna() | ~comp["home"].isin(list(tables))]
+        if len(orphan):
+            lines += ["### Published values without a matching table in this sweep", "", comparison_markdown(orphan), ""]
+
+    ceil_lines, ceil = ceiling_section(sweep, summary)
+    lines += ceil_lines
+    pw_lines, pw = pairwise_section(frame, layout, ddof)
+    lines += pw_lines
+    if len(pw):
+        pw.to_csv(out / "pairwise.csv", index=False)
+
+    if figures:
+        from .figures import all_figures
+        figs = all_figures(frame, layout, ddof, threshold, out / "figures")
+        lines += ["## Figures", "", "PNG (300 dpi) and SVG in `figures/`, one journal column wide.", ""]
+        for path, caption in figs:
+            rel = os.path.relpath(path, out)
+            lines += [f"![{caption}]({rel})", "", f"_{caption}_ (`{rel}`, `.svg` beside it)", ""]
+
+    lines += provenance_section(sweep, out)
+    lines += ["## Files", "",
+              "`tidy.csv` one row per run x metric (section, metric, x, value); `summary.csv` n, mean, SD, SE, "
+              "min, max per arm x metric; `comparison.csv` published vs ours; `pairwise.csv` the tests; "
+              "`provenance.csv` one row per run.", ""]
+    sweep.tidy.to_csv(out / "tidy.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _seed_range(seeds: list[int]) -> str:
+    if not seeds:
+        return "none"
+    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))

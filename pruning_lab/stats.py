@@ -1,0 +1,161 @@
+"""Statistics of the report: summaries, the Bayes ceiling, pairwise treatment comparisons.
+
+Everything is a plain function of arrays or frames, so a reviewer can recompute any number.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+from scipy.special import ndtr
+
+
+def summarize(frame: pd.DataFrame, by: list[str], ddof: int = 1) -> pd.DataFrame:
+    """n, mean, sd (``ddof``), sample sd, standard error, min, max and count of ones per group."""
+    g = frame.groupby(by, dropna=False, sort=False)["value"]
+    out = g.agg(n="count", mean="mean", min="min", max="max", n_true="sum").reset_index()
+    sd_sample = g.std(ddof=1).to_numpy()
+    out["sd_sample"] = sd_sample
+    out["sd"] = sd_sample if ddof == 1 else g.std(ddof=ddof).to_numpy()
+    out.loc[out["n"] == 1, "sd"] = np.nan if ddof == 1 else 0.0
+    out["se"] = out["sd_sample"] / np.sqrt(out["n"])
+    return out
+
+
+# -- the Bayes-optimal ceiling ---------------------------------------------------------------
+
+
+def quadrant_ceiling(half_distance: float, r: float) -> float:
+    """Bayes accuracy (%) for four equiprobable isotropic Gaussians at (+-a, +-a) with per-axis SD r.
+
+    The Bayes rule picks the quadrant; the axes are independent, so accuracy = Phi(a/r)^2,
+    i.e. (1 - Phi(-a/r))^2. r = 0 means points on the centres: 100%.
+    """
+    if r <= 0:
+        return 100.0
+    return 100.0 * float(ndtr(half_distance / r)) ** 2
+
+
+def quadrant_half_distance(centres) -> float | None:
+    """``a`` if the centres are the four sign combinations of (a, a), else None."""
+    pts = {(float(x), float(y)) for x, y in centres}
+    if len(pts) != 4:
+        return None
+    a = abs(next(iter(pts))[0])
+    return a if a > 0 and pts == {(sx * a, sy * a) for sx in (-1, 1) for sy in (-1, 1)} else None
+
+
+def ceilings(config: dict) -> list[dict]:
+    """The analytic ceiling of each test condition of one resolved config."""
+    data, stress = config["data"], config["stress"]
+    a = quadrant_half_distance(data["centres"])
+    s, inp = float(data["spread"]), float(stress["input_sigma"])
+    conditions = [
+        ("clean", "clean test set (points on the centres)", 0.0, "r = 0"),
+        ("standard", "standard test set", s, f"r = spread = {s:g}"),
+        ("combined", "combined stress (input + internal noise)", math.hypot(s, inp),
+         f"r = sqrt({s:g}^2 + {inp:g}^2) = {math.hypot(s, inp):.4f}; internal noise ignored (see note)"),
+    ]
+    out = []
+    for metric, what, r, how in conditions:
+        ceiling = quadrant_ceiling(a, r) if a is not None else math.nan
+        out.append({"metric": metric, "condition": what, "r": r, "how": how, "ceiling": ceiling})
+    for sigma in stress["profile"]:
+        out.append({"metric": f"profile {float(sigma):g}", "condition": f"internal noise sigma = {float(sigma):g}",
+                    "r": s, "how": "input-level bound only (r = spread); internal noise has no closed form",
+                    "ceiling": quadrant_ceiling(a, s) if a is not None else math.nan})
+    return out
+
+
+def binomial_se(p_percent: float, n: int) -> float:
+    """Sampling SE (percentage points) of an accuracy measured on ``n`` test points."""
+    p = p_percent / 100.0
+    return 100.0 * math.sqrt(max(p * (1 - p), 0.0) / n) if n > 0 else math.nan
+
+
+# -- pairwise comparisons --------------------------------------------------------------------
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN."""
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    m = len(q)
+    if m == 0:
+        return out
+    order = np.argsort(q, kind="stable")
+    adj = np.maximum.accumulate((m - np.arange(m)) * q[order])
+    res = np.empty(m)
+    res[order] = np.minimum(adj, 1.0)
+    out[ok] = res
+    return out
+
+
+def _hedges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hedges' g of a - b along the last axis (works on bootstrap stacks)."""
+    na, nb = a.shape[-1], b.shape[-1]
+    pooled = np.sqrt(((na - 1) * a.var(axis=-1, ddof=1) + (nb - 1) * b.var(axis=-1, ddof=1)) / (na + nb - 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (a.mean(axis=-1) - b.mean(axis=-1)) / pooled
+    d = np.where(pooled > 0, d, np.nan)
+    return d * (1 - 3 / (4 * (na + nb) - 9))
+
+
+def hedges_g(a, b) -> float:
+    """Bias-corrected standardized mean difference of a - b; NaN when neither group varies."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    return float(_hedges(a, b))
+
+
+def bootstrap_ci(a, b, resamples: int = 2000, level: float = 0.95, seed: int = 0, min_n: int = 4
+                 ) -> tuple[float, float]:
+    """Percentile bootstrap CI of Hedges' g, each group resampled on its own (fixed seed)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    # with two or three points a group has a handful of distinct resamples: no interval to speak of
+    if len(a) < min_n or len(b) < min_n:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    g = _hedges(a[rng.integers(0, len(a), (resamples, len(a)))], b[rng.integers(0, len(b), (resamples, len(b)))])
+    g = g[np.isfinite(g)]
+    # resamples in which neither group varies have no g; with too few left there is no interval
+    if len(g) < resamples / 2:
+        return math.nan, math.nan
+    lo, hi = np.percentile(g, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def compare_two(a, b) -> dict:
+    """Welch t-test, Mann-Whitney U (both two-sided) and Hedges' g with its bootstrap CI."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    out = {"n_a": len(a), "n_b": len(b), "mean_a": a.mean() if len(a) else math.nan,
+           "mean_b": b.mean() if len(b) else math.nan, "t": math.nan, "p_t": math.nan,
+           "U": math.nan, "p_U": math.nan, "g": math.nan, "g_lo": math.nan, "g_hi": math.nan}
+    if len(a) < 2 or len(b) < 2:
+        return out
+    if a.std() > 0 or b.std() > 0:
+        t = st.ttest_ind(a, b, equal_var=False)
+        out["t"], out["p_t"] = float(t.statistic), float(t.pvalue)
+    u = st.mannwhitneyu(a, b, alternative="two-sided")
+    out["U"], out["p_U"] = float(u.statistic), float(u.pvalue)
+    out["g"] = hedges_g(a, b)
+    out["g_lo"], out["g_hi"] = bootstrap_ci(a, b)
+    return out
+
+
+def pairwise(values: dict[str, np.ndarray]) -> pd.DataFrame:
+    """All pairs of groups, with Holm-adjusted p-values across the pairs (one family per call)."""
+    rows = [{"a": x, "b": y, **compare_two(values[x], values[y])} for x, y in combinations(values, 2)]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df["p_t_holm"] = holm(df["p_t"].to_numpy())
+    df["p_U_holm"] = holm(df["p_U"].to_numpy())
+    return df
