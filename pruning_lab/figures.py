@@ -172,7 +172,7 @@ def sparsity(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Path, stem:
                             linewidth=0)
         ax.set(xlabel="Cycle (each prunes 10% of surviving weights)", ylabel="Sparsity (% of weights zero)")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
         return _save(fig, folder, stem)
 
 
@@ -187,7 +187,8 @@ def state_dependence(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Pat
                 ("profile", xe, f"Extreme\nσ = {xe:g}")]
     rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
     with plt.rc_context(RC):
-        fig, axes = plt.subplots(len(keys), 1, figsize=(WIDTH, 0.4 + 2.0 * len(keys)), squeeze=False)
+        fig, axes = plt.subplots(len(keys), 1, figsize=(WIDTH, 0.5 + 2.0 * len(keys)), squeeze=False, sharex=True,
+                                 layout="constrained")
         for ax, (arm, tv) in zip(axes[:, 0], keys):
             sub = _select(frame, layout, arm, tv)
             for j, (section, hatch, face, name) in enumerate((("treated", "", "white", "on drug"),
@@ -208,7 +209,10 @@ def state_dependence(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Pat
             ax.set_xticks(range(len(measures)), [m[2] for m in measures])
             ax.set(ylabel="Accuracy (%)", ylim=(0, 105))
             ax.set_title(f"{layout.label(arm, tv)} (n = {sub['seed'].nunique()} seeds)", loc="left")
-            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2)
+        handles = [Patch(facecolor="white", edgecolor="black", label="on drug"),
+                   Patch(facecolor="0.75", edgecolor="black", hatch="////", label="off drug"),
+                   Line2D([], [], color="black", marker="o", markersize=2, linestyle="none", label="single seed")]
+        fig.legend(handles=handles, loc="outside upper center", ncols=3)
         return _save(fig, folder, stem)
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import __version__
 from . import published as pubmod
-from .aggregate import Sweep, arms, order_key
+from .aggregate import BASELINE_ARMS, Sweep, arms, order_key
 from .stats import binomial_se, ceilings, pairwise, summarize
 from .tables import DASH, Layout, Lookup, Table, all_tables, num
 
@@ -104,6 +104,9 @@ def comparison_markdown(comp: pd.DataFrame) -> str:
 def _layout(sweep: Sweep) -> Layout:
     labels = (sweep.runs.groupby("treatment")["label"].agg(lambda s: s.mode().iloc[0]).to_dict()
               if len(sweep.runs) else {})
+    # a row label must name one arm: treatment "none" is labelled like the untreated baseline
+    taken = pd.Series(list(labels.values()) + list(BASELINE_ARMS.values())).value_counts()
+    labels = {t: (f"{v} [{t}]" if taken[v] > 1 else v) for t, v in labels.items()}
     return Layout(sweep.global_axes, sweep.treatment_axes, labels)
 
 

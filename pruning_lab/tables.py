@@ -63,9 +63,15 @@ class Layout:
     def axes(self) -> list[str]:
         return self.global_axes + self.treatment_axes
 
+    def short(self, key: str) -> str:
+        """An axis by its last name (``damping``) unless two axes share it."""
+        last = key.rsplit(".", 1)[-1]
+        clash = sum(k.rsplit(".", 1)[-1] == last for k in self.axes) > 1
+        return key.removeprefix("treatment.") if clash else last
+
     def label(self, arm: str, tvals: tuple = ()) -> str:
         base = BASELINE_ARMS.get(arm) or self.labels.get(arm, arm)
-        extra = [f"{k.removeprefix('treatment.')}={v}" for k, v in zip(self.treatment_axes, tvals) if v != ""]
+        extra = [f"{self.short(k)}={v}" for k, v in zip(self.treatment_axes, tvals) if v != ""]
         return base + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -183,7 +189,7 @@ def row_table(name: str, title: str, look: Lookup, sections: list[tuple[str, str
             recs = [look.get(g, arm, tv, c.section if c.section and section == "treated" else section, c.metric, c.x)
                     if not (c.section and section != "treated") else None for c in cols]
             n = max((int(r["n"]) for r in recs if r is not None), default=0)
-            row = {"Treatment": label, "n": str(n)}
+            row = {**dict(zip(lay.global_axes, g)), "Treatment": label, "n": str(n)}
             for c, r in zip(cols, recs):
                 row[c.header] = mean_sd(r, lay.decimals, n)
                 cells.append(_cell(g, lay, label, c.header, r))
@@ -272,7 +278,7 @@ def cycle_table(name: str, title: str, look: Lookup, metric: str, kind: str = "m
         ns = {a: max((int(r["n"]) for c in cycles if (r := look.get(g, *a, "longitudinal", metric, c))), default=0)
               for a in arms}
         for c in cycles:
-            row = {"Cycle": f"{c:g}"}
+            row = {**dict(zip(lay.global_axes, g)), "Cycle": f"{c:g}"}
             for a in arms:
                 header = f"{lay.label(*a)} (n={ns[a]})"
                 rec = look.get(g, *a, "longitudinal", metric, c)
@@ -304,7 +310,7 @@ def relapse_summary(look: Lookup, threshold: float | None = None) -> Table:
                  (f"Seeds without relapse (≥{thr})", "not_relapsed"),
                  ("Mean cycle at relapse (if relapsed)", "relapse_cycle")]
         for text, key in lines:
-            row = {"Metric": text}
+            row = {**dict(zip(lay.global_axes, g)), "Metric": text}
             for a in arms:
                 r = recs[a]
                 header = lay.label(*a)

@@ -1,0 +1,421 @@
+"""Aggregation: hand-made result JSONs with known numbers -> tables, comparisons, bad-file paths."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from scipy import stats as st
+
+from pruning_lab import published as pub
+from pruning_lab.aggregate import arms, load_sweep, main, read_result
+from pruning_lab.config import SCHEMA, Job, config_hash
+from pruning_lab.report import build
+from pruning_lab.stats import bootstrap_ci, hedges_g, holm, pairwise, quadrant_ceiling, summarize
+from pruning_lab.store import dump_json
+from pruning_lab.tables import Layout, Lookup, efficacy, relapse_summary, stress_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGMAS = ("0", "0.5", "1", "1.5", "2.5")
+
+
+@pytest.fixture(scope="module")
+def configs() -> dict[str, dict]:
+    """The real paper-2 configs of the three published treatments."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        out = {t: Job.from_config(compose("config", overrides=["experiment=paper2", f"treatment={t}"])).to_dict()
+               for t in ("ketamine", "ssri", "neurosteroid")}
+    GlobalHydra.instance().clear()
+    return out
+
+
+def ev(v: float = 50.0, sparsity: float = 95.0, **kw) -> dict:
+    d = {"sparsity": sparsity, "layer_sparsity": [sparsity] * 4, "clean": v, "standard": v, "combined": v,
+         "profile": {s: v for s in SIGMAS}}
+    d.update(kw)
+    return d
+
+
+def result(configs, seed: int, treatment: str = "ketamine", *, treated: dict | None = None,
+           untreated: dict | None = None, off: dict | None = None, drop: float = 1.0,
+           course: list[float] | None = None, threshold: float = 80.0, edit=None) -> dict:
+    base = "ketamine" if treatment not in configs else treatment
+    config = copy.deepcopy(configs[base])
+    config["seed"] = config["data"]["seed"] = seed
+    if treatment != base:
+        config["treatment"]["name"] = treatment
+        config["treatment"]["label"] = treatment.title() + " regimen"
+    if edit:
+        edit(config)
+    lg = None
+    if course is not None:
+        relapsed = [c for c, a in enumerate(course) if a < threshold]
+        lg = {"combined": course, "sparsity": [95.0 + c for c in range(len(course))],
+              "relapse_cycle": relapsed[0] if relapsed else None, "final": course[-1],
+              "total_drop": course[0] - course[-1]}
+    tr = treated or ev(90.0)
+    return {
+        "schema": SCHEMA, "config_hash": config_hash(config), "config": config, "seed": seed,
+        "treatment": treatment, "label": config["treatment"]["label"],
+        "metrics": {"healthy": ev(99.0, 0.0), "untreated": untreated or ev(30.0 + seed), "treated": tr,
+                    "off_drug": off,
+                    "relapse": {"drop": drop, "combined_before": tr["combined"], "combined_after": tr["combined"] - drop,
+                                "sparsity_before": tr["sparsity"], "sparsity_after": 97.0, "target": 97.0},
+                    "longitudinal": lg},
+        "baseline": {"key": f"b{seed}-{config['pathology']['sparsity']}", "cache_hit": False},
+        "timings": {"baseline": 1.0, "evaluate": 0.5}, "wall_seconds": 2.0,
+        "versions": {"torch": "test", "pruning_lab": "0.1.0"},
+    }
+
+
+def write(path: Path, obj: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(dump_json(obj))
+    return path
+
+
+def tables_of(sweep, ddof=1):
+    frame = arms(sweep)
+    summary = summarize(frame, [*sweep.axes, "arm", "section", "metric", "x"], ddof)
+    labels = sweep.runs.groupby("treatment")["label"].first().to_dict()
+    return Lookup(summary, Layout(sweep.global_axes, sweep.treatment_axes, labels)), summary
+
+
+def cell(table, row: str, column: str) -> str:
+    d = table.display
+    return d.loc[d["Treatment"] == row, column].item()
+
+
+# -- table builders on known numbers ---------------------------------------------------------
+
+
+def test_mean_and_sample_sd_of_known_values(configs, tmp_path):
+    for seed, v in enumerate([90.0, 92.0, 97.0]):
+        write(tmp_path / f"k{seed}.json", result(configs, seed, treated=ev(v, 47.5)))
+    look, summary = tables_of(load_sweep(tmp_path))
+    rec = summary[(summary.arm == "ketamine") & (summary.section == "treated") & (summary.metric == "combined")]
+    assert rec["n"].item() == 3
+    assert rec["mean"].item() == pytest.approx(93.0)
+    assert rec["sd"].item() == pytest.approx(math.sqrt(13.0))          # ddof = 1
+    t = efficacy(look)
+    assert cell(t, "Ketamine-like", "Combined stress (%)") == "93.0 ± 3.6"
+    assert cell(t, "Ketamine-like", "n") == "3"
+
+
+def test_population_sd_as_published(configs, tmp_path):
+    for seed, v in enumerate([90.0, 92.0, 97.0]):
+        write(tmp_path / f"k{seed}.json", result(configs, seed, treated=ev(v, 47.5)))
+    look, summary = tables_of(load_sweep(tmp_path), ddof=0)
+    assert cell(efficacy(look), "Ketamine-like", "Combined stress (%)") == "93.0 ± 2.9"   # sqrt(26/3)
+    rec = summary[(summary.arm == "ketamine") & (summary.metric == "combined") & (summary.section == "treated")]
+    assert rec["sd_sample"].item() == pytest.approx(math.sqrt(13.0))   # the SE still uses the sample SD
+
+
+def test_untreated_row_counts_each_seed_once(configs, tmp_path):
+    """Every treatment of a seed carries the same untreated metrics: n is seeds, not jobs."""
+    for seed in (0, 1):
+        for t in ("ketamine", "ssri", "neurosteroid"):
+            write(tmp_path / f"{t}{seed}.json", result(configs, seed, t, untreated=ev(30.0 + 10 * seed)))
+    look, _ = tables_of(load_sweep(tmp_path))
+    t = efficacy(look)
+    assert cell(t, "Untreated (pruned)", "n") == "2"
+    assert cell(t, "Untreated (pruned)", "Combined stress (%)") == f"35.0 ± {math.sqrt(50):.1f}"
+
+
+def test_single_seed_shows_the_value_itself(configs, tmp_path):
+    write(tmp_path / "a.json", result(configs, 42, treated=ev(96.94, 47.5)))
+    look, _ = tables_of(load_sweep(tmp_path))
+    assert cell(efficacy(look), "Ketamine-like", "Combined stress (%)") == "96.9"
+    assert cell(stress_profile(look), "Ketamine-like", "Extreme (σ=2.5) (%)") == "96.9"
+
+
+def test_any_treatment_gets_its_row_and_a_swept_axis_its_column(configs, tmp_path):
+    def sparsity(s):
+        return lambda c: c["pathology"].__setitem__("sparsity", s)
+    for s in (0.9, 0.95):
+        for seed in (0, 1):
+            write(tmp_path / f"k{s}{seed}.json", result(configs, seed, treated=ev(80 + 100 * s), edit=sparsity(s)))
+            write(tmp_path / f"c{s}{seed}.json", result(configs, seed, "combo", treated=ev(50 + s), edit=sparsity(s)))
+    sweep = load_sweep(tmp_path)
+    assert sweep.axes == ["pathology.sparsity"]
+    assert sweep.missing.empty
+    look, _ = tables_of(sweep)
+    d = efficacy(look).display
+    assert list(d.columns[:3]) == ["pathology.sparsity", "Treatment", "n"]
+    k = d[d["Treatment"] == "Ketamine-like"].set_index("pathology.sparsity")["Combined stress (%)"]
+    assert k.to_dict() == {"0.9": "170.0 ± 0.0", "0.95": "175.0 ± 0.0"}
+    assert (d["Treatment"] == "Combo regimen").sum() == 2
+
+
+def test_a_treatment_knob_is_an_axis_of_that_treatment_only(configs, tmp_path):
+    def damping(v):
+        return lambda c: c["treatment"]["phases"][0].__setitem__("damping", v)
+    for seed in (0, 1):
+        write(tmp_path / f"k{seed}.json", result(configs, seed, "ketamine"))
+        for v in (0.6, 0.7):
+            write(tmp_path / f"n{v}{seed}.json", result(configs, seed, "neurosteroid", edit=damping(v)))
+    sweep = load_sweep(tmp_path)
+    assert sweep.axes == ["treatment.phases.0.damping"]
+    assert sweep.missing.empty
+    look, _ = tables_of(sweep)
+    rows = efficacy(look).display["Treatment"].tolist()
+    assert rows == ["Healthy (dense)", "Untreated (pruned)", "Ketamine-like",
+                    "Neurosteroid-like (damping=0.6)", "Neurosteroid-like (damping=0.7)"]
+    assert cell(efficacy(look), "Untreated (pruned)", "n") == "2"
+
+
+def test_longitudinal_summary_counts_relapses(configs, tmp_path):
+    courses = [[97.0, 96.0, 95.0], [79.0, 85.0, 90.0], [97.0, 90.0, 70.0], [97.0, 97.0, 97.0]]
+    for seed, c in enumerate(courses):
+        write(tmp_path / f"s{seed}.json", result(configs, seed, "ssri", course=c))
+    look, summary = tables_of(load_sweep(tmp_path))
+    d = relapse_summary(look, 80.0).display.set_index("Metric")["SSRI-like"]
+    assert d["Seeds with relapse (<80%)"] == "2/4"
+    assert d["Seeds without relapse (≥80%)"] == "2/4"
+    assert d["Mean cycle at relapse (if relapsed)"] == "1.0 ± 1.4 (n=2)"          # cycles 0 and 2
+    drops = np.array([2.0, -11.0, 27.0, 0.0])
+    assert d["Total accuracy drop, cycle 0 to 2 (pp)"] == f"{drops.mean():.1f} ± {drops.std(ddof=1):.1f}"
+    rec = summary[(summary.metric == "final")]
+    assert rec["x"].item() == 2.0 and rec["mean"].item() == pytest.approx(88.0)
+
+
+# -- partial and damaged sweeps ---------------------------------------------------------------
+
+
+def test_missing_cells_are_listed(configs, tmp_path):
+    for seed in (0, 1, 2):
+        write(tmp_path / f"k{seed}.json", result(configs, seed, "ketamine"))
+        if seed != 1:
+            write(tmp_path / f"s{seed}.json", result(configs, seed, "ssri"))
+    sweep = load_sweep(tmp_path)
+    assert sweep.missing.to_dict("records") == [{"treatment": "ssri", "seed": 1}]
+
+
+def test_declared_but_absent_seeds_are_missing(configs, tmp_path):
+    """A Hydra multirun's declared grid counts, even for seeds no job delivered."""
+    write(tmp_path / "0_ketamine_s0" / "result.json", result(configs, 0, "ketamine"))
+    (tmp_path / "1_ketamine_s1" / ".hydra").mkdir(parents=True)
+    (tmp_path / "multirun.yaml").write_text(
+        "hydra:\n  overrides:\n    task:\n    - treatment=ketamine\n    - seed=range(2)\n  sweeper:\n    params: null\n")
+    sweep = load_sweep(tmp_path)
+    assert sweep.missing.to_dict("records") == [{"treatment": "ketamine", "seed": 1}]
+    assert sweep.incomplete_dirs == [str(tmp_path / "1_ketamine_s1")]
+
+
+def test_bad_files_are_reported_by_path_and_skipped(configs, tmp_path):
+    good = write(tmp_path / "good.json", result(configs, 0))
+    blob = dump_json(result(configs, 1))
+    (tmp_path / "truncated.json").write_bytes(blob[: len(blob) // 2])
+    edited = json.loads(dump_json(result(configs, 2)))
+    edited["metrics"]["treated"]["combined"] = 100.0
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    (tmp_path / "foreign.json").write_text('{"hello": 1}')
+    (tmp_path / "list.json").write_text("[1, 2]")
+    old = result(configs, 3)
+    old["schema"] = "pruning-lab/result/0"
+    write(tmp_path / "old.json", old)
+    malformed = result(configs, 4)
+    del malformed["metrics"]["treated"]
+    write(tmp_path / "malformed.json", malformed)
+    write(tmp_path / "baselines" / "abc.json", {"key": "abc", "sha256": "0", "config": {}})  # cache record: no fault
+
+    sweep = load_sweep(tmp_path)
+    assert sweep.runs["path"].tolist() == [str(good)]
+    why = {Path(p).name: w for p, w in sweep.problems}
+    assert set(why) == {"truncated.json", "edited.json", "foreign.json", "list.json", "old.json", "malformed.json"}
+    assert why["truncated.json"].startswith("not valid JSON")
+    assert why["edited.json"].startswith("checksum mismatch")
+    assert why["foreign.json"].startswith("foreign JSON")
+    assert why["old.json"].startswith("unsupported schema version")
+    assert "metrics.treated" in why["malformed.json"]
+
+    out = tmp_path / "out"
+    assert main([str(tmp_path), "--out", str(out), "--no-figures", "--quiet"]) == 0
+    report = (out / "report.md").read_text()
+    for name in why:
+        assert f"{tmp_path / name}`" in report
+    assert pd.read_csv(out / "bad_files.csv")["path"].map(lambda p: Path(p).name).tolist() == sorted(why)
+
+
+def test_same_result_in_job_dir_and_store_counts_once(configs, tmp_path):
+    r = result(configs, 0)
+    write(tmp_path / "sweep" / "0_ketamine_s0" / "result.json", r)
+    write(tmp_path / "store" / "results" / f"{r['config_hash']}.json", r)
+    sweep = load_sweep(tmp_path)
+    assert len(sweep.runs) == 1 and sweep.duplicates == 1 and not sweep.conflicts
+
+
+def test_read_result_accepts_what_the_store_writes(configs, tmp_path):
+    obj, why = read_result(write(tmp_path / "r.json", result(configs, 0)))
+    assert why is None and obj["seed"] == 0
+
+
+def test_no_valid_result_still_writes_a_report(tmp_path):
+    (tmp_path / "x.json").write_text("{")
+    out = tmp_path / "out"
+    assert main([str(tmp_path), "--out", str(out), "--quiet"]) == 1
+    assert "No valid result" in (out / "report.md").read_text()
+
+
+# -- published values ---------------------------------------------------------------------------
+
+
+PAPER2_CELLS = {
+    "Table 1": (["Untreated (pruned)", "Ketamine-like", "SSRI-like", "Neurosteroid-like"],
+                ["Sparsity (%)", "Clean (%)", "Standard (%)", "Combined Stress (%)"]),
+    "Table 2": (["Untreated (pruned)", "Ketamine-like", "SSRI-like", "Neurosteroid-like"],
+                ["No Noise (%)", "Moderate (σ=0.5) (%)", "High (σ=1.0) (%)", "Severe (σ=1.5) (%)",
+                 "Extreme (σ=2.5) (%)"]),
+    "Table 3": ([str(c) for c in range(9)], ["Ketamine", "SSRI", "Neurosteroid"]),
+    "Table 4": (["Total accuracy drop (cycle 0 to 8)", "Final accuracy (cycle 8)", "Seeds with relapse (<80%)",
+                 "Seeds without relapse (≥80%)", "Mean cycle at relapse (if relapsed)"],
+                ["Ketamine", "SSRI", "Neurosteroid"]),
+}
+
+
+def test_paper2_published_tables_are_complete():
+    df = pub.load(2, ROOT / "experiments")
+    for table, (rows, cols) in PAPER2_CELLS.items():
+        got = set(zip(df.loc[df.table == table, "row"], df.loc[df.table == table, "column"]))
+        want = {(r, c) for r in rows for c in cols}
+        if table == "Table 4":
+            want.discard(("Mean cycle at relapse (if relapsed)", "Ketamine"))   # "N/A" in the paper
+        assert got == want, table
+    assert (df.loc[df.table.str.startswith("Table"), "n"] == 10).sum() == len(df[df.table.isin(["Table 1", "Table 2",
+                                                                                                 "Table 3"])]) + 12
+    v = df.set_index(["table", "row", "column"])
+    assert v.loc[("Table 3", "8", "Neurosteroid"), ["value", "sd"]].tolist() == [88.2, 14.0]
+    assert v.loc[("Table 2", "Ketamine-like", "Extreme (σ=2.5) (%)"), "value"] == 81.7
+    assert v.loc[("Table 4", "Seeds with relapse (<80%)", "SSRI"), "value"] == 4
+    prose = df[~df.table.str.startswith("Table")]
+    assert set(prose.table) == {"Results: Acute relapse vulnerability", "Results: Neurosteroid state-dependence",
+                                "Results: Longitudinal trajectories"}
+    assert sorted(prose.loc[prose.metric == "drop", "value"]) == [0.0, 6.9, 9.1]
+
+
+def test_paper1_published_tables_are_complete():
+    df = pub.load(1, ROOT / "experiments")
+    t1 = df[df.table == "Table 1"]
+    assert list(dict.fromkeys(t1.row)) == ["Untreated (pruned)", "Ketamine-like", "SSRI-like",
+                                          "Neurosteroid-like (on)", "Neurosteroid-like (off)"]
+    # six columns; dashes in the paper (not applicable) are absent: untreated drop, off clean/standard/drop
+    assert len(t1) == 5 * 6 - 4
+    t2 = df[df.table == "Table 2"]
+    assert len(t2) == 4 * 5 and set(t2.x) == {0, 0.5, 1, 1.5, 2.5}
+    assert (df.n == 1).all()
+    assert t1.set_index(["row", "column"]).loc[("Ketamine-like", "Relapse Drop (%)"), "value"] == -0.2
+
+
+@pytest.mark.parametrize("paper", [1, 2])
+def test_published_keys_name_metrics_the_aggregation_produces(paper, configs, tmp_path):
+    """Every published value finds its counterpart in a full-shape sweep (nothing 'not in this sweep')."""
+    for seed in range(2):
+        # seed 1 falls below 80% at cycle 6, so the relapse-cycle rows have something to match
+        course = [97.0 - c * (1 + 3 * seed) for c in range(9)] if paper == 2 else None
+        for t in ("ketamine", "ssri", "neurosteroid"):
+            write(tmp_path / f"{t}{seed}.json", result(configs, seed, t, course=course,
+                                                       off=ev(70.0) if t == "neurosteroid" else None))
+    look, summary = tables_of(load_sweep(tmp_path))
+    comp = pub.compare(pub.load(paper, ROOT / "experiments"), summary)
+    assert (comp["basis"] != "not in this sweep").all(), comp.loc[comp.basis == "not in this sweep", ["table", "row"]]
+
+
+def test_comparison_uses_two_standard_errors_of_the_difference():
+    published = pd.DataFrame([{"table": "T", "row": "r", "column": "c", "arm": "ketamine", "section": "treated",
+                               "metric": "combined", "x": math.nan, "stat": "mean", "value": 97.0, "sd": 0.3,
+                               "n": 10, "note": ""}])
+    ours = pd.DataFrame([{"arm": "ketamine", "section": "treated", "metric": "combined", "x": math.nan, "n": 10,
+                          "mean": 97.5, "sd": 0.4, "sd_sample": 0.4, "min": 97.0, "max": 98.0, "n_true": 0}])
+    row = pub.compare(published, ours).iloc[0]
+    se = math.sqrt(0.4 ** 2 / 10 + (0.3 * math.sqrt(10 / 9)) ** 2 / 10)
+    assert row["diff"] == pytest.approx(0.5)
+    assert row["tol"] == pytest.approx(2 * se + 0.05)
+    assert bool(row["within"]) is (0.5 <= 2 * se + 0.05)
+    ours.loc[0, "mean"] = 98.0
+    assert not pub.compare(published, ours).iloc[0]["within"]
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+
+def test_holm_adjustment():
+    assert holm(np.array([0.01, 0.04, 0.03])).tolist() == pytest.approx([0.03, 0.06, 0.06])
+    assert holm(np.array([0.5, np.nan, 0.01])).tolist()[::2] == pytest.approx([0.5, 0.02])
+
+
+def test_hedges_g_and_bootstrap_interval():
+    assert hedges_g([1, 2, 3], [2, 3, 4]) == pytest.approx(-0.8)        # d = -1, J = 1 - 3/15
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(1, 1, 10), rng.normal(0, 1, 10)
+    lo, hi = bootstrap_ci(a, b)
+    assert lo < hedges_g(a, b) < hi
+    assert bootstrap_ci(a, b) == (lo, hi)                                # fixed seed: reproducible
+    assert math.isnan(hedges_g([1, 1], [2, 2]))                          # no spread: undefined
+
+
+def test_pairwise_matches_scipy():
+    values = {"A": np.array([97.1, 97.4, 97.3, 97.0]), "B": np.array([80.0, 90.0, 70.0, 85.0]),
+              "C": np.array([97.9, 97.7, 97.8, 97.6])}
+    df = pairwise(values).set_index(["a", "b"])
+    t = st.ttest_ind(values["A"], values["B"], equal_var=False)
+    u = st.mannwhitneyu(values["A"], values["C"], alternative="two-sided")
+    assert df.loc[("A", "B"), "p_t"] == pytest.approx(t.pvalue)
+    assert df.loc[("A", "C"), "p_U"] == pytest.approx(u.pvalue)
+    assert (df["p_t_holm"] >= df["p_t"]).all()
+
+
+def test_bayes_ceilings_match_the_protocol():
+    assert quadrant_ceiling(3, math.hypot(0.8, 1.0)) == pytest.approx(98.1, abs=0.05)
+    assert quadrant_ceiling(3, 0.8) == pytest.approx(99.98, abs=0.005)
+    assert quadrant_ceiling(3, 0.0) == 100.0
+
+
+# -- the whole report ---------------------------------------------------------------------------
+
+
+def test_report_end_to_end(configs, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    for seed in range(3):
+        for t in ("ketamine", "ssri", "neurosteroid"):
+            write(sweep_dir / f"{t}_s{seed}" / "result.json",
+                  result(configs, seed, t, treated=ev(90.0 + seed), course=[97.0 - c for c in range(9)],
+                         off=ev(60.0) if t == "neurosteroid" else None))
+    out = tmp_path / "out"
+    assert main([str(sweep_dir), "--out", str(out), "--population-sd", "--quiet"]) == 0
+    report = (out / "report.md").read_text()
+    assert "population SD (ddof = 0" in report
+    assert "Every run follows the published paper-2 protocol" in report
+    assert "Agreement with paper 2" in report
+    for name in ("efficacy", "stress_profile", "cycle_combined", "relapse_summary", "state_dependence"):
+        for ext in ("md", "csv", "tex"):
+            assert (out / "tables" / f"{name}.{ext}").stat().st_size > 0
+    for fig in ("profile", "longitudinal", "sparsity", "state_dependence"):
+        assert (out / "figures" / f"{fig}.png").stat().st_size > 0
+        assert (out / "figures" / f"{fig}.svg").stat().st_size > 0
+    tidy = pd.read_csv(out / "tidy.csv")
+    assert len(tidy) == len(tidy.drop_duplicates(["config_hash", "section", "metric", "x"]))
+    comp = pd.read_csv(out / "comparison.csv")
+    row = comp[(comp.table == "Table 1") & (comp.row == "Ketamine-like") & (comp.column == "Combined Stress (%)")]
+    assert row["ours"].item() == pytest.approx(91.0) and row["diff"].item() == pytest.approx(91.0 - 97.3)
+    assert "\\begin{tabular}" in (out / "tables" / "efficacy.tex").read_text()
+
+
+def test_paper1_mode_for_a_single_seed(configs, tmp_path):
+    def paper1(c):
+        c["longitudinal"]["cycles"] = 0
+    for t in ("ketamine", "ssri", "neurosteroid"):
+        write(tmp_path / f"{t}.json", result(configs, 42, t, edit=paper1, treated=ev(96.9, 47.5)))
+    sweep = load_sweep(tmp_path)
+    path = build(sweep, tmp_path / "out", figures=False)
+    report = path.read_text()
+    assert "Agreement with paper 1" in report
+    assert "(Table 1 of paper 1)" in report and "(Table 2 of paper 1)" in report
+    assert "| Ketamine-like" in report and "96.9 ±" not in report
