@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 SCHEMA = "pruning-lab/result/1"
@@ -234,7 +234,13 @@ def config_hash(d: Any) -> str:
 def _section(cfg: Mapping, key: str) -> Mapping:
     v = cfg.get(key)
     _check(isinstance(v, Mapping), f"config group '{key}' is missing or not a mapping")
+    if key in _FIXED:  # a misspelt key (+pathology.sparsty=0.9) must not pass silently
+        _no_extra(v, {f.name for f in fields(_FIXED[key])}, key)
     return v
+
+
+_FIXED = {"data": DataConfig, "model": ModelConfig, "baseline": BaselineConfig, "pathology": PathologyConfig,
+          "stress": StressConfig, "longitudinal": LongitudinalConfig}
 
 
 def _job(cfg: Mapping) -> Job:
@@ -261,6 +267,8 @@ def _job(cfg: Mapping) -> Job:
     for k in ("train_size", "test_size", "clean_size", "batch_size"):
         _check(getattr(data, k) >= 1, f"data.{k} must be >= 1, got {getattr(data, k)}")
     _check(data.seed >= 0, f"data.seed must be >= 0, got {data.seed}")
+    # the data streams are NumPy RandomState(1000 * seed + 300 at most), seeded with 32 bits
+    _check(1000 * data.seed + 300 < 2**32, f"data.seed must be <= {(2**32 - 301) // 1000}, got {data.seed}")
 
     m = _section(cfg, "model")
     hidden = m.get("hidden")

@@ -1,13 +1,24 @@
-"""Refuse a bad config before Hydra writes anything: one line on stderr, exit status 2.
+"""Hydra callbacks: refuse a bad config before anything is written; report what a sweep did.
 
 Hydra creates run and sweep directories before the task function runs, so validation has to
 happen in the run/multirun start callbacks. For a multirun every job of the sweep is composed
 and checked up front, so a typo in the tenth value does not leave nine finished jobs behind.
+
+Each job records its outcome in ``job.status`` in its own directory (joblib and submitit jobs
+run in other processes); at the end of the sweep ``ReportSweep`` reads them back and prints
+one line ("30 jobs: ran 4, reused 26"), plus one line per failed job, and exits non-zero if
+any job failed.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
@@ -16,6 +27,13 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, Job
+from .store import atomic_write
+
+# set by the sweep for its jobs, so a status left in a reused sweep directory by an earlier
+# sweep is never counted as this one's
+SWEEP_ENV = "PRUNING_LAB_SWEEP"
+STATUS = "job.status"
+SWEEP_STATUS = "sweep.status"
 
 
 def refuse(message: str) -> None:
@@ -34,14 +52,65 @@ def sweep_overrides(config: DictConfig) -> list[list[str]]:
     return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
+def empty_sweeps(config: DictConfig) -> list[str]:
+    """The sweep overrides that expand to no value at all (``seed='range(1,0)'``)."""
+    task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    params = config.hydra.sweeper.get("params") or {}
+    task = list(task) + [f"{k}={v}" for k, v in params.items()]
+    empty = []
+    for o in OverridesParser.create().parse_overrides(overrides=task):
+        if o.is_sweep_override() and not list(o.sweep_string_iterator()):
+            empty.append(o.input_line or f"{o.key_or_group}={o.get_value_element_as_str()}")
+    return empty
+
+
+_NOISE = ("See https://", "Set the environment variable", "full_key:", "object_type=", "reference_type=",
+          "provider=", "Config search path")
+
+
 def one_line(e: BaseException) -> str:
+    """A Hydra, OmegaConf or config error as one line, without the advice to read a traceback."""
     text = str(e).strip() or type(e).__name__
+    cause = e.__cause__
+    if cause is not None and type(cause).__module__.startswith("omegaconf"):
+        text += "\n" + str(cause)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    # Hydra's missing-option message lists the choices on the following lines; keep them
-    if len(lines) > 1 and "Available options" in text:
-        choices = [ln for ln in lines if not ln.endswith(":") and ln != lines[0]]
-        return f"{lines[0]}; choose from: {', '.join(choices)}"
-    return lines[0]
+    cut = next((i for i, ln in enumerate(lines) if ln.startswith("Config search path")), len(lines))
+    lines = [ln for ln in lines[:cut] if not ln.startswith(_NOISE)]
+    # a missing group option: Hydra lists the choices on the lines after "Available options"
+    at = next((i for i, ln in enumerate(lines) if ln.startswith("Available options")), None)
+    if at is not None:
+        head = " ".join(lines[:at]).removeprefix("In 'config': ")
+        return f"{head}; choose from: {', '.join(lines[at + 1:])}"
+    if not lines:
+        return type(e).__name__
+    return " ".join(ln if i == len(lines) - 1 or ln[-1] in ".:;?!" else ln + ";" for i, ln in enumerate(lines))
+
+
+# -- what this process's sweep is --------------------------------------------------------------
+
+
+@dataclass
+class Sweep:
+    """The sweep launched by this process: its directory, its jobs, its status token."""
+
+    dir: Path
+    config_id: int = 0
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    started: float = field(default_factory=time.time)
+    jobs: list[tuple[list[str], str]] | None = None  # (overrides, config hash) in job order
+
+
+_sweep: Sweep | None = None
+
+
+def current_sweep(config: DictConfig | None = None) -> Sweep | None:
+    """The sweep this process launched (created from ``config`` on first use)."""
+    global _sweep
+    if config is not None and (_sweep is None or _sweep.config_id != id(config)):
+        _sweep = Sweep(Path(str(config.hydra.sweep.dir)), id(config))
+        os.environ[SWEEP_ENV] = _sweep.token  # inherited by joblib workers and submitit jobs
+    return _sweep
 
 
 class ValidateConfig(Callback):
@@ -57,10 +126,97 @@ class ValidateConfig(Callback):
             jobs = sweep_overrides(config)
         except Exception as e:
             refuse(one_line(e))
+        if not jobs:
+            refuse(f"the sweep has no jobs: {', '.join(empty_sweeps(config)) or 'a swept value'} is empty")
+        checked = []
         for overrides in jobs:
             try:
-                Job.from_config(loader.load_sweep_config(config, overrides))
+                job = Job.from_config(loader.load_sweep_config(config, overrides))
             except ConfigError as e:
                 refuse(f"{e} (job {' '.join(overrides)})")
             except Exception as e:  # unknown group option, bad override syntax, ...
                 refuse(f"{one_line(e)} (job {' '.join(overrides)})")
+            checked.append((overrides, job.hash))
+        current_sweep(config).jobs = checked
+
+
+# -- the end-of-sweep report --------------------------------------------------------------------
+
+
+def read_statuses(sweep: Sweep) -> dict[int, dict]:
+    """This sweep's job statuses by job number (statuses of earlier sweeps are ignored)."""
+    found: dict[int, dict] = {}
+    if not sweep.dir.is_dir():
+        return found
+    for path in sweep.dir.rglob(STATUS):
+        try:
+            st = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(st, dict) or not isinstance(st.get("num"), int):
+            continue
+        # a job that did not inherit the token (a cluster that does not pass the environment
+        # on) counts if it wrote its status after this sweep started
+        ours = st.get("sweep") == sweep.token or (st.get("sweep") is None and path.stat().st_mtime >= sweep.started - 60)
+        if ours:
+            st["dir"] = str(path.parent)
+            found[st["num"]] = st
+    return found
+
+
+def summarize(sweep: Sweep, finished: bool = True) -> tuple[str, list[str], list[dict]]:
+    """One summary line, one line per failed (or, if not ``finished``, unfinished) job, and every job's row."""
+    statuses = read_statuses(sweep)
+    if sweep.jobs is not None:
+        rows = []
+        for num, (overrides, config_hash) in enumerate(sweep.jobs):
+            st = dict(statuses.get(num) or {"state": "not started" if not finished else "no report"})
+            if not finished and st["state"] == "running":
+                st["state"] = "interrupted"
+            rows.append({"num": num, "overrides": overrides, "config_hash": config_hash, **st})
+    else:
+        rows = [statuses[n] for n in sorted(statuses)]
+    count = {s: sum(r.get("state") == s for r in rows) for s in ("ran", "reused", "failed")}
+    repaired = [line for r in rows for line in r.get("repaired", [])]
+    parts = [f"ran {count['ran']}", f"reused {count['reused']}"]
+    if count["failed"]:
+        parts.append(f"failed {count['failed']}")
+    for state in sorted({r.get("state") for r in rows} - set(count)):
+        parts.append(f"{state} {sum(r.get('state') == state for r in rows)}")
+    line = f"{len(rows)} jobs: {', '.join(parts)}"
+    if repaired:
+        line += f"; found {len(repaired)} corrupt store file(s) and recomputed them"
+    # name a job by what tells it apart from the sweep's other jobs
+    common = set.intersection(*(set(r.get("overrides", [])) for r in rows)) if len(rows) > 1 else set()
+    problems = []
+    for r in rows:
+        if r.get("state") in ("ran", "reused"):
+            continue
+        what = " ".join([f"#{r.get('num')}"] + [o for o in r.get("overrides", []) if o not in common])
+        if r.get("state") == "failed":
+            problems.append(f"failed: {what}: {r.get('error')}")
+        else:
+            problems.append(f"{r.get('state')}: {what}")
+    return line, problems, rows
+
+
+def report(sweep: Sweep, finished: bool) -> bool:
+    """Print the sweep's summary (and write ``sweep.status``); True if every job succeeded."""
+    line, problems, rows = summarize(sweep, finished)
+    print(f"pruning-lab: {line}", flush=True)
+    for p in problems:
+        print(f"pruning-lab: {p}", file=sys.stderr, flush=True)
+    if sweep.dir.is_dir():
+        atomic_write(sweep.dir / SWEEP_STATUS, (json.dumps(
+            {"summary": line, "finished": finished, "jobs": rows}, indent=1) + "\n").encode())
+    return not problems
+
+
+class ReportSweep(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        current_sweep(config)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep = current_sweep()
+        if sweep is not None and not report(sweep, finished=True):
+            sys.exit(1)

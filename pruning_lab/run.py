@@ -2,42 +2,148 @@
 
 The result goes to the content-addressed store (``paths.store``) and, as ``result.json``,
 into Hydra's job directory. A job whose valid result is already stored is not recomputed.
+Every refusal or failure is reported in one line: a bad config exits 2, a failed job 1, an
+interrupted sweep 130; finished results stay in the store and a rerun picks up from there.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import sys
+import traceback
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra._internal.utils import get_args_parser
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, OverrideParseException
+from hydra.types import RunMode
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
+from . import hydra_callbacks
 from .config import Job
-from .protocol import run
-from .store import ResultStore, atomic_write, dump_json
+from .store import ResultStore, atomic_write, dump_json, take_repairs
 
 log = logging.getLogger("pruning_lab")
 
 
+class JobFailed(RuntimeError):
+    """A job raised; the message is one line and names the traceback file."""
+
+
 def execute(job: Job, store: Path, force: bool = False) -> tuple[dict, bool]:
-    """The job's result, from the store when a valid one is there (reused=True), else computed."""
+    """The job's result, from the store when a valid one is there (reused=True), else computed.
+
+    The job's lock is held while it is computed, so a concurrent sweep that reaches the same
+    job waits and then reuses the result instead of computing it twice.
+    """
+    from .protocol import run  # here, so that a refused command line never waits for torch to load
+
     results = ResultStore(store)
-    if not force and (stored := results.load(job.hash)) is not None:
-        return stored, True
-    result = run(job, store)
-    results.save(result)
-    return result, False
+    with results.lock(job.hash):
+        if not force and (stored := results.load(job.hash)) is not None:
+            return stored, True
+        result = run(job, store)
+        results.save(result)
+        return result, False
+
+
+def describe(e: BaseException) -> str:
+    first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+def _status(out: Path, status: dict) -> None:
+    atomic_write(out / hydra_callbacks.STATUS, (json.dumps(status, indent=1) + "\n").encode())
+
+
+def task(cfg: DictConfig) -> dict:
+    """One job under Hydra: reuse or run it, copy its result into the job dir, record its status."""
+    hc = HydraConfig.get()
+    out = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    status = {"sweep": os.environ.get(hydra_callbacks.SWEEP_ENV) if multirun else None,
+              "num": hc.job.num if multirun else None, "overrides": list(hc.overrides.task),
+              "pid": os.getpid(), "state": "running"}
+    _status(out, status)
+    for stale in ("result.json", "traceback.txt"):  # left by an earlier sweep in the same directory
+        (out / stale).unlink(missing_ok=True)
+    take_repairs()
+    try:
+        job = Job.from_config(cfg)
+        status.update(config_hash=job.hash, treatment=job.treatment.name, seed=job.seed)
+        result, reused = execute(job, Path(cfg.paths.store), force=bool(cfg.force))
+        atomic_write(out / "result.json", dump_json(result))
+    except Exception as e:  # one job's failure must not take the sweep's other results with it
+        error = describe(e)
+        trace = out / "traceback.txt"
+        trace.write_text(traceback.format_exc())
+        log.error("job failed: %s (traceback in %s)", error, trace)
+        _status(out, {**status, "state": "failed", "error": error, "repaired": take_repairs()})
+        if multirun:
+            return {"state": "failed", "error": error}
+        raise JobFailed(f"job failed: {error} (traceback in {trace})") from None
+    if reused:
+        log.info("[%s seed %d] reused stored result %s", job.treatment.name, job.seed, job.hash)
+    state = "reused" if reused else "ran"
+    _status(out, {**status, "state": state, "repaired": take_repairs()})
+    return {"config_hash": job.hash, "state": state}
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> dict:
-    job = Job.from_config(cfg)
-    result, reused = execute(job, Path(cfg.paths.store), force=bool(cfg.force))
-    if reused:
-        log.info("[%s seed %d] reused stored result %s", job.treatment.name, job.seed, job.hash)
-    atomic_write(Path(HydraConfig.get().runtime.output_dir) / "result.json", dump_json(result))
-    return {"config_hash": job.hash, "reused": reused}
+def app(cfg: DictConfig) -> dict:
+    return task(cfg)
+
+
+def _check_arguments() -> None:
+    """Refuse unknown flags in one line (argparse would print its usage first)."""
+    parser = get_args_parser()
+    parser.error = lambda message: hydra_callbacks.refuse(f"{message} (see --help)")  # type: ignore[method-assign]
+    parser.parse_args()
+
+
+def _bad_override(e: BaseException) -> str:
+    """The parse error, naming the override it is about (Hydra's message may not)."""
+    message = hydra_callbacks.one_line(e)
+    if "override" in message:
+        return message
+    parser = OverridesParser.create()
+    for arg in get_args_parser().parse_args().overrides:
+        try:
+            parser.parse_override(arg)
+        except Exception:
+            return f"cannot parse override '{arg}': {message}"
+    return message
+
+
+def main() -> None:
+    """The CLI: Hydra's, with its errors (bad overrides, unknown options) in one line, no traceback."""
+    full_trace = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    # Hydra re-raises instead of printing a multi-line report; the one line is printed below
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        _check_arguments()
+        app()
+    except KeyboardInterrupt:
+        if (sweep := hydra_callbacks.current_sweep()) is not None:
+            hydra_callbacks.report(sweep, finished=False)
+        print("pruning-lab: interrupted; finished results are kept, run the same command to resume",
+              file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:
+        if full_trace:
+            raise
+        config_error = isinstance(e, (HydraException, OmegaConfBaseException))
+        if not config_error and (sweep := hydra_callbacks.current_sweep()) is not None:
+            hydra_callbacks.report(sweep, finished=False)
+        message = _bad_override(e) if isinstance(e, OverrideParseException) else \
+            hydra_callbacks.one_line(e) if config_error else str(e) if isinstance(e, JobFailed) else describe(e)
+        print(f"pruning-lab: error: {message}", file=sys.stderr)
+        sys.exit(2 if config_error else 1)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Content-addressed storage: the baseline cache and the result store.
 
 Files are written to a temporary name and renamed, so a reader never sees half a file; each
-carries a SHA-256 checksum, so a truncated or edited file is detected and rebuilt rather than
-used. Tensors are loaded with ``weights_only=True``: nothing in a cache file can run code.
+carries a SHA-256 checksum, so a truncated or edited file is detected, reported and rebuilt
+rather than used. Tensors are loaded with ``weights_only=True``: nothing in a cache file can
+run code. Whoever builds an entry holds its file lock, so concurrent sweeps build it once.
 """
 
 from __future__ import annotations
@@ -13,13 +14,45 @@ import json
 import logging
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
-import torch
-from filelock import FileLock
+from filelock import FileLock, Timeout
+
+from .config import SCHEMA
+from .config import config_hash as hash_of
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
+
+# corrupt entries found (and rebuilt) by this process since the last take_repairs()
+_repairs: list[str] = []
+
+
+class Corrupt(ValueError):
+    """A store file that exists but cannot be trusted; the message says why, in one line."""
+
+
+def take_repairs() -> list[str]:
+    """The corrupt entries reported since the last call (one line each), then forget them."""
+    out = list(_repairs)
+    _repairs.clear()
+    return out
+
+
+def _report(path: Path, why: str) -> None:
+    line = f"{path}: {why}"
+    log.warning("corrupt store entry %s; rebuilding it", line)
+    _repairs.append(line)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -31,6 +64,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide a shared store from the group
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -51,20 +85,49 @@ def dump_json(obj: dict) -> bytes:
     return (json.dumps({**body, "checksum": sha256(canonical(body))}, indent=1, sort_keys=True) + "\n").encode()
 
 
+def read_json(path: Path) -> dict | None:
+    """The checksummed JSON at ``path``; None if there is none; ``Corrupt`` if it is damaged."""
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise Corrupt(f"unreadable ({e.strerror or type(e).__name__})") from None
+    try:
+        obj = json.loads(blob)
+    except ValueError:
+        raise Corrupt("not valid JSON (truncated or damaged)") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("checksum"), str):
+        raise Corrupt("no checksum")
+    checksum = obj.pop("checksum")
+    if sha256(canonical(obj)) != checksum:
+        raise Corrupt("checksum mismatch (truncated or edited)")
+    return obj
+
+
 def load_json(path: Path) -> dict | None:
     """The JSON at ``path`` if it is whole and its checksum matches, else None (and a warning)."""
     try:
-        obj = json.loads(path.read_bytes())
-        checksum = obj.pop("checksum")
-    except FileNotFoundError:
+        return read_json(path)
+    except Corrupt as e:
+        log.warning("ignoring %s: %s", path, e)
         return None
-    except (ValueError, KeyError, AttributeError, TypeError, OSError) as e:
-        log.warning("ignoring unreadable file %s (%s)", path, type(e).__name__)
-        return None
-    if sha256(canonical(obj)) != checksum:
-        log.warning("ignoring %s: checksum mismatch (truncated or edited)", path)
-        return None
-    return obj
+
+
+@contextmanager
+def locked(path: Path, what: str) -> Iterator[None]:
+    """Hold the file lock ``path``; say so when another process holds it first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("waiting for another process that is building %s", what)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class BaselineCache:
@@ -76,21 +139,44 @@ class BaselineCache:
     def paths(self, key: str) -> tuple[Path, Path, Path]:
         return self.root / f"{key}.pt", self.root / f"{key}.json", self.root / f"{key}.lock"
 
-    def read(self, key: str) -> dict[str, torch.Tensor] | None:
+    def check(self, key: str) -> dict[str, torch.Tensor] | None:
+        """The cached state for ``key``; None if absent; ``Corrupt`` if damaged in any way."""
+        import torch  # here, so that a refused command line never waits for torch to load
+
         tensors, meta_path, _ = self.paths(key)
-        meta = load_json(meta_path)
+        meta = read_json(meta_path)
         if meta is None:
-            return None
+            return None  # the metadata is written last: without it the entry was never committed
+        if meta.get("key") != key or not isinstance(meta.get("sha256"), str):
+            raise Corrupt(f"metadata names another entry ({meta.get('key')!r})")
         try:
             blob = tensors.read_bytes()
         except FileNotFoundError:
+            raise Corrupt("tensor file missing") from None
+        except OSError as e:
+            raise Corrupt(f"tensor file unreadable ({e.strerror or type(e).__name__})") from None
+        if sha256(blob) != meta["sha256"]:
+            raise Corrupt("tensor file checksum mismatch (truncated or edited)")
+        try:
+            state = torch.load(io.BytesIO(blob), weights_only=True)
+        except Exception as e:  # a checksummed file torch cannot read is still not to be trusted
+            raise Corrupt(f"tensor file unreadable by torch ({type(e).__name__})") from None
+        if not (isinstance(state, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                for k, v in state.items())):
+            raise Corrupt("tensor file does not hold a dict of tensors")
+        return state
+
+    def read(self, key: str) -> dict[str, torch.Tensor] | None:
+        """The cached state for ``key``, or None if absent or damaged (reported, not used)."""
+        try:
+            return self.check(key)
+        except Corrupt as e:
+            _report(self.paths(key)[0], str(e))
             return None
-        if sha256(blob) != meta.get("sha256"):
-            log.warning("baseline cache entry %s is corrupt; rebuilding it", tensors)
-            return None
-        return torch.load(io.BytesIO(blob), weights_only=True)
 
     def write(self, key: str, state: dict[str, torch.Tensor], about: dict) -> None:
+        import torch
+
         tensors, meta_path, _ = self.paths(key)
         buf = io.BytesIO()
         torch.save(state, buf)
@@ -102,8 +188,7 @@ class BaselineCache:
     def get_or_create(self, key: str, build: Callable[[], dict[str, torch.Tensor]], about: dict
                       ) -> tuple[dict[str, torch.Tensor], bool]:
         """The cached state for ``key`` (hit=True) or a freshly built one; one builder at a time."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.paths(key)[2])):
+        with locked(self.paths(key)[2], f"baseline {key}"):
             state = self.read(key)
             if state is not None:
                 return state, True
@@ -121,8 +206,28 @@ class ResultStore:
     def path(self, config_hash: str) -> Path:
         return self.root / f"{config_hash}.json"
 
+    def lock(self, config_hash: str):
+        """The lock its builder holds while computing ``config_hash``'s result."""
+        return locked(self.root.parent / "locks" / f"result-{config_hash}.lock", f"result {config_hash}")
+
+    def check(self, config_hash: str) -> dict | None:
+        """The stored result; None if absent; ``Corrupt`` if damaged or not this job's."""
+        obj = read_json(self.path(config_hash))
+        if obj is None:
+            return None
+        if obj.get("schema") != SCHEMA:
+            raise Corrupt(f"schema {obj.get('schema')!r}, expected {SCHEMA!r}")
+        if obj.get("config_hash") != config_hash or hash_of(obj.get("config")) != config_hash:
+            raise Corrupt("holds the result of another config")
+        return obj
+
     def load(self, config_hash: str) -> dict | None:
-        return load_json(self.path(config_hash))
+        """The valid stored result, or None if absent or damaged (reported, not used)."""
+        try:
+            return self.check(config_hash)
+        except Corrupt as e:
+            _report(self.path(config_hash), str(e))
+            return None
 
     def save(self, result: dict) -> Path:
         path = self.path(result["config_hash"])
