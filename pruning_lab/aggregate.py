@@ -410,9 +410,9 @@ def main(argv: list[str] | None = None) -> int:
 
     out = args.out or args.dir
     sweep = load_sweep(args.dir, exclude=args.out if args.out and args.out != args.dir else None)
-    paper = None if args.paper == "none" else (int(args.paper) if args.paper != "auto" else None)
-    path = build(sweep, out, ddof=0 if args.population_sd else 1, paper=paper, auto_paper=args.paper == "auto",
-                 published_dir=args.published, figures=not args.no_figures)
+    paper = {"auto": "auto", "none": None, "1": 1, "2": 2}[args.paper]
+    path = build(sweep, out, ddof=0 if args.population_sd else 1, paper=paper, published_dir=args.published,
+                 figures=not args.no_figures)
     if not args.quiet:
         n_t = sweep.runs["treatment"].nunique() if len(sweep.runs) else 0
         print(f"{len(sweep.runs)} runs ({len(sweep.seeds)} seeds x {n_t} treatments"

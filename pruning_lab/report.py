@@ -213,7 +213,7 @@ def ceiling_section(sweep: Sweep, summary: pd.DataFrame) -> tuple[list[str], pd.
     return lines, table
 
 
-def pairwise_section(frame: pd.DataFrame, layout: Layout, ddof: int) -> tuple[list[str], pd.DataFrame]:
+def pairwise_section(frame: pd.DataFrame, layout: Layout) -> tuple[list[str], pd.DataFrame]:
     lines = ["## Pairwise treatment comparisons", "",
              "Per headline metric and pair of treatments: Welch's t-test and the Mann-Whitney U test (both "
              "two-sided), p-values Holm-adjusted within each metric (one family per metric and condition), and "
@@ -292,8 +292,7 @@ def provenance_section(sweep: Sweep, out: Path) -> list[str]:
         lines += ["- Library versions that produced the results:", "", md(counts), ""]
     lines.append(f"- {runs['config_hash'].nunique()} distinct config hashes; each run's hash, seed, treatment, "
                  "baseline key, time and file are in `provenance.csv`.")
-    prov = runs.drop(columns=[]).copy()
-    prov.to_csv(out / "provenance.csv", index=False)
+    runs.to_csv(out / "provenance.csv", index=False)
     hashes = ", ".join(f"`{h}`" for h in runs["config_hash"].head(200))
     lines += ["", "<details><summary>Config hashes</summary>", "", hashes
               + (" ..." if len(runs) > 200 else ""), "", "</details>", ""]
@@ -325,24 +324,43 @@ def agreement(comp: pd.DataFrame, paper: int, proto: pd.DataFrame | None) -> lis
 # -- the whole report ------------------------------------------------------------------------
 
 
+GENERATED = {".": ("report.md", "tidy.csv", "summary.csv", "comparison.csv", "pairwise.csv", "provenance.csv",
+                   "bad_files.csv", "missing_cells.csv"),
+             "tables": ("*.md", "*.csv", "*.tex"), "figures": ("*.png", "*.svg")}
+
+
+def clear_previous(out: Path) -> None:
+    """Remove what an earlier aggregation wrote here, so no stale table or figure survives a rerun
+    (a bad file since repaired, a condition since dropped); nothing else is touched."""
+    for folder, patterns in GENERATED.items():
+        for pattern in patterns:
+            for f in (out / folder).glob(pattern):
+                if f.is_file():
+                    f.unlink()
+
+
 def choose_paper(summary: pd.DataFrame, sweep: Sweep) -> int:
     """Paper 1 for one seed per cell and no longitudinal course, else paper 2."""
     single = summary["n"].max() <= 1 if len(summary) else True
     return 1 if single and not sweep.longitudinal else 2
 
 
-def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | None = None, auto_paper: bool = True,
+def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | str | None = "auto",
           published_dir: Path | None = None, figures: bool = True) -> Path:
-    """Write report.md, tables/, figures/ and the CSVs behind them into ``out``; returns report.md."""
+    """Write report.md, tables/, figures/ and the CSVs behind them into ``out``; returns report.md.
+
+    ``paper``: 1 or 2 to compare with that paper, None for no comparison, "auto" to choose.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    clear_previous(out)
     layout = _layout(sweep)
     frame = arms(sweep)
     by = [*sweep.axes, "arm", "section", "metric", "x"]
     summary = summarize(frame, by, ddof) if len(frame) else pd.DataFrame(columns=[*by, "n", "mean", "sd"])
     threshold = _threshold(sweep)
     sd_name = "sample SD (ddof = 1)" if ddof == 1 else "population SD (ddof = 0, as the papers)"
-    if auto_paper:
+    if paper == "auto":
         paper = choose_paper(summary, sweep) if len(sweep.runs) else None
 
     lines = ["# Reproduction report", ""]
@@ -376,7 +394,7 @@ def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | None = None
         if len(pub):
             comp = pubmod.compare(pub, onp, spread)
             comp["home"] = [home(paper, e) for e in pub.to_dict("records")]
-            comp.drop(columns=[]).to_csv(out / "comparison.csv", index=False)
+            comp.to_csv(out / "comparison.csv", index=False)
 
     # headline agreement first, so a reader sees at once how close the reproduction is
     if len(comp):
@@ -411,7 +429,7 @@ def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | None = None
 
     ceil_lines, ceil = ceiling_section(sweep, summary)
     lines += ceil_lines
-    pw_lines, pw = pairwise_section(frame, layout, ddof)
+    pw_lines, pw = pairwise_section(frame, layout)
     lines += pw_lines
     if len(pw):
         pw.to_csv(out / "pairwise.csv", index=False)

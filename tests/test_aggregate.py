@@ -244,6 +244,12 @@ def test_bad_files_are_reported_by_path_and_skipped(configs, tmp_path):
         assert f"{tmp_path / name}`" in report
     assert pd.read_csv(out / "bad_files.csv")["path"].map(lambda p: Path(p).name).tolist() == sorted(why)
 
+    for name in why:                         # repaired: a rerun must not keep the old list
+        (tmp_path / name).unlink()
+    assert main([str(tmp_path), "--out", str(out), "--no-figures", "--quiet"]) == 0
+    assert not (out / "bad_files.csv").exists()
+    assert "No truncated, edited, foreign or malformed files" in (out / "report.md").read_text()
+
 
 def test_same_result_in_job_dir_and_store_counts_once(configs, tmp_path):
     r = result(configs, 0)
