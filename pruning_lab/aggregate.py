@@ -31,6 +31,7 @@ from .store import canonical, sha256
 log = logging.getLogger(__name__)
 
 SCHEMA_PREFIX = SCHEMA.rsplit("/", 1)[0] + "/"
+JOB_STATUS = "job.status"   # written by every Hydra job (pruning_lab.hydra_callbacks.STATUS)
 EVAL_SECTIONS = ("healthy", "untreated", "treated", "off_drug")
 EVAL_SCALARS = ("sparsity", "clean", "standard", "combined")
 RELAPSE_KEYS = ("drop", "combined_before", "combined_after", "sparsity_before", "sparsity_after", "target")
@@ -189,7 +190,7 @@ class Sweep:
     duplicates: int = 0
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # same hash, different content
     missing: pd.DataFrame = field(default_factory=pd.DataFrame)     # expected (.., seed, treatment) cells
-    incomplete_dirs: list[str] = field(default_factory=list)        # Hydra job dirs without result.json
+    incomplete_dirs: list[str] = field(default_factory=list)        # "<job dir>: why" without result.json
     inconsistent: list[str] = field(default_factory=list)
     configs: dict = field(default_factory=dict)                     # config_hash -> resolved config
     versions: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -350,9 +351,22 @@ def load_sweep(root: Path | str, exclude: Path | str | None = None) -> Sweep:
                   conflicts=conflicts, configs={h: r["config"] for h, r in results.items()},
                   versions=versions, timings=timings)
     sweep.missing = _missing_cells(runs, axes, declared)
-    sweep.incomplete_dirs = sorted(str(d.parent) for d in root.rglob(".hydra")
-                                   if d.is_dir() and not (d.parent / "result.json").exists())
+    sweep.incomplete_dirs = [f"{d}: {_job_state(d)}" for d in sorted(h.parent for h in root.rglob(".hydra")
+                                                                       if h.is_dir())
+                             if not (d / "result.json").exists()]
     return sweep
+
+
+def _job_state(job_dir: Path) -> str:
+    """Why a Hydra job dir has no result, from the status file the job writes (if any)."""
+    try:
+        st = json.loads((job_dir / JOB_STATUS).read_text())
+    except (OSError, ValueError):
+        return "no status (not started, killed, or from an older version)"
+    state = st.get("state", "unknown") if isinstance(st, dict) else "unknown"
+    if state == "running":
+        return "running, or killed while running"
+    return f"{state}: {st['error']}" if state == "failed" and st.get("error") else str(state)
 
 
 def arms(sweep: Sweep) -> pd.DataFrame:

@@ -145,7 +145,7 @@ def data_quality(sweep: Sweep, out: Path) -> list[str]:
     if sweep.incomplete_dirs:
         lines.append(f"- **{len(sweep.incomplete_dirs)} Hydra job director(ies) without `result.json`** "
                      "(job failed, killed or still running):")
-        lines += [f"  - `{d}`" for d in sweep.incomplete_dirs[:MAX_LISTED]]
+        lines += [f"  - `{d.split(': ', 1)[0]}`: {d.split(': ', 1)[-1]}" for d in sweep.incomplete_dirs[:MAX_LISTED]]
     if sweep.inconsistent:
         lines.append("- **Jobs sharing a baseline disagree about its metrics** (they should be identical):")
         lines += [f"  - {s}" for s in sweep.inconsistent[:MAX_LISTED]]

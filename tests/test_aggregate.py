@@ -207,7 +207,10 @@ def test_declared_but_absent_seeds_are_missing(configs, tmp_path):
         "hydra:\n  overrides:\n    task:\n    - treatment=ketamine\n    - seed=range(2)\n  sweeper:\n    params: null\n")
     sweep = load_sweep(tmp_path)
     assert sweep.missing.to_dict("records") == [{"treatment": "ketamine", "seed": 1}]
-    assert sweep.incomplete_dirs == [str(tmp_path / "1_ketamine_s1")]
+    assert sweep.incomplete_dirs == [f"{tmp_path / '1_ketamine_s1'}: no status (not started, killed, or from an "
+                                     "older version)"]
+    (tmp_path / "1_ketamine_s1" / "job.status").write_text('{"state": "failed", "error": "ValueError: boom"}')
+    assert load_sweep(tmp_path).incomplete_dirs == [f"{tmp_path / '1_ketamine_s1'}: failed: ValueError: boom"]
 
 
 def test_bad_files_are_reported_by_path_and_skipped(configs, tmp_path):
@@ -425,3 +428,8 @@ def test_paper1_mode_for_a_single_seed(configs, tmp_path):
     assert "Agreement with paper 1" in report
     assert "(Table 1 of paper 1)" in report and "(Table 2 of paper 1)" in report
     assert "| Ketamine-like" in report and "96.9 ±" not in report
+
+
+def test_job_status_file_name_matches_the_writer():
+    from pruning_lab import aggregate, hydra_callbacks
+    assert aggregate.JOB_STATUS == hydra_callbacks.STATUS
