@@ -41,8 +41,9 @@ def style(arm: str, i: int = 0) -> dict:
 def _save(fig, folder: Path, stem: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / f"{stem}.png"
-    fig.savefig(png, bbox_inches="tight")
-    fig.savefig(folder / f"{stem}.svg", bbox_inches="tight")
+    # constrained layout already fits everything; a "tight" bbox would lay the figure out twice more
+    fig.savefig(png)
+    fig.savefig(folder / f"{stem}.svg")
     plt.close(fig)
     return png
 
@@ -86,7 +87,7 @@ def profile(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Path, stem: 
     if f.empty:
         return None
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(WIDTH, 2.4))
+        fig, ax = plt.subplots(figsize=(WIDTH, 3.1), layout="constrained")
         keys = _arm_keys(f, layout)
         styles = _styles(keys)
         for (arm, tv) in keys:
@@ -108,7 +109,7 @@ def profile(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Path, stem: 
         ax.text(ax.get_xlim()[1], 26, "chance (25%)", ha="right", va="bottom", fontsize=6, color="0.4")
         ax.set(xlabel=NOISE_LABEL, ylabel="Accuracy (%)", ylim=(0, 102))
         # below the axes: inside, it would hide the curves it names
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
+        fig.legend(loc="outside lower center", ncols=2)
         return _save(fig, folder, stem)
 
 
@@ -161,7 +162,7 @@ def sparsity(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Path, stem:
     if f.empty:
         return None
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(WIDTH, 2.3))
+        fig, ax = plt.subplots(figsize=(WIDTH, 2.7), layout="constrained")
         keys = _arm_keys(f, layout)
         styles = _styles(keys)
         for arm, tv in keys:
@@ -172,7 +173,7 @@ def sparsity(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Path, stem:
                             linewidth=0)
         ax.set(xlabel="Cycle (each prunes 10% of surviving weights)", ylabel="Sparsity (% of weights zero)")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
+        fig.legend(loc="outside lower center", ncols=2)
         return _save(fig, folder, stem)
 
 
