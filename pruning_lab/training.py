@@ -30,7 +30,9 @@ def train(net: Network, phase: Train, data: Split, batch_size: int, generator: t
     if phase.epochs == 0:
         return
     model = bind(net, engine)
-    opt = torch.optim.Adam(model.parameters(), lr=phase.lr)
+    # fused: one pass over each parameter instead of a dozen elementwise kernels; on the dense
+    # engine that was ~40% of a step. Same Adam, equal to the unfused one up to rounding.
+    opt = torch.optim.Adam(model.parameters(), lr=phase.lr, fused=True)
     every = max(1, phase.epochs // 5)
     start = time.perf_counter()
     for epoch in range(phase.epochs):

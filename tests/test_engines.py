@@ -1,0 +1,160 @@
+"""The sparse engine computes what the dense one does: same masks, same numbers up to rounding.
+
+Tolerances, and why:
+- Parameters: |sparse - dense| <= 1e-5 absolute after training. The engines sum the same
+  products in a different order, so each step differs by float32 rounding (~1e-7 here), and
+  Adam bounds every per-element update by the learning rate, so nothing amplifies it over a
+  few epochs (measured: <= 3e-7). A wrong noise draw, a missing mask or a mis-scattered value
+  moves parameters by ~lr per step, orders of magnitude more; each test checks that training
+  moved the weights far beyond the tolerance, so agreement is not trivial.
+- Metrics: accuracies within 0.5 percentage points (two of the 400 standard-set points, one
+  of the 200 clean points). A prediction can only change where a point's two largest logits
+  tie to within those ~1e-6 parameter differences; in practice the accuracies are equal.
+- Masks and sparsities: identical. Pruning and regrowth decisions compare weights against
+  each other; the engines never touch the masks, and their weights agree far more closely
+  than neighbouring weights differ.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pruning_lab import data as data_mod
+from pruning_lab.config import DataConfig, ModelConfig, StressConfig, Train
+from pruning_lab.engines import Pattern, Sparse, _SparseLinear, bind, choose
+from pruning_lab.evaluation import evaluate
+from pruning_lab.masks import prune
+from pruning_lab.network import Network, init
+from pruning_lab.protocol import run
+from pruning_lab.rng import generator
+from pruning_lab.training import train
+
+from .conftest import tiny_job
+
+PARAM_TOL = 1e-5
+METRIC_TOL = 0.5  # percentage points
+
+
+def small_data():
+    return data_mod.load(DataConfig(train_size=600, test_size=400, clean_size=200))
+
+
+def pruned_net(sparsity: float = 0.9, hidden=(64, 64)) -> Network:
+    net = init(ModelConfig(hidden=hidden), generator(0, "test"))
+    prune(net, sparsity)
+    return net
+
+
+def test_choose():
+    assert choose("auto", 0.95, 0.8) == "sparse" and choose("auto", 0.8, 0.8) == "sparse"
+    assert choose("auto", 0.775, 0.8) == "dense" and choose("auto", 0.0, 0.8) == "dense"
+    assert choose("dense", 0.99, 0.8) == "dense" and choose("sparse", 0.0, 0.8) == "sparse"
+
+
+def test_pattern_round_trip_and_transpose_order():
+    net = pruned_net()
+    for w, m in zip(net.weights, net.masks):
+        p = Pattern(m)
+        values = w.flatten()[p.flat]
+        assert values.numel() == int(m.sum())
+        assert torch.equal(p.scatter(values), w)
+        # perm puts the values in the CSR order of W^T: row-major over the transpose
+        wt = w.t().contiguous()
+        assert torch.equal(values[p.perm], wt.flatten()[wt.flatten() != 0])
+
+
+def test_sparse_linear_matches_the_dense_product_and_its_gradients():
+    g = torch.Generator().manual_seed(0)
+    mask = torch.rand(48, 40, generator=g) > 0.8
+    mask[3] = False  # a row with no synapses left (an empty bag) ...
+    mask[:, 7] = False  # ... and an input no synapse reads
+    w = torch.randn(48, 40, generator=g) * mask
+    b = torch.randn(48, generator=g)
+    h = torch.randn(16, 40, generator=g)
+    p = Pattern(mask)
+
+    wd, bd, hd = w.clone().requires_grad_(True), b.clone().requires_grad_(True), h.clone().requires_grad_(True)
+    out_d = F.linear(hd, wd, bd)
+    v, bs, hs = w.flatten()[p.flat].clone().requires_grad_(True), b.clone().requires_grad_(True), h.clone().requires_grad_(True)
+    out_s = _SparseLinear.apply(hs, v, bs, p)
+    upstream = torch.randn(16, 48, generator=g)
+    (out_d * upstream).sum().backward()
+    (out_s * upstream).sum().backward()
+
+    torch.testing.assert_close(out_s, out_d)
+    torch.testing.assert_close(hs.grad, hd.grad)
+    torch.testing.assert_close(v.grad, wd.grad.flatten()[p.flat])
+    torch.testing.assert_close(bs.grad, bd.grad)
+
+
+def test_sparse_engine_holds_only_the_survivors_and_writes_back_exact_zeros():
+    net = pruned_net()
+    masks = [m.clone() for m in net.masks]
+    model = Sparse(net)
+    n_params = sum(p.numel() for p in model.parameters())
+    assert n_params == sum(int(m.sum()) for m in masks) + sum(b.numel() for b in net.biases)
+    train(net, Train(2, 5e-3), small_data().train, 64, generator(0, "train"), engine="sparse")
+    for w, m, m0 in zip(net.weights, net.masks, masks):
+        assert torch.equal(m, m0)
+        assert w.shape == m.shape and torch.all(w[~m] == 0)
+
+
+@pytest.mark.parametrize("phase,modulation", [
+    (Train(3, 5e-3), None),                          # plain masked training
+    (Train(4, 2e-3, 0.5, 0.0), None),                # SSRI-like: internal noise, fading
+    (Train(3, 2e-3, 0.3, 0.3), (0.7, "tanh")),       # noise through tanh and damping
+])
+def test_engines_agree_through_training(phase, modulation):
+    d = small_data()
+    start = pruned_net()
+    if modulation:
+        start.damping, start.activation = modulation
+    nets = {}
+    for engine in ("dense", "sparse"):
+        net = start.clone()
+        train(net, phase, d.train, 64, generator(0, "train"), engine=engine)
+        nets[engine] = net
+    dense, sparse = nets["dense"], nets["sparse"]
+
+    assert all(torch.equal(a, b) for a, b in zip(dense.masks, sparse.masks))
+    assert dense.sparsity() == sparse.sparsity() == start.sparsity()
+    moved = max((a - b).abs().max().item() for a, b in zip(dense.weights, start.weights))
+    assert moved > 1000 * PARAM_TOL
+    for a, b in zip(dense.weights + dense.biases, sparse.weights + sparse.biases):
+        torch.testing.assert_close(b, a, atol=PARAM_TOL, rtol=0)
+
+    stress = StressConfig()
+    ed, es = evaluate(dense, d, stress, 0), evaluate(sparse, d, stress, 0)
+    for key in ("clean", "standard", "combined"):
+        assert es[key] == pytest.approx(ed[key], abs=METRIC_TOL)
+    for sigma, acc in ed["profile"].items():
+        assert es["profile"][sigma] == pytest.approx(acc, abs=METRIC_TOL)
+
+
+def test_a_different_noise_stream_is_caught():
+    """The agreement above is sharp: the same training with the noise drawn elsewhere is not."""
+    d = small_data()
+    a, b = pruned_net(), pruned_net()
+    train(a, Train(2, 2e-3, 0.5, 0.5), d.train, 64, generator(0, "train"), engine="dense")
+    train(b, Train(2, 2e-3, 0.5, 0.5), d.train, 64, generator(1, "train"), engine="sparse")
+    assert max((x - y).abs().max().item() for x, y in zip(a.weights, b.weights)) > 100 * PARAM_TOL
+
+
+@pytest.mark.parametrize("treatment", ["ketamine", "ssri", "neurosteroid"])
+def test_whole_protocol_same_sparsities_and_metrics_on_both_engines(treatment):
+    results = {e: run(tiny_job(f"treatment={treatment}", f"engine={e}"))["metrics"] for e in ("dense", "sparse")}
+    dense, sparse = results["dense"], results["sparse"]
+    for stage in ("untreated", "treated"):
+        assert sparse[stage]["layer_sparsity"] == dense[stage]["layer_sparsity"]
+        for key in ("clean", "standard", "combined"):
+            assert sparse[stage][key] == pytest.approx(dense[stage][key], abs=METRIC_TOL)
+    assert sparse["relapse"]["sparsity_after"] == dense["relapse"]["sparsity_after"]
+    assert sparse["longitudinal"]["sparsity"] == dense["longitudinal"]["sparsity"]
+    assert sparse["longitudinal"]["combined"] == pytest.approx(dense["longitudinal"]["combined"], abs=METRIC_TOL)
+
+
+def test_bind_returns_the_registered_engines():
+    net = pruned_net()
+    assert type(bind(net, "dense")).__name__ == "Dense" and isinstance(bind(net, "sparse"), Sparse)
