@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -120,30 +121,53 @@ def _bad_override(e: BaseException) -> str:
     return message
 
 
+_interrupted = False
+
+
+def _on_interrupt(signum, frame) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _quiet_about_interrupts(hook):
+    # a Ctrl-C that lands in a finalizer is printed as "Exception ignored ... Traceback"; the
+    # sweep stops anyway (its workers got the signal too), so say nothing there
+    def quiet(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+    return quiet
+
+
+def _stop(code: int, message: str, sweep_report: bool) -> None:
+    if sweep_report and (sweep := hydra_callbacks.current_sweep()) is not None:
+        hydra_callbacks.report(sweep, finished=False)
+    print(f"pruning-lab: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
 def main() -> None:
     """The CLI: Hydra's, with its errors (bad overrides, unknown options) in one line, no traceback."""
     full_trace = os.environ.get("HYDRA_FULL_ERROR") == "1"
     # Hydra re-raises instead of printing a multi-line report; the one line is printed below
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    signal.signal(signal.SIGINT, _on_interrupt)
+    sys.unraisablehook = _quiet_about_interrupts(sys.unraisablehook)
+    interrupted = "interrupted; finished results are kept, run the same command to resume"
     try:
         _check_arguments()
         app()
     except KeyboardInterrupt:
-        if (sweep := hydra_callbacks.current_sweep()) is not None:
-            hydra_callbacks.report(sweep, finished=False)
-        print("pruning-lab: interrupted; finished results are kept, run the same command to resume",
-              file=sys.stderr)
-        sys.exit(130)
+        _stop(130, interrupted, sweep_report=True)
     except Exception as e:
+        if _interrupted:  # a worker's end reported as an error of its own while the sweep stops
+            _stop(130, interrupted, sweep_report=True)
         if full_trace:
             raise
         config_error = isinstance(e, (HydraException, OmegaConfBaseException))
-        if not config_error and (sweep := hydra_callbacks.current_sweep()) is not None:
-            hydra_callbacks.report(sweep, finished=False)
         message = _bad_override(e) if isinstance(e, OverrideParseException) else \
             hydra_callbacks.one_line(e) if config_error else str(e) if isinstance(e, JobFailed) else describe(e)
-        print(f"pruning-lab: error: {message}", file=sys.stderr)
-        sys.exit(2 if config_error else 1)
+        _stop(2 if config_error else 1, f"error: {message}", sweep_report=not config_error)
 
 
 if __name__ == "__main__":

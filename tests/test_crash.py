@@ -1,0 +1,125 @@
+"""Crash safety, for real: sweeps in subprocesses, killed, interrupted, or with a job that raises.
+
+A job is caught mid-training by watching its log, then frozen with SIGSTOP until the rest of
+the sweep has finished, so the test controls exactly which work was done when the blow falls.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from pruning_lab.store import ResultStore
+
+from .helpers_cli import (ROOT, TINY, alive, command, job_for, leftovers, places, start, statuses, stop_group,
+                          summary, valid_results, wait_for)
+
+# job #0 is done in a moment; job #1 trains its baseline for a few seconds
+FAST_SLOW = ["-m", "baseline.epochs=1,300", *(a for a in TINY if not a.startswith("baseline.epochs"))]
+SLOW = job_for(*TINY, "baseline.epochs=300")
+FAST = job_for(*TINY)
+
+
+def freeze_mid_training(proc: subprocess.Popen, sweep_dir: Path) -> int:
+    """Wait until job #1 is training its baseline, stop it there, wait for job #0 to finish; its pid."""
+
+    def training():
+        st = statuses(sweep_dir)
+        if 1 in st and "baseline: epoch 60/300" in (st[1]["dir"] / "run.log").read_text():
+            return st[1]["pid"]
+        assert proc.poll() is None, "the sweep ended before the job could be caught training"
+
+    pid = wait_for(training, what="job #1 training")
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: statuses(sweep_dir).get(0, {}).get("state") == "ran", what="job #0 done")
+    assert statuses(sweep_dir)[1]["state"] == "running"
+    return pid
+
+
+def assert_only_fast_job_stored(store: Path) -> None:
+    assert set(valid_results(store)) == {FAST.hash}
+    assert not leftovers(store)
+    # the killed job's baseline was never committed: neither its tensors nor its metadata exist
+    assert len(list((store / "baselines").glob("*.pt"))) == len(list((store / "baselines").glob("*.json"))) == 1
+
+
+def test_a_worker_killed_mid_training_leaves_nothing_behind_and_the_rerun_redoes_only_its_job(tmp_path):
+    proc = start(*FAST_SLOW, *places(tmp_path), "hydra.launcher.n_jobs=2", log=tmp_path / "first")
+    try:
+        pid = freeze_mid_training(proc, tmp_path / "sweep")
+        os.kill(pid, signal.SIGKILL)
+        assert proc.wait(timeout=60) == 1
+        err = (tmp_path / "first.err").read_text()
+        out = (tmp_path / "first.out").read_text()
+        assert "Traceback" not in err and "Traceback" not in out
+        assert "pruning-lab: interrupted: #1 baseline.epochs=300" in err
+        assert err.splitlines()[-1].startswith("pruning-lab: error: TerminatedWorkerError")
+        assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
+        wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers to exit")
+    finally:
+        stop_group(proc)
+    store = tmp_path / "store"
+    assert_only_fast_job_stored(store)
+    kept = ResultStore(store).path(FAST.hash).read_bytes()
+
+    again = subprocess.run(command(*FAST_SLOW, *places(tmp_path), "hydra.launcher.n_jobs=2"), cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert summary(again.stdout) == "2 jobs: ran 1, reused 1"
+    assert set(valid_results(store)) == {FAST.hash, SLOW.hash}
+    assert ResultStore(store).path(FAST.hash).read_bytes() == kept  # not recomputed, not rewritten
+
+
+def test_ctrl_c_stops_the_sweep_and_its_workers_cleanly(tmp_path):
+    proc = start(*FAST_SLOW, *places(tmp_path), "hydra.launcher.n_jobs=2", log=tmp_path / "sweep")
+    try:
+        pid = freeze_mid_training(proc, tmp_path / "sweep")
+        os.kill(pid, signal.SIGCONT)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        assert proc.wait(timeout=60) == 130
+        wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers to exit")
+    finally:
+        stop_group(proc)
+    err = (tmp_path / "sweep.err").read_text()
+    out = (tmp_path / "sweep.out").read_text()
+    assert "Traceback" not in err and "Traceback" not in out
+    assert err.splitlines()[-1] == ("pruning-lab: interrupted; finished results are kept, "
+                                    "run the same command to resume")
+    assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
+    assert_only_fast_job_stored(tmp_path / "store")
+
+
+def test_a_job_that_raises_costs_only_its_own_result(tmp_path):
+    """One job of three cannot store its result (a directory is in the way of its file)."""
+    blocked = job_for(*TINY, "treatment=ssri")
+    path = ResultStore(tmp_path / "store").path(blocked.hash)
+    (path / "in-the-way").mkdir(parents=True)
+    args = ["-m", "treatment=ketamine,ssri,neurosteroid", *TINY, *places(tmp_path), "hydra.launcher.n_jobs=2"]
+    first = subprocess.run(command(*args), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 1
+    assert "Traceback" not in first.stderr
+    failed = [ln for ln in first.stderr.splitlines() if ln.startswith("pruning-lab: failed:")]
+    assert len(failed) == 1 and failed[0].startswith("pruning-lab: failed: #1 treatment=ssri: IsADirectoryError:")
+    assert summary(first.stdout).startswith("3 jobs: ran 2, reused 0, failed 1")
+    # the other jobs' results are whole; the failed cell is missing, in the store and its job dir
+    results = valid_results_except(tmp_path / "store", blocked.hash)
+    assert sorted(r["treatment"] for r in results.values()) == ["ketamine", "neurosteroid"]
+    st = statuses(tmp_path / "sweep")
+    assert [st[n]["state"] for n in range(3)] == ["ran", "failed", "ran"]
+    assert not (st[1]["dir"] / "result.json").exists() and "IsADirectoryError" in (st[1]["dir"] / "traceback.txt").read_text()
+    assert (st[0]["dir"] / "result.json").exists()
+
+    # once the obstacle is gone, the same sweep redoes the failed job and only it
+    (path / "in-the-way").rmdir()
+    path.rmdir()
+    again = subprocess.run(command(*args), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert summary(again.stdout) == "3 jobs: ran 1, reused 2"
+    assert len(valid_results(tmp_path / "store")) == 3
+
+
+def valid_results_except(store: Path, missing: str) -> dict[str, dict]:
+    results = ResultStore(store)
+    return {p.stem: results.check(p.stem) for p in results.root.glob("*.json") if p.stem != missing}

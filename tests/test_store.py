@@ -1,0 +1,241 @@
+"""The store: resume by content, integrity of every file, safe loading, concurrent sweeps."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import pickle
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from pruning_lab import store as store_mod
+from pruning_lab.config import config_hash
+from pruning_lab.protocol import baseline_config
+from pruning_lab.run import execute
+from pruning_lab.store import BaselineCache, Corrupt, ResultStore, atomic_write, dump_json, sha256
+
+from .helpers_cli import ROOT, TINY, command, job_for, leftovers, summary, valid_results
+
+
+@pytest.fixture(scope="module")
+def job():
+    return job_for(*TINY, "treatment=ketamine")
+
+
+@pytest.fixture()
+def stored(job, tmp_path):
+    """A store holding ``job``'s result and baseline, and that result."""
+    result, reused = execute(job, tmp_path)
+    assert not reused
+    store_mod.take_repairs()
+    return tmp_path, result
+
+
+def metrics(r: dict) -> dict:
+    return r["metrics"]
+
+
+# -- resume by content ------------------------------------------------------------------------
+
+
+def test_a_stored_result_is_reused_and_force_recomputes_it(job, stored):
+    store, first = stored
+    again, reused = execute(job, store)
+    assert reused and again["wall_seconds"] == first["wall_seconds"]  # the very same record
+    forced, reused = execute(job, store, force=True)
+    assert not reused and forced["wall_seconds"] != first["wall_seconds"]
+    assert metrics(forced) == metrics(first)
+    assert ResultStore(store).check(job.hash)["wall_seconds"] == forced["wall_seconds"]
+
+
+def test_a_changed_result_relevant_value_is_not_reused(job, stored):
+    store, first = stored
+    other = job_for(*TINY, "treatment=ketamine", "treatment.lr=1e-3")
+    assert other.hash != job.hash
+    result, reused = execute(other, store)
+    assert not reused and result["config"]["treatment"]["phases"][1]["lr"] == 1e-3
+    # values that do not change the result do not change the hash either
+    assert job_for(*TINY, "treatment=ketamine", "force=true", "paths.store=/elsewhere").hash == job.hash
+
+
+# one changed value in every section the job reads, each of which changes its result
+RELEVANT = ["seed=1", "data.seed=3", "data.spread=0.7", "data.train_size=400", "data.batch_size=64",
+            "data.centres=[[-3,-3],[3,3],[-3,3],[3,-2]]", "model.hidden=[32,16]", "baseline.epochs=2",
+            "baseline.lr=0.002", "pathology.sparsity=0.9", "pathology.scope=global", "pathology.relapse_fraction=0.3",
+            "pathology.relapse_cap=0.98", "treatment=random_regrowth", "treatment.fraction=0.4",
+            "treatment.init_std=0.05", "treatment.score_batches=10", "treatment.maintenance_epochs=4",
+            "stress.input_sigma=0.9", "stress.internal_sigma=0.4", "stress.profile=[0,2.5]",
+            "longitudinal.cycles=2", "longitudinal.prune_fraction=0.2", "longitudinal.relapse_threshold=70",
+            "engine=dense", "engine_sparse_from=0.5"]
+
+
+@pytest.mark.parametrize("override", RELEVANT)
+def test_every_result_relevant_value_changes_the_hash(job, override):
+    changed = job_for(*TINY, "treatment=ketamine", override)
+    assert changed.hash != job.hash
+    assert changed.hash == config_hash(changed.to_dict())
+
+
+# -- integrity: truncated and edited files are detected, reported, rebuilt -----------------------
+
+
+def _truncate(path: Path) -> None:
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+
+
+def _edit_metric(path: Path) -> None:
+    text = path.read_text()
+    edited = re.sub(r'"combined": (\d+\.\d+)', lambda m: f'"combined": {float(m.group(1)) + 1.0}', text, count=1)
+    assert edited != text
+    path.write_text(edited)
+
+
+@pytest.mark.parametrize("damage, why", [(_truncate, "not valid JSON"), (_edit_metric, "checksum mismatch")])
+def test_a_damaged_result_is_reported_and_recomputed(job, stored, damage, why, caplog):
+    store, first = stored
+    path = ResultStore(store).path(job.hash)
+    damage(path)
+    with pytest.raises(Corrupt, match=why):
+        ResultStore(store).check(job.hash)
+    with caplog.at_level(logging.WARNING, logger="pruning_lab.store"):
+        result, reused = execute(job, store)
+    assert not reused and metrics(result) == metrics(first)
+    assert any(str(path) in r.getMessage() and why in r.getMessage() for r in caplog.records)
+    assert [line for line in store_mod.take_repairs() if why in line] != []
+    assert ResultStore(store).check(job.hash)["wall_seconds"] == result["wall_seconds"]  # whole again
+
+
+def test_a_result_filed_under_another_hash_is_not_used(job, stored):
+    store, _ = stored
+    other = job_for(*TINY, "treatment=ketamine", "seed=1")
+    results = ResultStore(store)
+    results.path(other.hash).write_bytes(results.path(job.hash).read_bytes())  # valid checksum, wrong job
+    with pytest.raises(Corrupt, match="another config"):
+        results.check(other.hash)
+    result, reused = execute(other, store)
+    assert not reused and result["seed"] == 1
+
+
+def _baseline(job, store):
+    key = config_hash(baseline_config(job))
+    return BaselineCache(store), key
+
+
+@pytest.mark.parametrize("target, damage, why", [
+    ("pt", _truncate, "tensor file checksum mismatch"),
+    ("pt", lambda p: p.write_bytes(p.read_bytes()[:100] + b"\0" + p.read_bytes()[101:]), "tensor file checksum"),
+    ("json", _truncate, "not valid JSON"),
+    ("json", lambda p: p.write_text(p.read_text().replace('"sha256": "', '"sha256": "0')), "checksum mismatch"),
+])
+def test_a_damaged_baseline_is_reported_and_rebuilt(job, stored, target, damage, why):
+    store, first = stored
+    cache, key = _baseline(job, store)
+    pt, meta, _ = cache.paths(key)
+    good = pt.read_bytes()
+    damage(pt if target == "pt" else meta)
+    with pytest.raises(Corrupt, match=why):
+        cache.check(key)
+    result, reused = execute(job, store, force=True)
+    assert not reused and not result["baseline"]["cache_hit"]  # rebuilt, not read
+    assert metrics(result) == metrics(first)
+    assert [line for line in store_mod.take_repairs() if why in line and str(pt) in line] != []
+    assert pt.read_bytes() == good and cache.check(key) is not None
+
+
+def test_a_missing_tensor_file_is_corrupt_but_missing_metadata_is_just_absent(job, stored):
+    store, _ = stored
+    cache, key = _baseline(job, store)
+    pt, meta, _ = cache.paths(key)
+    pt.unlink()
+    with pytest.raises(Corrupt, match="tensor file missing"):
+        cache.check(key)
+    meta.unlink()
+    assert cache.check(key) is None  # never committed: the metadata is written last
+
+
+class _Payload:
+    def __reduce__(self):
+        return (Path.touch, (Path(MARKER),))
+
+
+MARKER = "/nonexistent"
+
+
+def test_a_cache_file_that_would_run_code_is_refused_not_run(job, stored, tmp_path):
+    """Even with a forged checksum, a pickle that calls a function is never executed."""
+    global MARKER
+    store, _ = stored
+    MARKER = str(tmp_path / "pwned")
+    cache, key = _baseline(job, store)
+    pt, meta, _ = cache.paths(key)
+    buf = io.BytesIO()
+    torch.save({"healthy.w0": _Payload()}, buf, pickle_module=pickle)
+    evil = buf.getvalue()
+    pt.write_bytes(evil)
+    about = json.loads(meta.read_text())
+    about["sha256"] = sha256(evil)
+    meta.write_bytes(dump_json(about))
+    with pytest.raises(Corrupt, match="unreadable by torch"):
+        cache.check(key)
+    assert not Path(MARKER).exists()
+    state, hit = cache.get_or_create(key, lambda: {"w": torch.zeros(1)}, {})
+    assert not hit and not Path(MARKER).exists()
+
+
+def test_every_torch_load_in_the_library_is_weights_only():
+    calls = []
+    for path in (ROOT / "pruning_lab").glob("*.py"):
+        text = path.read_text()
+        for m in re.finditer(r"torch\.load\(", text):
+            depth, i = 1, m.end()
+            while depth:
+                depth += {"(": 1, ")": -1}.get(text[i], 0)
+                i += 1
+            calls.append((path.name, text[m.start():i]))
+    assert calls, "no torch.load found: the test would prove nothing"
+    for name, call in calls:
+        assert "weights_only=True" in call, f"{name}: {call}"
+
+
+def test_a_failed_write_leaves_neither_a_file_nor_a_temporary(tmp_path):
+    target = tmp_path / "r.json"
+    target.mkdir()
+    (target / "x").write_text("blocks the rename")
+    with pytest.raises(OSError):
+        atomic_write(target, b"{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"] and target.is_dir()
+
+
+# -- concurrency: two sweeps at once over overlapping jobs -------------------------------------
+
+
+def test_two_sweeps_at_once_store_one_valid_result_per_job(tmp_path):
+    """Sweeps (ssri, ketamine) and (ssri, neurosteroid) of seed 0 share a store and start together.
+
+    Both begin with the same job at the same moment; the basic launcher keeps each sweep to
+    one process, so the two sweeps are the only two processes.
+    """
+    store = tmp_path / "store"
+    procs = []
+    for name, treatments in (("a", "ssri,ketamine"), ("b", "ssri,neurosteroid")):
+        args = ["-m", f"treatment={treatments}", *TINY, f"paths.store={store}",
+                f"hydra.sweep.dir={tmp_path / name}", "hydra/launcher=basic"]
+        procs.append(subprocess.Popen(command(*args), cwd=ROOT, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    results = valid_results(store)  # raises on any damaged file
+    assert sorted(r["treatment"] for r in results.values()) == ["ketamine", "neurosteroid", "ssri"]
+    assert not leftovers(store)
+    # the shared job was computed once: one sweep ran it, the other waited and reused it
+    counts = [summary(out) for out, _ in outs]
+    ran = sum(int(re.search(r"ran (\d+)", c).group(1)) for c in counts)
+    assert ran == 3, counts
+    assert len(list((store / "baselines").glob("*.pt"))) == 1  # one seed, one baseline
