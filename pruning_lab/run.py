@@ -27,7 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import hydra_callbacks
 from .config import Job
-from .store import ResultStore, atomic_write, dump_json, take_repairs
+from .store import ResultStore, atomic_write, clear_temporaries, dump_json, take_repairs
 
 log = logging.getLogger("pruning_lab")
 
@@ -48,6 +48,7 @@ def execute(job: Job, store: Path, force: bool = False) -> tuple[dict, bool]:
     with results.lock(job.hash):
         if not force and (stored := results.load(job.hash)) is not None:
             return stored, True
+        clear_temporaries(results.path(job.hash))  # a write cut short by a kill
         result = run(job, store)
         results.save(result)
         return result, False

@@ -71,6 +71,12 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def clear_temporaries(path: Path) -> None:
+    """Remove what an interrupted ``atomic_write`` of ``path`` left; call it holding ``path``'s lock."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -192,6 +198,8 @@ class BaselineCache:
             state = self.read(key)
             if state is not None:
                 return state, True
+            for path in self.paths(key)[:2]:
+                clear_temporaries(path)
             state = build()
             self.write(key, state, about)
             return state, False

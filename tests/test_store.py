@@ -239,3 +239,16 @@ def test_two_sweeps_at_once_store_one_valid_result_per_job(tmp_path):
     ran = sum(int(re.search(r"ran (\d+)", c).group(1)) for c in counts)
     assert ran == 3, counts
     assert len(list((store / "baselines").glob("*.pt"))) == 1  # one seed, one baseline
+
+
+def test_temporaries_of_writes_cut_short_are_cleared_by_the_next_builder(job, stored):
+    store, _ = stored
+    cache, key = _baseline(job, store)
+    pt, meta, _ = cache.paths(key)
+    result_path = ResultStore(store).path(job.hash)
+    junk = [pt.parent / f".{pt.name}.k1ll3d.tmp", result_path.parent / f".{result_path.name}.k1ll3d.tmp"]
+    for j in junk:
+        j.write_bytes(b"half a fi")
+    meta.unlink()  # the baseline was never committed: it is built again
+    execute(job, store, force=True)
+    assert not leftovers(store)
