@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -41,24 +42,25 @@ def refuse(message: str) -> None:
     sys.exit(2)
 
 
+def _sweep_arguments(config: DictConfig) -> list:
+    """The sweep's overrides, parsed: the command line's and the preset's ``hydra.sweeper.params``."""
+    task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    params = config.hydra.sweeper.get("params") or {}
+    task = list(task) + [f"{k}={v}" for k, v in params.items()]
+    return OverridesParser.create().parse_overrides(overrides=task)
+
+
 def sweep_overrides(config: DictConfig) -> list[list[str]]:
     """Every job's overrides, expanded as Hydra's basic sweeper does."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
-    task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    params = config.hydra.sweeper.get("params") or {}
-    task = list(task) + [f"{k}={v}" for k, v in params.items()]
-    parsed = OverridesParser.create().parse_overrides(overrides=task)
-    return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    return [list(job) for batch in BasicSweeper.split_arguments(_sweep_arguments(config), None) for job in batch]
 
 
 def empty_sweeps(config: DictConfig) -> list[str]:
     """The sweep overrides that expand to no value at all (``seed='range(1,0)'``)."""
-    task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    params = config.hydra.sweeper.get("params") or {}
-    task = list(task) + [f"{k}={v}" for k, v in params.items()]
     empty = []
-    for o in OverridesParser.create().parse_overrides(overrides=task):
+    for o in _sweep_arguments(config):
         if o.is_sweep_override() and not list(o.sweep_string_iterator()):
             empty.append(o.input_line or f"{o.key_or_group}={o.get_value_element_as_str()}")
     return empty
@@ -80,7 +82,7 @@ def one_line(e: BaseException) -> str:
     # a missing group option: Hydra lists the choices on the lines after "Available options"
     at = next((i for i, ln in enumerate(lines) if ln.startswith("Available options")), None)
     if at is not None:
-        head = " ".join(lines[:at]).removeprefix("In 'config': ")
+        head = re.sub(r"^In '[^']*': ", "", " ".join(lines[:at]))
         return f"{head}; choose from: {', '.join(lines[at + 1:])}"
     if not lines:
         return type(e).__name__
