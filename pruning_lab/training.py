@@ -24,6 +24,16 @@ def batches(n: int, batch_size: int, generator: torch.Generator):
     return torch.randperm(n, generator=generator).split(batch_size)
 
 
+def shuffled(data: Split, batch_size: int, generator: torch.Generator):
+    """One epoch's (inputs, labels) batches: those of ``batches``, from the same draw.
+
+    Gathered once per epoch and split into views, rather than indexed twice per step: in the
+    training loop those small gathers run on cold caches and cost ~2% of a sparse step.
+    """
+    order = torch.randperm(len(data), generator=generator)
+    return data.x[order].split(batch_size), data.y[order].split(batch_size)
+
+
 def train(net: Network, phase: Train, data: Split, batch_size: int, generator: torch.Generator,
           engine: str = "dense", label: str = "train") -> None:
     """Train ``net`` in place; a new optimizer per phase, pruned weights stay exactly zero."""
@@ -37,15 +47,17 @@ def train(net: Network, phase: Train, data: Split, batch_size: int, generator: t
     start = time.perf_counter()
     for epoch in range(phase.epochs):
         sigma = phase.sigma(epoch)
-        total = torch.zeros(())
-        for idx in batches(len(data), batch_size, generator):
-            loss = F.cross_entropy(model(data.x[idx], sigma, generator), data.y[idx])
+        xs, ys = shuffled(data, batch_size, generator)
+        losses = []  # summed only when logged: no per-step arithmetic for the log line
+        for x, y in zip(xs, ys):
+            loss = F.cross_entropy(model(x, sigma, generator), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             model.after_step()
-            total += loss.detach() * len(idx)
+            losses.append(loss.detach())
         if phase.epochs >= PROGRESS_FROM_EPOCHS and ((epoch + 1) % every == 0 or epoch + 1 == phase.epochs):
+            total = sum(float(loss) * len(y) for loss, y in zip(losses, ys))
             log.info("%s: epoch %d/%d loss %.4f sigma %.3f (%.1fs)", label, epoch + 1, phase.epochs,
-                     float(total) / len(data), sigma, time.perf_counter() - start)
+                     total / len(data), sigma, time.perf_counter() - start)
     model.write_back()

@@ -29,7 +29,7 @@ from pruning_lab.masks import prune
 from pruning_lab.network import Network, init
 from pruning_lab.protocol import run
 from pruning_lab.rng import generator
-from pruning_lab.training import train
+from pruning_lab.training import batches, shuffled, train
 
 from .conftest import tiny_job
 
@@ -153,6 +153,15 @@ def test_whole_protocol_same_sparsities_and_metrics_on_both_engines(treatment):
     assert sparse["relapse"]["sparsity_after"] == dense["relapse"]["sparsity_after"]
     assert sparse["longitudinal"]["sparsity"] == dense["longitudinal"]["sparsity"]
     assert sparse["longitudinal"]["combined"] == pytest.approx(dense["longitudinal"]["combined"], abs=METRIC_TOL)
+
+
+def test_preindexed_batches_are_the_shuffled_batches():
+    d = small_data().train
+    xs, ys = shuffled(d, 128, generator(3, "t"))
+    idx = batches(len(d), 128, generator(3, "t"))
+    assert len(xs) == len(idx) == 5 and len(ys[-1]) == 600 - 4 * 128
+    for x, y, i in zip(xs, ys, idx):
+        assert torch.equal(x, d.x[i]) and torch.equal(y, d.y[i])
 
 
 def test_bind_returns_the_registered_engines():
