@@ -1,0 +1,396 @@
+"""Speed and memory of the training engines: ``make bench`` or ``python bench/bench.py [options]``.
+
+Default: for each phase kind of the protocol, on the full network (2-512-512-256-4, 12 000
+training points, batches of 128) and one thread, epochs per second of
+  plain  - the straightforward loop: unfused Adam, every weight matrix re-masked every step;
+  dense  - the dense engine as shipped;
+  auto   - the engine ``engine=auto`` picks for that phase (sparse at >= engine_sparse_from);
+medians over interleaved repeats, and the ratios. Then the peak memory (ru_maxrss) of a
+worker running a short full-size job, one subprocess per engine.
+
+Options:
+  --kernels      the single products behind the sparse engine's choice of kernels
+  --equivalence  one seed's three treatments on engine=auto and engine=dense, full size:
+                 masks, sparsities and metrics compared stage by stage (several minutes)
+  --sweep        the paper-2 sweep (30 jobs, 2 workers, fresh stores) plus its aggregation,
+                 for engine=auto and engine=dense in the same run, and the two result sets
+                 compared seed by seed. Takes a long time; --sweep-overrides "..." passes
+                 overrides to both sweeps, e.g. a quick check of the code path:
+                 "hydra.sweeper.params.seed=0 baseline.epochs=1 treatment.epochs=1
+                  treatment.maintenance_epochs=1 longitudinal.cycles=1"
+
+Times are CPU seconds of this process by default (``--clock wall`` for wall time): torch runs
+on one thread, so on an idle core the two agree, and on a shared machine CPU time is the
+steadier measure of what one core does. The load average is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from pruning_lab.config import DataConfig, ModelConfig, Train  # noqa: E402
+from pruning_lab.data import load  # noqa: E402
+from pruning_lab.engines import choose  # noqa: E402
+from pruning_lab.masks import prune  # noqa: E402
+from pruning_lab.network import Network, dense_linears, forward, init  # noqa: E402
+from pruning_lab.regrowth import gradient_scores  # noqa: E402
+from pruning_lab.rng import generator  # noqa: E402
+from pruning_lab.training import batches, train  # noqa: E402
+
+BATCH = 128
+
+
+def sparse_from() -> float:
+    from omegaconf import OmegaConf
+
+    return float(OmegaConf.load(ROOT / "conf" / "config.yaml").engine_sparse_from)
+
+
+def clock(kind: str):
+    return time.process_time if kind == "cpu" else time.perf_counter
+
+
+def load_text() -> str:
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+# -- the straightforward loop, for reference -------------------------------------------------
+
+
+def plain_train(net: Network, phase: Train, data, g: torch.Generator) -> None:
+    """The loop before any speed work: unfused Adam, all weight matrices re-masked every step."""
+    weights = [w.clone().requires_grad_(True) for w in net.weights]
+    biases = [b.clone().requires_grad_(True) for b in net.biases]
+    masks = [m.to(w.dtype) for m, w in zip(net.masks, weights)]
+    linears = dense_linears(weights, biases)
+    opt = torch.optim.Adam([*weights, *biases], lr=phase.lr)
+    for epoch in range(phase.epochs):
+        sigma = phase.sigma(epoch)
+        for idx in batches(len(data), BATCH, g):
+            out = forward(data.x[idx], linears, damping=net.damping, activation=net.activation,
+                          sigma=sigma, generator=g)
+            loss = F.cross_entropy(out, data.y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for w, m in zip(weights, masks):
+                    w.mul_(m)
+
+
+# -- phase kinds ---------------------------------------------------------------------------
+
+
+def phase_kinds(epochs: int) -> list[tuple[str, float, object, tuple | None]]:
+    """(label, sparsity, what to run, modulation) for each kind of phase the protocol runs."""
+    return [
+        ("train, baseline", 0.0, Train(epochs, 1e-3), None),
+        ("train, ketamine-like course", 0.475, Train(epochs, 5e-4), None),
+        ("train, ketamine-like cycle 8", 0.774, Train(epochs, 5e-4), None),
+        ("train", 0.95, Train(epochs, 5e-4), None),
+        ("train, neurosteroid-like (tanh, damping)", 0.95, Train(epochs, 5e-4), (0.7, "tanh")),
+        # constant noise so every timed epoch draws it, as all but the last SSRI epoch do
+        ("train, SSRI-like (internal noise)", 0.95, Train(epochs, 1e-5, 0.5, 0.5), None),
+        ("regrow scoring (30 batches)", 0.95, "regrow", None),
+    ]
+
+
+def prepared(sparsity: float, modulation) -> Network:
+    net = init(ModelConfig(), generator(0, "bench"))
+    prune(net, sparsity)
+    if modulation:
+        net.damping, net.activation = modulation
+    return net
+
+
+def run_variant(variant: str, net: Network, what, data) -> None:
+    g = generator(0, "bench-train")
+    if what == "regrow":
+        gradient_scores(net, data, 30, BATCH, g)  # regrowth scores every position: always dense
+    elif variant == "plain":
+        plain_train(net, what, data, g)
+    else:
+        train(net, what, data, BATCH, g, engine=variant)
+
+
+def speed(args) -> list[dict]:
+    data = load(DataConfig()).train
+    threshold = sparse_from()
+    for engine, s in (("dense", 0.0), ("sparse", 0.95)):  # first-use costs, paid once per process
+        train(prepared(s, None), Train(1, 1e-3), data, BATCH, generator(0, "warm"), engine=engine)
+    tick = clock(args.clock)
+    rows = []
+    for label, sparsity, what, modulation in phase_kinds(args.epochs):
+        auto = choose("auto", sparsity, threshold)
+        variants = ["dense"] if what == "regrow" else ["plain", "dense"] + ([auto] if auto != "dense" else [])
+        times: dict[str, list[float]] = {v: [] for v in variants}
+        start = prepared(sparsity, modulation)
+        for _ in range(args.repeats):  # interleaved, so a change in machine load hits all alike
+            for v in variants:
+                net = start.clone()
+                t0 = tick()
+                run_variant(v, net, what, data)
+                times[v].append(tick() - t0)
+        units = 1 if what == "regrow" else args.epochs
+        rate = {v: units / statistics.median(ts) for v, ts in times.items()}
+        row = {"kind": label, "sparsity": sparsity, "auto": auto if what != "regrow" else "dense",
+               "plain": rate.get("plain"), "dense": rate["dense"], "auto_rate": rate.get(auto, rate["dense"])}
+        rows.append(row)
+        print(f"  measured {label} at {100 * sparsity:.1f}%", file=sys.stderr)
+    return rows
+
+
+def print_speed(rows: list[dict], args) -> None:
+    unit = "CPU" if args.clock == "cpu" else "wall"
+    print(f"\nEpochs per second on one thread ({unit} time; median of {args.repeats} x {args.epochs} epochs; "
+          f"regrow scoring: scorings per second)\n")
+    print("| phase kind | sparsity | plain | dense | auto picks | auto | auto / dense | auto / plain |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|")
+    fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+    for r in rows:
+        vs_plain = None if r["plain"] is None else r["auto_rate"] / r["plain"]
+        print(f"| {r['kind']} | {100 * r['sparsity']:.1f}% | {fmt(r['plain'])} | {fmt(r['dense'])} | {r['auto']} | "
+              f"{fmt(r['auto_rate'])} | {r['auto_rate'] / r['dense']:.2f}x | "
+              f"{'-' if vs_plain is None else f'{vs_plain:.2f}x'} |")
+
+
+# -- peak memory ---------------------------------------------------------------------------
+
+MEMORY_JOB = ["treatment=ssri", "baseline.epochs=1", "treatment.epochs=2", "treatment.maintenance_epochs=1",
+              "longitudinal.cycles=1"]
+
+
+def memory_child(engine: str) -> None:
+    """Run a short full-size job (all the protocol's steps) and print this process's peak RSS."""
+    from hydra import compose, initialize_config_dir
+
+    from pruning_lab.config import Job
+    from pruning_lab.protocol import run
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        job = Job.from_config(compose("config", overrides=[*MEMORY_JOB, f"engine={engine}"]))
+    run(job)  # no store: the baseline is trained here too
+    print(json.dumps({"engine": engine, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
+def memory() -> dict[str, float]:
+    out = {}
+    for engine in ("dense", "auto"):
+        p = subprocess.run([sys.executable, __file__, "--memory-child", engine], capture_output=True, text=True,
+                           check=True, cwd=ROOT)
+        out[engine] = json.loads(p.stdout.strip().splitlines()[-1])["maxrss_kb"] / 1024
+    return out
+
+
+# -- kernels -------------------------------------------------------------------------------
+
+
+def kernels(args) -> None:
+    from pruning_lab.engines import Pattern
+
+    tick = clock(args.clock)
+
+    def us(fn, n=200):
+        for _ in range(10):
+            fn()
+        runs = []
+        for _ in range(5):
+            t0 = tick()
+            for _ in range(n):
+                fn()
+            runs.append((tick() - t0) / n * 1e6)
+        return statistics.median(runs)
+
+    print(f"\nSingle products at 95% sparsity, batch {BATCH}, one thread (microseconds, median of 5)\n")
+    print("| layer | product | dense (torch.mm) | CSR (MKL, torch.mm) | CSR (embedding_bag) | sampled_addmm |")
+    print("|---|---|---:|---:|---:|---:|")
+    g = torch.Generator().manual_seed(0)
+    for n_out, n_in in ((512, 512), (256, 512)):
+        mask = torch.rand(n_out, n_in, generator=g) >= 0.95
+        w = torch.randn(n_out, n_in, generator=g) * mask
+        p = Pattern(mask)
+        v = w.flatten()[p.flat]
+        csr = w.to_sparse_csr()
+        csr_t = w.t().contiguous().to_sparse_csr()
+        h_t, g_t = torch.randn(n_in, BATCH, generator=g), torch.randn(n_out, BATCH, generator=g)
+        v_t = v[p.perm]
+        bag = lambda col, off, val, dense: F.embedding_bag(col, dense, off, mode="sum", per_sample_weights=val)  # noqa: E731
+        name = f"{n_out}x{n_in}"
+        print(f"| {name} | forward W h | {us(lambda: w @ h_t):.0f} | {us(lambda: csr @ h_t):.0f} | "
+              f"{us(lambda: bag(p.col, p.offsets, v, h_t)):.0f} | - |")
+        print(f"| {name} | input gradient W^T g | {us(lambda: w.t() @ g_t):.0f} | {us(lambda: csr_t @ g_t):.0f} | "
+              f"{us(lambda: bag(p.t_col, p.t_offsets, v_t, g_t)):.0f} | - |")
+        print(f"| {name} | weight gradient g h^T | {us(lambda: g_t @ h_t.t()):.0f} | - | - | "
+              f"{us(lambda: torch.sparse.sampled_addmm(csr, g_t, h_t.t(), beta=0.0)):.0f} |")
+
+
+# -- equivalence on the full network ---------------------------------------------------------
+
+
+def flat_metrics(d, prefix="") -> dict[str, float]:
+    out = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(flat_metrics(v, f"{prefix}{k}."))
+    elif isinstance(d, list):
+        for i, v in enumerate(d):
+            out.update(flat_metrics(v, f"{prefix}{i}."))
+    elif isinstance(d, (int, float)) and not isinstance(d, bool):
+        out[prefix.rstrip(".")] = float(d)
+    return out
+
+
+def compare_metrics(a: dict, b: dict) -> tuple[bool, float, str]:
+    """(sparsities identical, largest accuracy difference, where) between two metrics dicts."""
+    fa, fb = flat_metrics(a), flat_metrics(b)
+    same_sparsity = all(fa[k] == fb.get(k) for k in fa if "sparsity" in k or k.endswith("target"))
+    diffs = {k: abs(fa[k] - fb[k]) for k in fa if k in fb and "sparsity" not in k and "cycle" not in k}
+    worst = max(diffs, key=diffs.get) if diffs else ""
+    return same_sparsity, diffs.get(worst, 0.0), worst
+
+
+def equivalence(args) -> None:
+    """The protocol's steps for one seed, run on both engines from the same baseline, compared."""
+    from hydra import compose, initialize_config_dir
+
+    from pruning_lab.config import Job
+    from pruning_lab.evaluation import combined, evaluate
+    from pruning_lab.masks import further
+    from pruning_lab.phases import run_phases
+    from pruning_lab.protocol import _split, train_baseline
+
+    torch.set_num_threads(1)
+    print(f"\nEquivalence on the full network, seed {args.seed}: engine=auto vs engine=dense\n")
+    print("| treatment | stage | masks identical | sparsity | combined auto | combined dense | max |param diff| |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        jobs = {(t, e): Job.from_config(compose("config", overrides=[f"treatment={t}", f"engine={e}", f"seed={args.seed}"]))
+                for t in ("ketamine", "ssri", "neurosteroid") for e in ("auto", "dense")}
+    first = jobs[("ketamine", "dense")]
+    data = load(first.data)
+    state = train_baseline(first, data)  # both engines train the baseline densely (0% sparsity)
+    for treatment in ("ketamine", "ssri", "neurosteroid"):
+        stages: dict[str, list] = {}
+        worst_metric = (0.0, "")
+        evals = {}
+        for engine in ("auto", "dense"):
+            job = jobs[(treatment, engine)]
+            net = _split(state, "pruned").clone()
+            run_phases(job.treatment.phases, net, data.train, job, generator(job.seed, "treatment"), "treatment")
+            evals[engine] = evaluate(net, data, job.stress, job.seed)
+            seen = [("treated", net.clone())]
+            g = generator(job.seed, "longitudinal")
+            for cycle in range(1, job.longitudinal.cycles + 1):
+                prune(net, further(net.sparsity(), job.longitudinal.prune_fraction), job.pathology.scope)
+                run_phases(job.treatment.maintenance, net, data.train, job, g, "maintenance")
+                seen.append((f"cycle {cycle}", net.clone()))
+            for stage, n in seen:
+                stages.setdefault(stage, []).append((n, combined(n, data, job.stress, job.seed)))
+            print(f"  {treatment} on {engine} done", file=sys.stderr)
+        same, diff, where = compare_metrics(evals["auto"], evals["dense"])
+        worst_metric = max(worst_metric, (diff, where))
+        for stage, ((na, ca), (nd, cd)) in stages.items():
+            masks = all(torch.equal(x, y) for x, y in zip(na.masks, nd.masks))
+            param = max((x - y).abs().max().item() for x, y in zip(na.weights + na.biases, nd.weights + nd.biases))
+            print(f"| {treatment} | {stage} | {'yes' if masks else 'NO'} | {100 * na.sparsity():.2f}% | {ca:.2f} | "
+                  f"{cd:.2f} | {param:.1e} |")
+        print(f"| {treatment} | post-treatment metrics | sparsities {'identical' if same else 'DIFFER'} | | "
+              f"largest accuracy difference {worst_metric[0]:.2f} pp ({worst_metric[1] or '-'}) | | |")
+
+
+# -- the paper-2 sweep -----------------------------------------------------------------------
+
+
+def sweep(args) -> None:
+    overrides = shlex.split(args.sweep_overrides)
+    tmp = Path(tempfile.mkdtemp(prefix="pruning-lab-bench-"))
+    print(f"\nPaper-2 sweep, {args.workers} workers, fresh stores under {tmp}; overrides: {overrides or 'none'}")
+    walls, results = {}, {}
+    for engine in ("auto", "dense"):
+        sweep_dir, store = tmp / f"sweep_{engine}", tmp / f"store_{engine}"
+        cmd = [sys.executable, "-m", "pruning_lab.run", "-m", "experiment=paper2", f"engine={engine}",
+               f"paths.store={store}", f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.n_jobs={args.workers}",
+               *overrides]
+        t0 = time.perf_counter()
+        code = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL).returncode
+        t1 = time.perf_counter()
+        if code != 0:  # the sweep's own summary says why; the figures are kept if results exist
+            print(f"  engine={engine}: the sweep exited with status {code}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pruning_lab.aggregate", str(sweep_dir), "--out", str(tmp / f"report_{engine}"),
+                        "--quiet"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        t2 = time.perf_counter()
+        walls[engine] = (t1 - t0, t2 - t1)
+        results[engine] = {}
+        for f in sweep_dir.rglob("result.json"):
+            r = json.loads(f.read_text())
+            results[engine][(r["treatment"], r["seed"])] = r["metrics"]
+        print(f"  engine={engine}: sweep {t1 - t0:.0f} s, aggregation {t2 - t1:.0f} s, "
+              f"{len(results[engine])} results ({load_text()})")
+    (sa, aa), (sd, ad) = walls["auto"], walls["dense"]
+    print(f"\n| engine | sweep (s) | aggregation (s) | total (min) |\n|---|---:|---:|---:|")
+    print(f"| auto | {sa:.0f} | {aa:.0f} | {(sa + aa) / 60:.1f} |\n| dense | {sd:.0f} | {ad:.0f} | {(sd + ad) / 60:.1f} |")
+    print(f"\nspeed-up of the sweep, auto over dense: {sd / sa:.2f}x")
+    keys = sorted(set(results["auto"]) & set(results["dense"]))
+    worst, all_same = (0.0, ""), True
+    for key in keys:
+        same, diff, where = compare_metrics(results["auto"][key], results["dense"][key])
+        all_same &= same
+        worst = max(worst, (diff, f"{key[0]} seed {key[1]}: {where}"))
+    print(f"results compared seed by seed ({len(keys)} jobs): sparsities {'identical' if all_same else 'DIFFER'}; "
+          f"largest metric difference {worst[0]:.2f}" + (f" ({worst[1]})" if worst[0] else ""))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5, help="timed repeats per engine and phase kind (default 5)")
+    ap.add_argument("--epochs", type=int, default=1, help="epochs per timed repeat (default 1)")
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
+    ap.add_argument("--no-speed", action="store_true", help="skip the per-phase figures")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    ap.add_argument("--kernels", action="store_true", help="time the single sparse and dense products")
+    ap.add_argument("--equivalence", action="store_true", help="compare the engines on one full-size seed")
+    ap.add_argument("--seed", type=int, default=0, help="seed for --equivalence (default 0)")
+    ap.add_argument("--sweep", action="store_true", help="time the paper-2 sweep for engine=auto and engine=dense")
+    ap.add_argument("--sweep-overrides", default="", help='Hydra overrides for both sweeps, e.g. "hydra.sweeper.params.seed=0 baseline.epochs=1"')
+    ap.add_argument("--workers", type=int, default=2, help="sweep workers (default 2)")
+    ap.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    if args.memory_child:
+        return memory_child(args.memory_child)
+
+    print(f"pruning-lab bench: {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"engine_sparse_from {sparse_from()}; {load_text()}")
+    if not args.no_speed:
+        print_speed(speed(args), args)
+    if not args.no_memory:
+        mem = memory()
+        print(f"\nPeak memory of a worker (ru_maxrss, short full-size SSRI-like job): "
+              f"dense {mem['dense']:.0f} MB, auto {mem['auto']:.0f} MB")
+    if args.kernels:
+        kernels(args)
+    if args.equivalence:
+        equivalence(args)
+    if args.sweep:
+        sweep(args)
+    print(f"\n{load_text()}")
+
+
+if __name__ == "__main__":
+    main()
