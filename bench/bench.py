@@ -10,6 +10,7 @@ worker running a short full-size job, one subprocess per engine.
 
 Options:
   --kernels      the single products behind the sparse engine's choice of kernels
+  --crossover    dense vs sparse engine across sparsities, to place engine_sparse_from
   --equivalence  one seed's three treatments on engine=auto and engine=dense, full size:
                  masks, sparsities and metrics compared stage by stage (several minutes)
   --sweep        the paper-2 sweep (30 jobs, 2 workers, fresh stores) plus its aggregation,
@@ -240,6 +241,24 @@ def kernels(args) -> None:
               f"{us(lambda: torch.sparse.sampled_addmm(csr, g_t, h_t.t(), beta=0.0)):.0f} |")
 
 
+def crossover(args) -> None:
+    data = load(DataConfig()).train
+    tick = clock(args.clock)
+    print(f"\nSparse over dense engine by sparsity (training epochs per second, median of {args.repeats})\n")
+    print("| sparsity | dense | sparse | sparse / dense |\n|---:|---:|---:|---:|")
+    for sparsity in (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
+        start = prepared(sparsity, None)
+        times: dict[str, list[float]] = {"dense": [], "sparse": []}
+        for _ in range(args.repeats):
+            for engine in times:
+                net = start.clone()
+                t0 = tick()
+                train(net, Train(args.epochs, 5e-4), data, BATCH, generator(0, "bench-train"), engine=engine)
+                times[engine].append(tick() - t0)
+        d, s = (args.epochs / statistics.median(times[e]) for e in ("dense", "sparse"))
+        print(f"| {100 * sparsity:.0f}% | {d:.2f} | {s:.2f} | {s / d:.2f}x |")
+
+
 # -- equivalence on the full network ---------------------------------------------------------
 
 
@@ -310,8 +329,9 @@ def equivalence(args) -> None:
             param = max((x - y).abs().max().item() for x, y in zip(na.weights + na.biases, nd.weights + nd.biases))
             print(f"| {treatment} | {stage} | {'yes' if masks else 'NO'} | {100 * na.sparsity():.2f}% | {ca:.2f} | "
                   f"{cd:.2f} | {param:.1e} |")
+        where = f" ({worst_metric[1]})" if worst_metric[0] else ""
         print(f"| {treatment} | post-treatment metrics | sparsities {'identical' if same else 'DIFFER'} | | "
-              f"largest accuracy difference {worst_metric[0]:.2f} pp ({worst_metric[1] or '-'}) | | |")
+              f"largest accuracy difference {worst_metric[0]:.2f} pp{where} | | |")
 
 
 # -- the paper-2 sweep -----------------------------------------------------------------------
@@ -364,6 +384,7 @@ def main() -> None:
     ap.add_argument("--no-speed", action="store_true", help="skip the per-phase figures")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--kernels", action="store_true", help="time the single sparse and dense products")
+    ap.add_argument("--crossover", action="store_true", help="dense vs sparse engine across sparsities")
     ap.add_argument("--equivalence", action="store_true", help="compare the engines on one full-size seed")
     ap.add_argument("--seed", type=int, default=0, help="seed for --equivalence (default 0)")
     ap.add_argument("--sweep", action="store_true", help="time the paper-2 sweep for engine=auto and engine=dense")
@@ -385,6 +406,8 @@ def main() -> None:
               f"dense {mem['dense']:.0f} MB, auto {mem['auto']:.0f} MB")
     if args.kernels:
         kernels(args)
+    if args.crossover:
+        crossover(args)
     if args.equivalence:
         equivalence(args)
     if args.sweep:
