@@ -41,6 +41,7 @@ aggregate: $(STAMP)
 ## speed and memory figures (BENCH_ARGS=--sweep adds the full paper-2 sweep, auto vs dense)
 bench: $(STAMP)
 	$(PY) bench/bench.py $(BENCH_ARGS)
+	$(PY) bench/aggregate_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

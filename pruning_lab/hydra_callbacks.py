@@ -46,8 +46,8 @@ def _sweep_arguments(config: DictConfig) -> list:
     """The sweep's overrides, parsed: the command line's and the preset's ``hydra.sweeper.params``."""
     task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     params = config.hydra.sweeper.get("params") or {}
-    task = list(task) + [f"{k}={v}" for k, v in params.items()]
-    return OverridesParser.create().parse_overrides(overrides=task)
+    # as Hydra's BasicSweeper: the preset's params first, so the command line wins
+    return OverridesParser.create().parse_overrides(overrides=[f"{k}={v}" for k, v in params.items()] + list(task))
 
 
 def sweep_overrides(config: DictConfig) -> list[list[str]]:
