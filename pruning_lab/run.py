@@ -65,6 +65,7 @@ def _status(out: Path, status: dict) -> None:
 
 def task(cfg: DictConfig) -> dict:
     """One job under Hydra: reuse or run it, copy its result into the job dir, record its status."""
+    _quiet_about_interrupts()
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
@@ -131,13 +132,22 @@ def _on_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _quiet_about_interrupts(hook):
-    # a Ctrl-C that lands in a finalizer is printed as "Exception ignored ... Traceback"; the
-    # sweep stops anyway (its workers got the signal too), so say nothing there
+def _quiet_about_interrupts() -> None:
+    """Say nothing of a Ctrl-C that lands in a finalizer ("Exception ignored ... Traceback").
+
+    The sweep stops anyway; installed in the launcher and in every worker process, which gets
+    the terminal's SIGINT too but never runs ``main``.
+    """
+    hook = sys.unraisablehook
+    if getattr(hook, "quiet_about_interrupts", False):
+        return
+
     def quiet(unraisable) -> None:
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):
             hook(unraisable)
-    return quiet
+
+    quiet.quiet_about_interrupts = True  # type: ignore[attr-defined]
+    sys.unraisablehook = quiet
 
 
 def _stop(code: int, message: str, sweep_report: bool) -> None:
@@ -153,7 +163,7 @@ def main() -> None:
     # Hydra re-raises instead of printing a multi-line report; the one line is printed below
     os.environ["HYDRA_FULL_ERROR"] = "1"
     signal.signal(signal.SIGINT, _on_interrupt)
-    sys.unraisablehook = _quiet_about_interrupts(sys.unraisablehook)
+    _quiet_about_interrupts()
     interrupted = "interrupted; finished results are kept, run the same command to resume"
     try:
         _check_arguments()
