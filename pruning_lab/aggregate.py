@@ -298,12 +298,11 @@ def _missing_cells(runs: pd.DataFrame, axes: list[str], declared: tuple[set[int]
     return missing.sort_values(cols, key=order_key).reset_index(drop=True)
 
 
-def load_sweep(root: Path | str, exclude: Path | str | None = None) -> Sweep:
+def load_sweep(root: Path | str) -> Sweep:
     """Read every result JSON under ``root`` into a :class:`Sweep` (never raises on a bad file)."""
     root = Path(root)
-    exclude = Path(exclude).resolve() if exclude else None
-    paths = sorted(p for p in root.rglob("*.json")
-                   if p.is_file() and not (exclude and exclude in p.resolve().parents))
+    # the report writes no JSON, so an output directory inside or around ``root`` is harmless
+    paths = sorted(p for p in root.rglob("*.json") if p.is_file())
     problems, conflicts = [], []
     results: dict[str, dict] = {}
     where: dict[str, list[str]] = {}
@@ -423,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     from .report import build
 
     out = args.out or args.dir
-    sweep = load_sweep(args.dir, exclude=args.out if args.out and args.out != args.dir else None)
+    sweep = load_sweep(args.dir)
     paper = {"auto": "auto", "none": None, "1": 1, "2": 2}[args.paper]
     path = build(sweep, out, ddof=0 if args.population_sd else 1, paper=paper, published_dir=args.published,
                  figures=not args.no_figures)

@@ -397,7 +397,7 @@ def test_report_end_to_end(configs, tmp_path):
             write(sweep_dir / f"{t}_s{seed}" / "result.json",
                   result(configs, seed, t, treated=ev(90.0 + seed), course=[97.0 - c for c in range(9)],
                          off=ev(60.0) if t == "neurosteroid" else None))
-    out = tmp_path / "out"
+    out = tmp_path  # as `make reproduce`: the report's directory holds the sweep's
     assert main([str(sweep_dir), "--out", str(out), "--population-sd", "--quiet"]) == 0
     report = (out / "report.md").read_text()
     assert "population SD (ddof = 0" in report
