@@ -106,7 +106,8 @@ def profile(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Path, stem: 
                 ax.fill_between(st["x"], st["mean"] - st["sd"], st["mean"] + st["sd"], color=kw["color"],
                                 alpha=0.15, linewidth=0)
         ax.axhline(25, color="0.5", linewidth=0.6, linestyle=(0, (2, 2)))
-        ax.text(ax.get_xlim()[1], 26, "chance (25%)", ha="right", va="bottom", fontsize=6, color="0.4")
+        # at the left edge, below the line: the right end is where the untreated curve ends near chance
+        ax.text(ax.get_xlim()[0], 24, " chance (25%)", ha="left", va="top", fontsize=6, color="0.4")
         ax.set(xlabel=NOISE_LABEL, ylabel="Accuracy (%)", ylim=(0, 102))
         # below the axes: inside, it would hide the curves it names
         fig.legend(loc="outside lower center", ncols=2)
