@@ -305,19 +305,19 @@ def _job(cfg: Mapping) -> Job:
     _check(isinstance(name, str) and name != "", "treatment.name must be a non-empty string")
     for key in ("phases", "maintenance"):
         _check(isinstance(t.get(key, []), (list, tuple)), f"treatment.{key} must be a list of phases")
+    # Headline knobs sit at the top of a treatment's YAML and its phases refer to them; check
+    # them first, so the error names the key the user typed rather than the phase it reached.
+    for knob, lo, hi in (("damping", 0, None), ("fraction", 0, 1), ("lr", 0, None), ("bridge_lr", 0, None)):
+        if knob in t and isinstance(t[knob], (int, float)) and not isinstance(t[knob], bool):
+            v = t[knob]
+            _check(v > lo and (hi is None or v <= hi),
+                   f"treatment.{knob} must be {'in (0, 1]' if hi else '> 0'}, got {v}")
     treatment = TreatmentConfig(
         name=name,
         label=str(t.get("label", name)),
         phases=tuple(_phase(x, f"treatment.phases[{i}]") for i, x in enumerate(t.get("phases", []))),
         maintenance=tuple(_phase(x, f"treatment.maintenance[{i}]") for i, x in enumerate(t.get("maintenance", []))),
     )
-    # Headline knobs sit at the top of a treatment's YAML and its phases refer to them, so a
-    # bad override of one shows up in a phase; check the obvious ones by name too.
-    for knob, lo, hi in (("damping", 0, None), ("fraction", 0, 1), ("lr", 0, None)):
-        if knob in t and isinstance(t[knob], (int, float)) and not isinstance(t[knob], bool):
-            v = t[knob]
-            _check(v > lo and (hi is None or v <= hi),
-                   f"treatment.{knob} must be {'in (0, 1]' if hi else '> 0'}, got {v}")
 
     s = _section(cfg, "stress")
     profile = s.get("profile", [])
@@ -327,8 +327,9 @@ def _job(cfg: Mapping) -> Job:
         internal_sigma=_number(s, "internal_sigma", "stress"),
         profile=tuple(_number({"sigma": x}, "sigma", "stress.profile") for x in profile),
     )
-    _check(stress.input_sigma >= 0 and stress.internal_sigma >= 0 and all(x >= 0 for x in stress.profile),
-           "stress sigmas must be >= 0")
+    for key in ("input_sigma", "internal_sigma"):
+        _check(getattr(stress, key) >= 0, f"stress.{key} must be >= 0, got {getattr(stress, key)}")
+    _check(all(x >= 0 for x in stress.profile), f"stress.profile sigmas must be >= 0, got {list(stress.profile)}")
 
     lg = _section(cfg, "longitudinal")
     longitudinal = LongitudinalConfig(

@@ -86,10 +86,8 @@ RANGES = [
     ("treatment.damping", "neurosteroid", st.one_of(non_positive, not_finite)),
 ]
 KEYS = [(k, t) for k, t, _ in RANGES]
-# what the refusal names when it is not the key's last part: the stress sigmas share one
-# message, and a noise schedule is checked as a whole
-MENTIONS = {"stress.input_sigma": ("stress sigmas",), "stress.internal_sigma": ("stress sigmas",),
-            "treatment.noise_start": ("noise sigma",), "treatment.noise_end": ("noise sigma",)}
+# what the refusal names when it is not the key's last part: a noise schedule is checked as a whole
+MENTIONS = {"treatment.noise_start": ("noise sigma",), "treatment.noise_end": ("noise sigma",)}
 
 
 @FAST
@@ -179,7 +177,7 @@ def test_values_in_range_are_accepted(case):
 CLI_CASES = [
     (["pathology.sparsity=1.2"], "pathology.sparsity must be in [0, 1), got 1.2"),
     (["treatment.fraction=0"], "fraction must be in (0, 1], got 0"),
-    (["stress.input_sigma=-0.5"], "stress sigmas must be >= 0"),
+    (["stress.input_sigma=-0.5"], "stress.input_sigma must be >= 0"),
     (["treatment=ssri", "treatment.noise_start=-1"], "noise sigma must be >= 0"),
     (["treatment.lr=-1e-4"], "lr must be > 0"),
     (["baseline.epochs=-3"], "baseline.epochs must be >= 0"),
