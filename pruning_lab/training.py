@@ -6,7 +6,6 @@ import logging
 import time
 
 import torch
-import torch.nn.functional as F
 
 from .config import Train
 from .data import Split
@@ -50,12 +49,9 @@ def train(net: Network, phase: Train, data: Split, batch_size: int, generator: t
         xs, ys = shuffled(data, batch_size, generator)
         losses = []  # summed only when logged: no per-step arithmetic for the log line
         for x, y in zip(xs, ys):
-            loss = F.cross_entropy(model(x, sigma, generator), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            losses.append(model.step(x, y, sigma, generator))
             opt.step()
             model.after_step()
-            losses.append(loss.detach())
         if phase.epochs >= PROGRESS_FROM_EPOCHS and ((epoch + 1) % every == 0 or epoch + 1 == phase.epochs):
             total = sum(float(loss) * len(y) for loss, y in zip(losses, ys))
             log.info("%s: epoch %d/%d loss %.4f sigma %.3f (%.1fs)", label, epoch + 1, phase.epochs,

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from pruning_lab import data as data_mod
 from pruning_lab.config import DataConfig, ModelConfig, StressConfig, Train
-from pruning_lab.engines import Pattern, Sparse, _SparseLinear, bind, choose
+from pruning_lab.engines import Dense, Pattern, Sparse, bind, choose
 from pruning_lab.evaluation import evaluate
 from pruning_lab.masks import prune
 from pruning_lab.network import Network, init
@@ -65,28 +65,29 @@ def test_pattern_round_trip_and_transpose_order():
         assert torch.equal(values[p.perm], wt.flatten()[wt.flatten() != 0])
 
 
-def test_sparse_linear_matches_the_dense_product_and_its_gradients():
+@pytest.mark.parametrize("sigma,modulation", [
+    (0.0, None),             # ReLU
+    (0.5, None),             # internal noise
+    (0.3, (0.7, "tanh")),    # noise through tanh and damping
+])
+def test_sparse_step_gives_the_loss_and_gradients_of_autograd(sigma, modulation):
+    """The hand-written backward pass against autograd on the dense masked network, one step."""
     g = torch.Generator().manual_seed(0)
-    mask = torch.rand(48, 40, generator=g) > 0.8
-    mask[3] = False  # a row with no synapses left (an empty bag) ...
-    mask[:, 7] = False  # ... and an input no synapse reads
-    w = torch.randn(48, 40, generator=g) * mask
-    b = torch.randn(48, generator=g)
-    h = torch.randn(16, 40, generator=g)
-    p = Pattern(mask)
-
-    wd, bd, hd = w.clone().requires_grad_(True), b.clone().requires_grad_(True), h.clone().requires_grad_(True)
-    out_d = F.linear(hd, wd, bd)
-    v, bs, hs = w.flatten()[p.flat].clone().requires_grad_(True), b.clone().requires_grad_(True), h.clone().requires_grad_(True)
-    out_s = _SparseLinear.apply(hs, v, bs, p)
-    upstream = torch.randn(16, 48, generator=g)
-    (out_d * upstream).sum().backward()
-    (out_s * upstream).sum().backward()
-
-    torch.testing.assert_close(out_s, out_d)
-    torch.testing.assert_close(hs.grad, hd.grad)
-    torch.testing.assert_close(v.grad, wd.grad.flatten()[p.flat])
-    torch.testing.assert_close(bs.grad, bd.grad)
+    net = pruned_net(hidden=(48, 40))
+    net.masks[1][3] = False  # a unit with no synapses left (an empty bag) ...
+    net.masks[1][:, 7] = False  # ... and one no synapse reads
+    net.weights[1] *= net.masks[1]
+    if modulation:
+        net.damping, net.activation = modulation
+    x, y = torch.randn(16, 2, generator=g), torch.randint(0, 4, (16,), generator=g)
+    dense, sparse = Dense(net), Sparse(net)
+    loss_d = dense.step(x, y, sigma, torch.Generator().manual_seed(1))
+    loss_s = sparse.step(x, y, sigma, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(loss_s, loss_d)
+    grads = sparse.parameters()[0].grad.split([t.numel() for pair in zip(sparse.values, sparse.biases) for t in pair])
+    for i, (p, w, b) in enumerate(zip(sparse.patterns, dense.weights, dense.biases)):
+        torch.testing.assert_close(grads[2 * i], w.grad.flatten()[p.flat])
+        torch.testing.assert_close(grads[2 * i + 1], b.grad)
 
 
 def test_sparse_engine_holds_only_the_survivors_and_writes_back_exact_zeros():
