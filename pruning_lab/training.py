@@ -18,6 +18,28 @@ log = logging.getLogger(__name__)
 PROGRESS_FROM_EPOCHS = 20
 
 
+class Adam:
+    """torch.optim.Adam(fused=True), default betas and eps, as one call of its fused kernel.
+
+    The same kernel with the same arguments and state, so the same numbers (a test pins it
+    bit for bit), without torch.optim's per-step bookkeeping: ~0.1 ms a step, an eighth of a
+    sparse step at 95% sparsity.
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: float):
+        self.params, self.lr = params, lr
+        self.exp_avg = [torch.zeros_like(p) for p in params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+        self.steps = [torch.zeros(()) for _ in params]  # float32 step counts, as torch.optim keeps them
+
+    @torch.no_grad()
+    def step(self) -> None:
+        torch._foreach_add_(self.steps, 1)
+        torch._fused_adam_(self.params, [p.grad for p in self.params], self.exp_avg, self.exp_avg_sq, [],
+                           self.steps, amsgrad=False, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0,
+                           eps=1e-8, maximize=False, grad_scale=None, found_inf=None)
+
+
 def batches(n: int, batch_size: int, generator: torch.Generator):
     """Index batches of one epoch, reshuffled every call (the last batch may be short)."""
     return torch.randperm(n, generator=generator).split(batch_size)
@@ -41,7 +63,7 @@ def train(net: Network, phase: Train, data: Split, batch_size: int, generator: t
     model = bind(net, engine)
     # fused: one pass over each parameter instead of a dozen elementwise kernels; on the dense
     # engine that was ~40% of a step. Same Adam, equal to the unfused one up to rounding.
-    opt = torch.optim.Adam(model.parameters(), lr=phase.lr, fused=True)
+    opt = Adam(model.parameters(), lr=phase.lr)
     every = max(1, phase.epochs // 5)
     start = time.perf_counter()
     for epoch in range(phase.epochs):

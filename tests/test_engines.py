@@ -29,7 +29,7 @@ from pruning_lab.masks import prune
 from pruning_lab.network import Network, init
 from pruning_lab.protocol import run
 from pruning_lab.rng import generator
-from pruning_lab.training import batches, shuffled, train
+from pruning_lab.training import Adam, batches, shuffled, train
 
 from .conftest import tiny_job
 
@@ -168,3 +168,17 @@ def test_preindexed_batches_are_the_shuffled_batches():
 def test_bind_returns_the_registered_engines():
     net = pruned_net()
     assert type(bind(net, "dense")).__name__ == "Dense" and isinstance(bind(net, "sparse"), Sparse)
+
+
+def test_adam_is_torch_fused_adam_bit_for_bit():
+    g = torch.Generator().manual_seed(0)
+    ours = [torch.randn(50, generator=g), torch.randn(7, 3, generator=g)]
+    theirs = [p.clone().requires_grad_(True) for p in ours]
+    opt_ours, opt_theirs = Adam(ours, lr=1e-3), torch.optim.Adam(theirs, lr=1e-3, fused=True)
+    for _ in range(5):
+        for a, b in zip(ours, theirs):
+            a.grad = torch.randn(a.shape, generator=g)
+            b.grad = a.grad.clone()
+        opt_ours.step()
+        opt_theirs.step()
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
