@@ -106,9 +106,10 @@ class Sparse:
     """Trains only the surviving weight values (Adam keeps state for those alone).
 
     Pruned weights are not parameters at all, so they stay exactly zero without re-masking.
-    A step is written out by hand, forward and backward, with no autograd graph: at 95%
-    sparsity the products are a third of a step, and autograd's bookkeeping, the per-tensor
-    optimizer calls and the copies between layouts were most of the rest.
+    A step is written out by hand, forward and backward, with no autograd graph: with autograd
+    (a custom Function per layer) the products were under a third of a step at 95% sparsity,
+    and autograd's bookkeeping, the per-tensor optimizer calls and the copies between layouts
+    most of the rest (bench/bench.py measures the step).
 
     - All parameters (each layer's surviving values, then its bias) live in one flat tensor, and
       their gradients in another, so the fused Adam update is one kernel; the per-layer tensors
@@ -136,7 +137,8 @@ class Sparse:
         grads = self.flat.grad.split(sizes)
         self.grad_biases = grads[1::2]
         # CSR tensors over the views: W for the pattern of the weight gradient, and the target
-        # that sampled_addmm writes the gradient values into
+        # that sampled_addmm writes the gradient values into. The patterns were built from
+        # masks, so the CSR invariants hold by construction.
         self.weight_csr = [torch.sparse_csr_tensor(p.crow, p.col, v, p.shape, check_invariants=False)
                            for p, v in zip(self.patterns, self.values)]
         self.grad_csr = [torch.sparse_csr_tensor(p.crow, p.col, g, p.shape, check_invariants=False)
