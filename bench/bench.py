@@ -203,7 +203,12 @@ def memory() -> dict[str, float]:
 
 
 def kernels(args) -> None:
+    import warnings
+
+    from pruning_lab import kernels as kernels_mod
     from pruning_lab.engines import Pattern
+
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
     tick = clock(args.clock)
 
@@ -219,8 +224,9 @@ def kernels(args) -> None:
         return statistics.median(runs)
 
     print(f"\nSingle products at 95% sparsity, batch {BATCH}, one thread (microseconds, median of 5)\n")
-    print("| layer | product | dense (torch.mm) | CSR (MKL, torch.mm) | CSR (embedding_bag) | sampled_addmm |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| layer | product | dense (torch.mm) | CSR (MKL, torch.mm) | CSR (embedding_bag) | sampled_addmm | "
+          "kernels.weight_grad |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     g = torch.Generator().manual_seed(0)
     for n_out, n_in in ((512, 512), (256, 512)):
         mask = torch.rand(n_out, n_in, generator=g) >= 0.95
@@ -232,13 +238,16 @@ def kernels(args) -> None:
         h_t, g_t = torch.randn(n_in, BATCH, generator=g), torch.randn(n_out, BATCH, generator=g)
         v_t = v[p.perm]
         bag = lambda col, off, val, dense: F.embedding_bag(col, dense, off, mode="sum", per_sample_weights=val)  # noqa: E731
+        grad_v, grad_b = torch.empty_like(v).numpy(), torch.empty(n_out).numpy()
+        crow, col, g_np, h_np = p.crow.numpy(), p.col.numpy(), g_t.numpy(), h_t.numpy()
         name = f"{n_out}x{n_in}"
         print(f"| {name} | forward W h | {us(lambda: w @ h_t):.0f} | {us(lambda: csr @ h_t):.0f} | "
-              f"{us(lambda: bag(p.col, p.offsets, v, h_t)):.0f} | - |")
+              f"{us(lambda: bag(p.col, p.offsets, v, h_t)):.0f} | - | - |")
         print(f"| {name} | input gradient W^T g | {us(lambda: w.t() @ g_t):.0f} | {us(lambda: csr_t @ g_t):.0f} | "
-              f"{us(lambda: bag(p.t_col, p.t_offsets, v_t, g_t)):.0f} | - |")
+              f"{us(lambda: bag(p.t_col, p.t_offsets, v_t, g_t)):.0f} | - | - |")
         print(f"| {name} | weight gradient g h^T | {us(lambda: g_t @ h_t.t()):.0f} | - | - | "
-              f"{us(lambda: torch.sparse.sampled_addmm(csr, g_t, h_t.t(), beta=0.0)):.0f} |")
+              f"{us(lambda: torch.sparse.sampled_addmm(csr, g_t, h_t.t(), beta=0.0)):.0f} | "
+              f"{us(lambda: kernels_mod.weight_grad(crow, col, g_np, h_np, grad_v, grad_b)):.0f} |")
 
 
 def crossover(args) -> None:
@@ -246,7 +255,7 @@ def crossover(args) -> None:
     tick = clock(args.clock)
     print(f"\nSparse over dense engine by sparsity (training epochs per second, median of {args.repeats})\n")
     print("| sparsity | dense | sparse | sparse / dense |\n|---:|---:|---:|---:|")
-    for sparsity in (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
+    for sparsity in (0.3, 0.4, 0.475, 0.55, 0.6, 0.7, 0.774, 0.8, 0.85, 0.9, 0.95):
         start = prepared(sparsity, None)
         times: dict[str, list[float]] = {"dense": [], "sparse": []}
         for _ in range(args.repeats):

@@ -8,25 +8,18 @@ values, so its work is proportional to them (bench/bench.py measures both).
 
 from __future__ import annotations
 
-import warnings
 from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
+from . import kernels
 from .network import Network, dense_linears, forward
-
-# torch warns, once per process, that sparse CSR support is "beta": spend that warning here,
-# silently, rather than in every job's log. The one CSR operation used (sampled_addmm) is
-# checked against the dense engine by tests/test_engines.py.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    torch.sparse_csr_tensor(torch.tensor([0, 1]), torch.tensor([0]), torch.ones(1), (1, 1))
 
 
 class Trainable(Protocol):
     def parameters(self) -> list[torch.Tensor]: ...
-    def step(self, x: torch.Tensor, y: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
+    def step(self, x: torch.Tensor, y: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor | float:
         """Forward pass and mean cross-entropy loss; leaves the gradients in parameters()' .grad."""
         ...
     def after_step(self) -> None: ...
@@ -99,7 +92,9 @@ def _csr_matmul(col: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor, 
     over its bag); its kernel measured ~1.5x faster than torch.mm on a CSR tensor (MKL) at
     these sizes and gives bit-identical results (bench/bench.py --kernels).
     """
-    return F.embedding_bag(col, dense, offsets, mode="sum", per_sample_weights=values)
+    # torch.embedding_bag rather than F.embedding_bag: the same kernel without the Python-side
+    # argument checks, which cost more than the product itself in the smallest layers
+    return torch.embedding_bag(dense, col, offsets, False, 0, False, values, False)[0]
 
 
 class Sparse:
@@ -116,6 +111,9 @@ class Sparse:
       are views into them.
     - Activations are feature-major ((features, batch) contiguous), the layout the CSR kernels
       read and write, so consecutive layers never copy.
+    - Products with W and W^T are embedding_bag's weighted sums (_csr_matmul); the weight
+      gradient at the survivors, ReLU with its bias and the loss are compiled loops
+      (kernels.py), each one pass where torch needs several calls.
     - The forward pass restates network.forward (activation, then noise, then damping; no
       noise or damping after the output layer), because the backward pass needs its
       intermediates: the input of every layer and every hidden activation. The noise is drawn
@@ -134,15 +132,12 @@ class Sparse:
         self.flat.grad = torch.empty_like(self.flat)  # every step overwrites all of it
         sizes = [t.numel() for t in pieces]
         self.values, self.biases = self.flat.split(sizes)[0::2], self.flat.split(sizes)[1::2]
-        grads = self.flat.grad.split(sizes)
-        self.grad_biases = grads[1::2]
-        # CSR tensors over the views: W for the pattern of the weight gradient, and the target
-        # that sampled_addmm writes the gradient values into. The patterns were built from
-        # masks, so the CSR invariants hold by construction.
-        self.weight_csr = [torch.sparse_csr_tensor(p.crow, p.col, v, p.shape, check_invariants=False)
-                           for p, v in zip(self.patterns, self.values)]
-        self.grad_csr = [torch.sparse_csr_tensor(p.crow, p.col, g, p.shape, check_invariants=False)
-                         for p, g in zip(self.patterns, grads[0::2])]
+        # NumPy views for the compiled kernels: same memory, so Adam's updates are seen there
+        self.np_biases = [b.numpy() for b in self.biases]
+        grads = [t.numpy() for t in self.flat.grad.split(sizes)]
+        self.np_grad_values, self.np_grad_biases = grads[0::2], grads[1::2]
+        self.np_crow = [p.crow.numpy() for p in self.patterns]
+        self.np_col = [p.col.numpy() for p in self.patterns]
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.flat]
@@ -155,10 +150,15 @@ class Sparse:
         inputs, acts = [], []
         for i, (p, v, b) in enumerate(zip(self.patterns, self.values, self.biases)):
             inputs.append(h)
-            z = _csr_matmul(p.col, p.offsets, v, h).add_(b.unsqueeze(1))
+            z = _csr_matmul(p.col, p.offsets, v, h)
             if i == last:
+                z.add_(b.unsqueeze(1))
                 break
-            a = z.tanh_() if tanh else z.relu_()
+            if tanh:
+                a = z.add_(b.unsqueeze(1)).tanh_()
+            else:
+                kernels.bias_relu(z.numpy(), self.np_biases[i])
+                a = z
             acts.append(a)
             h = a
             if sigma > 0:  # drawn (batch, features), as network.forward draws it
@@ -169,17 +169,14 @@ class Sparse:
                 h = torch.add(a, h, alpha=sigma, out=h)
             if damping != 1.0:
                 h = h.mul_(damping) if h is not a else h * damping
-        # cross-entropy, mean over the batch, on logits z of shape (classes, batch)
-        logp = torch.log_softmax(z, 0)
-        loss = logp.gather(0, y.unsqueeze(0)).mean().neg()
-        g = logp.exp_()  # softmax; d loss / d z = (softmax - onehot) / batch
-        g.scatter_add_(0, y.unsqueeze(0), g.new_full((1, len(y)), -1.0)).div_(len(y))
+        g = torch.empty_like(z)  # d loss / d z of the output layer
+        loss = kernels.cross_entropy(z.numpy(), y.numpy(), g.numpy())
         # backward, layer by layer from the output
         for i in range(last, -1, -1):
             p = self.patterns[i]
-            torch.sum(g, 1, out=self.grad_biases[i])
-            # dL/dW at the surviving positions only: (g h^T) sampled at W's pattern
-            torch.sparse.sampled_addmm(self.weight_csr[i], g, inputs[i].t(), beta=0.0, out=self.grad_csr[i])
+            # dL/dW at the surviving positions only, and dL/db
+            kernels.weight_grad(self.np_crow[i], self.np_col[i], g.numpy(), inputs[i].numpy(),
+                                self.np_grad_values[i], self.np_grad_biases[i])
             if i == 0:  # the first layer's input is the data
                 break
             # dL/dh = W^T g, with W's values in W^T's CSR order; damping scales h, so it scales
