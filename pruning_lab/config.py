@@ -197,7 +197,7 @@ class Job:
     stress: StressConfig = StressConfig()
     longitudinal: LongitudinalConfig = LongitudinalConfig()
     engine: str = "auto"
-    engine_sparse_from: float = 0.65
+    engine_sparse_from: float = 0.8
 
     @staticmethod
     def from_config(cfg: Mapping) -> "Job":
@@ -342,7 +342,7 @@ def _job(cfg: Mapping) -> Job:
 
     engine = cfg.get("engine", "auto")
     _check(engine in ENGINES, f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    sparse_from = _number({"engine_sparse_from": cfg.get("engine_sparse_from", 0.65)}, "engine_sparse_from", "config")
+    sparse_from = _number({"engine_sparse_from": cfg.get("engine_sparse_from", 0.8)}, "engine_sparse_from", "config")
     _check(0 <= sparse_from <= 1, f"engine_sparse_from must be in [0, 1], got {sparse_from}")
 
     return Job(
