@@ -13,7 +13,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -63,9 +65,46 @@ def _status(out: Path, status: dict) -> None:
     atomic_write(out / hydra_callbacks.STATUS, (json.dumps(status, indent=1) + "\n").encode())
 
 
+# set by main(); a process that inherited it but has another pid is a sweep worker
+LAUNCHER_PID_ENV = "PRUNING_LAB_LAUNCHER_PID"
+
+
+def _in_worker() -> bool:
+    launcher = os.environ.get(LAUNCHER_PID_ENV)
+    return launcher is not None and launcher != str(os.getpid()) and \
+        threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _interruptible_while_running():
+    """In a sweep worker, Ctrl-C stops a running job; between jobs it is ignored.
+
+    Workers get the terminal's SIGINT too. Raised between jobs, it lands in the worker pool's
+    own loop (in a garbage collection, say) and prints a traceback; the launcher stops the
+    sweep and its workers either way.
+    """
+    worker = _in_worker()
+    if worker:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if worker:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+if _in_worker():  # a worker importing this module for its first job: not in a job yet
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def task(cfg: DictConfig) -> dict:
     """One job under Hydra: reuse or run it, copy its result into the job dir, record its status."""
     _quiet_about_interrupts()
+    with _interruptible_while_running():
+        return _task(cfg)
+
+
+def _task(cfg: DictConfig) -> dict:
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
@@ -162,6 +201,7 @@ def main() -> None:
     full_trace = os.environ.get("HYDRA_FULL_ERROR") == "1"
     # Hydra re-raises instead of printing a multi-line report; the one line is printed below
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    os.environ[LAUNCHER_PID_ENV] = str(os.getpid())
     signal.signal(signal.SIGINT, _on_interrupt)
     _quiet_about_interrupts()
     interrupted = "interrupted; finished results are kept, run the same command to resume"
