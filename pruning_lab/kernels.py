@@ -3,7 +3,8 @@
 Arrays are feature-major, (features, batch) and C-contiguous, as engines.Sparse keeps its
 activations; torch tensors are passed as ``tensor.numpy()`` views, so nothing is copied.
 Numba compiles each kernel for this machine's CPU on first use and caches the machine code
-next to this file (or in NUMBA_CACHE_DIR), so later processes load it in milliseconds.
+next to this file (or in NUMBA_CACHE_DIR): compiling takes ~0.9 s, loading it in a later
+process ~0.3 s.
 
 ``fastmath`` allows fused multiply-adds and reordering a sum, which is what lets the dot
 products below use vector registers; the results differ from torch's by float32 rounding
