@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 PROGRESS_FROM_EPOCHS = 20
 
 
-
 @contextmanager
 def subnormals_flushed():
     """Treat subnormal floats as zero while training (x86 flush-to-zero), then switch it off.
