@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from . import noise
 from .config import ModelConfig
 
 ACTIVATION = {"relu": torch.relu, "tanh": torch.tanh}
@@ -96,7 +97,7 @@ def forward(
             break
         h = act(h)
         if sigma > 0:
-            h = h + sigma * torch.randn(h.shape, generator=generator)
+            h = noise.add(h, sigma, generator)
         if damping != 1.0:
             h = h * damping
     return h

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from pruning_lab import data as data_mod
+from pruning_lab import noise
 from pruning_lab.config import DataConfig, Modulate, ModelConfig, Regrow, Train
 from pruning_lab.evaluation import accuracy
 from pruning_lab.masks import further, prune
@@ -79,8 +80,9 @@ def test_noise_then_damping_order():
     x = torch.ones(1, 3)
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     out = forward(x, lin, damping=0.5, activation="relu", sigma=1.0, generator=g1)
-    noise = torch.randn((1, 3), generator=g2)
-    assert torch.allclose(out, (x + noise) * 0.5)
+    noisy = noise.add(x, 1.0, g2)  # the numbers forward draws, from the same generator state
+    assert not torch.equal(noisy, x)
+    assert torch.allclose(out, noisy * 0.5)
 
 
 # -- pathology ---------------------------------------------------------------------------------
