@@ -14,6 +14,10 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 SCHEMA = "pruning-lab/result/1"
+# How internal noise is drawn (noise.py). Not a setting, but it determines every result that
+# uses noise, so it is part of each job's hash: results drawn under another definition are
+# recomputed, never reused. Change it whenever noise.py's numbers change.
+NOISE_STREAM = "splitmix64-boxmuller/1"
 ACTIVATIONS = ("relu", "tanh")
 ENGINES = ("auto", "dense", "sparse")
 
@@ -223,12 +227,17 @@ class Job:
     @property
     def hash(self) -> str:
         """Content hash of everything that determines the result."""
-        return config_hash(self.to_dict())
+        return job_hash(self.to_dict())
 
 
 def config_hash(d: Any) -> str:
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def job_hash(config: Mapping) -> str:
+    """A job's hash, from its config as ``Job.to_dict`` gives it and the noise stream."""
+    return config_hash({**config, "noise_stream": NOISE_STREAM})
 
 
 def _section(cfg: Mapping, key: str) -> Mapping:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .config import SCHEMA, Job, Train, config_hash
+from .config import NOISE_STREAM, SCHEMA, Job, Train, config_hash
 from .data import Datasets, load
 from .engines import choose
 from .evaluation import combined, evaluate
@@ -118,6 +118,7 @@ def run(job: Job, store: Path | str | None = None) -> dict:
     result = {
         "schema": SCHEMA,
         "config_hash": job.hash,
+        "noise_stream": NOISE_STREAM,
         "config": job.to_dict(),
         "seed": job.seed,
         "treatment": job.treatment.name,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from filelock import FileLock, Timeout
 
 from .config import SCHEMA
-from .config import config_hash as hash_of
+from .config import job_hash
 
 if TYPE_CHECKING:
     import torch
@@ -225,7 +225,8 @@ class ResultStore:
             return None
         if obj.get("schema") != SCHEMA:
             raise Corrupt(f"schema {obj.get('schema')!r}, expected {SCHEMA!r}")
-        if obj.get("config_hash") != config_hash or hash_of(obj.get("config")) != config_hash:
+        config = obj.get("config")
+        if obj.get("config_hash") != config_hash or not isinstance(config, dict) or job_hash(config) != config_hash:
             raise Corrupt("holds the result of another config")
         return obj
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from pruning_lab import config as config_mod
 from pruning_lab import store as store_mod
-from pruning_lab.config import config_hash
+from pruning_lab.config import config_hash, job_hash
 from pruning_lab.protocol import baseline_config
 from pruning_lab.run import execute
 from pruning_lab.store import BaselineCache, Corrupt, ResultStore, atomic_write, dump_json, sha256
@@ -78,7 +79,14 @@ RELEVANT = ["seed=1", "data.seed=3", "data.spread=0.7", "data.train_size=400", "
 def test_every_result_relevant_value_changes_the_hash(job, override):
     changed = job_for(*TINY, "treatment=ketamine", override)
     assert changed.hash != job.hash
-    assert changed.hash == config_hash(changed.to_dict())
+    assert changed.hash == job_hash(changed.to_dict())
+
+
+def test_another_noise_stream_changes_the_hash(job, monkeypatch):
+    # results drawn with another definition of the internal noise are recomputed, not reused
+    before = job.hash
+    monkeypatch.setattr(config_mod, "NOISE_STREAM", "another/1")
+    assert job.hash != before
 
 
 # -- integrity: truncated and edited files are detected, reported, rebuilt -----------------------
