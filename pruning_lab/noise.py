@@ -115,7 +115,7 @@ def _add_flat(key, sigma, a, out):
 
 @njit(cache=True, fastmath={"contract"})
 def _add_row_pair(key, first, stride, sigma, a0, a1, o0, o1):
-    """o0[i] = a0[i] + sigma * (first number of pair first + i * stride), o1[i] the second.
+    """o0[i] = a0[i] + sigma * (pair first + i * stride)[0], o1[i] likewise with [1].
 
     A function of its own rather than the inner loop of its caller: inlined into a loop over
     rows, the compiler stopped vectorizing it (3.5x slower).
@@ -156,7 +156,7 @@ class _Add(torch.autograd.Function):
 
     @staticmethod
     def forward(h, sigma, key):
-        h = h.contiguous()
+        h = h.detach().contiguous()
         out = torch.empty_like(h)
         _add_batch_major(key, np.float32(sigma), h.numpy(), out.numpy())
         return out
