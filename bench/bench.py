@@ -49,7 +49,7 @@ from pruning_lab.config import DataConfig, ModelConfig, Train  # noqa: E402
 from pruning_lab.data import load  # noqa: E402
 from pruning_lab.engines import choose  # noqa: E402
 from pruning_lab.masks import prune  # noqa: E402
-from pruning_lab.network import Network, dense_linears, init  # noqa: E402
+from pruning_lab.network import ACTIVATION, Network, dense_linears, init  # noqa: E402
 from pruning_lab.regrowth import gradient_scores  # noqa: E402
 from pruning_lab.rng import generator  # noqa: E402
 from pruning_lab.training import batches, train  # noqa: E402
@@ -76,7 +76,7 @@ def load_text() -> str:
 
 def plain_forward(x, linears, damping, activation, sigma, g):
     """network.forward as first written: internal noise from torch.randn."""
-    act = torch.tanh if activation == "tanh" else torch.relu
+    act = ACTIVATION[activation]
     h = x
     for i, linear in enumerate(linears):
         h = linear(h)
