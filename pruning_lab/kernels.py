@@ -19,14 +19,12 @@ from numba import njit
 FAST = {"contract", "reassoc"}
 
 
-@njit(cache=True, fastmath=FAST)
-def bias_relu(z, bias):
-    """z = relu(z + bias), in place: one pass instead of torch's two."""
-    n, batch = z.shape
-    for r in range(n):
-        b = bias[r]
-        for j in range(batch):
-            z[r, j] = max(z[r, j] + b, np.float32(0.0))
+@njit(cache=True)
+def relu_backward(grad, active):
+    """grad = grad where the ReLU was active, else 0, in place (``active`` from noise.relu_add)."""
+    g, a = grad.reshape(-1), active.reshape(-1)
+    for i in range(g.shape[0]):
+        g[i] = g[i] if a[i] else np.float32(0.0)
 
 
 @njit(cache=True, fastmath=FAST)

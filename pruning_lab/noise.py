@@ -130,6 +130,38 @@ def _add_row_pair(key, first, stride, sigma, a0, a1, o0, o1):
 
 
 @njit(cache=True, fastmath={"contract"})
+def _relu_add_row(state, sigma, bias, z, active):
+    """One feature-major row of relu_add: pairs from SplitMix64 state ``state`` onwards.
+
+    A function of its own for the same reason as _add_row_pair: inlined, it would not vectorize.
+    """
+    for q in range(z.shape[0] // 2):
+        state += GAMMA
+        z0, z1 = _normal_pair_at(state)
+        x0, x1 = z[2 * q] + bias, z[2 * q + 1] + bias
+        active[2 * q], active[2 * q + 1] = x0 > _F32(0.0), x1 > _F32(0.0)
+        z[2 * q] = max(x0, _F32(0.0)) + sigma * z0
+        z[2 * q + 1] = max(x1, _F32(0.0)) + sigma * z1
+
+
+@njit(cache=True, fastmath={"contract"})
+def _relu_add(key, sigma, bias, z, active):
+    """z = relu(z + bias) + sigma * noise in place, for (features, batch) arrays; see relu_add."""
+    n_units, batch = z.shape
+    if sigma != 0 and batch % 2 == 0:  # the pairs of row u start at pair u * batch / 2
+        for u in range(n_units):
+            _relu_add_row(key + uint64(u * (batch // 2)) * GAMMA, sigma, bias[u], z[u], active[u])
+        return
+    for u in range(n_units):
+        for b in range(batch):
+            x = z[u, b] + bias[u]
+            active[u, b] = x > _F32(0.0)
+            z[u, b] = max(x, _F32(0.0))
+    if sigma != 0:  # an odd batch: pairs straddle units, so the flat loop adds the noise
+        _add_flat(key, sigma, z.reshape(-1), z.reshape(-1))
+
+
+@njit(cache=True, fastmath={"contract"})
 def _add_batch_major(key, sigma, a, out):
     """out = a + sigma * noise for (batch, features) arrays: element (b, u) gets number u * batch + b."""
     batch, n_units = a.shape
@@ -181,3 +213,17 @@ def add_feature_major(a: torch.Tensor, sigma: float, generator: torch.Generator 
     ``add`` adds to the transposed (batch, features) tensor for the same generator state."""
     _add_flat(draw_key(generator), np.float32(sigma), a.view(-1).numpy(), out.view(-1).numpy())
     return out
+
+
+def relu_add(z: torch.Tensor, bias: torch.Tensor, sigma: float, generator: torch.Generator | None,
+             active: torch.Tensor) -> torch.Tensor:
+    """z = relu(z + bias) + sigma * noise in place, for contiguous (features, batch) tensors.
+
+    One pass for what is otherwise three (bias, ReLU, noise), the numbers those of
+    ``add_feature_major`` (the same key is drawn, and only if sigma > 0). ``active`` (bool,
+    same shape) receives where the ReLU passed its input, all its backward pass needs: the
+    activation itself need not be kept beside the noisy one.
+    """
+    key = draw_key(generator) if sigma > 0 else np.uint64(0)
+    _relu_add(key, np.float32(sigma), bias.numpy(), z.numpy(), active.numpy())
+    return z
