@@ -220,6 +220,8 @@ def memory() -> dict[str, float]:
 def kernels(args) -> None:
     import warnings
 
+    import numpy as np
+
     from pruning_lab import kernels as kernels_mod
     from pruning_lab import noise
     from pruning_lab.engines import Pattern
@@ -263,7 +265,7 @@ def kernels(args) -> None:
               f"{us(lambda: bag(p.t_col, p.t_offsets, v_t, g_t)):.0f} | - | - |")
         print(f"| {name} | weight gradient g h^T | {us(lambda: g_t @ h_t.t()):.0f} | - | - | "
               f"{us(lambda: torch.sparse.sampled_addmm(csr, g_t, h_t.t(), beta=0.0)):.0f} | "
-              f"{us(lambda: kernels_mod.weight_grad(crow, col, g_np, h_np, grad_v, grad_b)):.0f} |")
+              f"{us(lambda: kernels_mod.weight_grad(crow, col, g_np, h_np, np.float32(1), grad_v, grad_b)):.0f} |")
 
     print(f"\nInternal noise for one 512-unit layer, batch {BATCH}, one thread (microseconds, median of 5)\n")
     print("| draw | torch.randn, transposed, added | noise.add_feature_major | noise.add (batch-major) |")

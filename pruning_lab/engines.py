@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -120,7 +121,8 @@ class Sparse:
       touched per step, the same numbers bit for bit.
     - The forward pass restates network.forward (activation, then noise, then damping; no
       noise or damping after the output layer), because the backward pass needs its
-      intermediates: the input of every layer and every hidden activation. The noise holds
+      intermediates: the input of every layer and every hidden activation. Damping multiplies
+      the next layer's few weights rather than the activations, in both passes. The noise holds
       the very numbers network.forward adds (noise.py fills either layout from one key), so
       both engines see the same random stream; tests/test_engines.py checks all three variants
       against the dense engine (plain, noise, tanh with damping).
@@ -154,7 +156,9 @@ class Sparse:
         inputs, acts = [], []
         for i, (p, v, b) in enumerate(zip(self.patterns, self.values, self.biases)):
             inputs.append(h)
-            z = _csr_matmul(p.col, p.offsets, v, h)
+            # damping scales the hidden layers' outputs: applied to the few weights that read
+            # them rather than to the many activations, W (d h) = (d W) h up to rounding
+            z = _csr_matmul(p.col, p.offsets, v * damping if i > 0 and damping != 1.0 else v, h)
             if i == last:
                 z.add_(b.unsqueeze(1))
                 break
@@ -163,26 +167,23 @@ class Sparse:
                 acts.append(a)
                 if sigma > 0:  # the numbers network.forward adds, in this layout (noise.py)
                     h = noise.add_feature_major(a, sigma, generator, out=torch.empty_like(a))
-                if damping != 1.0:
-                    h = h * damping if h is a else h.mul_(damping)  # a is kept for the backward pass
             else:  # bias, ReLU and noise in one pass, in place: z becomes h
                 active = torch.empty(z.shape, dtype=torch.bool)
                 h = noise.relu_add(z, b, sigma, generator, active)
                 acts.append(active)
-                if damping != 1.0:
-                    h.mul_(damping)
         g = torch.empty_like(z)  # d loss / d z of the output layer
         loss = kernels.cross_entropy(z.numpy(), y.numpy(), g.numpy())
         # backward, layer by layer from the output
         for i in range(last, -1, -1):
             p = self.patterns[i]
-            # dL/dW at the surviving positions only, and dL/db
-            kernels.weight_grad(self.np_crow[i], self.np_col[i], g.numpy(), inputs[i].numpy(),
+            # dL/dW at the surviving positions only (the layer's input was damped: d g h^T),
+            # and dL/db
+            scale = np.float32(damping if i > 0 else 1.0)
+            kernels.weight_grad(self.np_crow[i], self.np_col[i], g.numpy(), inputs[i].numpy(), scale,
                                 self.np_grad_values[i], self.np_grad_biases[i])
             if i == 0:  # the first layer's input is the data
                 break
-            # dL/dh = W^T g, with W's values in W^T's CSR order; damping scales h, so it scales
-            # this gradient: applied to the few values rather than the many activations.
+            # dL/dh = d W^T g, with W's values in W^T's CSR order, damping again on the values.
             # Additive noise does not change the gradient.
             vt = self.values[i].index_select(0, p.perm)
             if damping != 1.0:
