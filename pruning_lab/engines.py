@@ -153,12 +153,14 @@ class Sparse:
         # forward: keep each layer's input h and what each activation's derivative needs:
         # tanh's output a, or where ReLU was active
         h = x.t().contiguous()
-        inputs, acts = [], []
+        inputs, acts, weights = [], [], []
         for i, (p, v, b) in enumerate(zip(self.patterns, self.values, self.biases)):
             inputs.append(h)
             # damping scales the hidden layers' outputs: applied to the few weights that read
             # them rather than to the many activations, W (d h) = (d W) h up to rounding
-            z = _csr_matmul(p.col, p.offsets, v * damping if i > 0 and damping != 1.0 else v, h)
+            w = v * damping if i > 0 and damping != 1.0 else v
+            weights.append(w)
+            z = _csr_matmul(p.col, p.offsets, w, h)
             if i == last:
                 z.add_(b.unsqueeze(1))
                 break
@@ -183,12 +185,9 @@ class Sparse:
                                 self.np_grad_values[i], self.np_grad_biases[i])
             if i == 0:  # the first layer's input is the data
                 break
-            # dL/dh = d W^T g, with W's values in W^T's CSR order, damping again on the values.
+            # dL/dh = (d W)^T g, the forward pass's damped values in W^T's CSR order.
             # Additive noise does not change the gradient.
-            vt = self.values[i].index_select(0, p.perm)
-            if damping != 1.0:
-                vt.mul_(damping)
-            grad_a = _csr_matmul(p.t_col, p.t_offsets, vt, g)
+            grad_a = _csr_matmul(p.t_col, p.t_offsets, weights[i].index_select(0, p.perm), g)
             # times the activation's derivative, in place: 1 - a^2 for tanh; for ReLU, 1 where active
             if tanh:
                 g = torch.ops.aten.tanh_backward.grad_input(grad_a, acts[i - 1], grad_input=grad_a)
