@@ -48,7 +48,7 @@ import torch.nn.functional as F  # noqa: E402
 from pruning_lab.config import DataConfig, ModelConfig, Train  # noqa: E402
 from pruning_lab.data import load  # noqa: E402
 from pruning_lab.engines import choose  # noqa: E402
-from pruning_lab.masks import prune  # noqa: E402
+from pruning_lab.pruning import prune  # noqa: E402
 from pruning_lab.network import ACTIVATION, Network, dense_linears, init  # noqa: E402
 from pruning_lab.regrowth import gradient_scores  # noqa: E402
 from pruning_lab.rng import generator  # noqa: E402
@@ -222,9 +222,9 @@ def kernels(args) -> None:
 
     import numpy as np
 
-    from pruning_lab import kernels as kernels_mod
+    from pruning_lab.engines import kernels as kernels_mod
     from pruning_lab import noise
-    from pruning_lab.engines import Pattern
+    from pruning_lab.engines.sparse import Pattern
 
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
@@ -326,7 +326,7 @@ def equivalence(args) -> None:
 
     from pruning_lab.config import Job
     from pruning_lab.evaluation import combined, evaluate
-    from pruning_lab.masks import further
+    from pruning_lab.pruning import further
     from pruning_lab.phases import run_phases
     from pruning_lab.protocol import _split, train_baseline
 

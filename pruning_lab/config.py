@@ -19,7 +19,8 @@ SCHEMA = "pruning-lab/result/1"
 # recomputed, never reused. Change it whenever noise.py's numbers change.
 NOISE_STREAM = "splitmix64-boxmuller/1"
 ACTIVATIONS = ("relu", "tanh")
-ENGINES = ("auto", "dense", "sparse")
+# the engines a phase can run on (engines/); the config may also say "auto" (engines.choose)
+ENGINES = ("dense", "sparse")
 
 
 class ConfigError(ValueError):
@@ -350,7 +351,7 @@ def _job(cfg: Mapping) -> Job:
     _check(0 <= longitudinal.prune_fraction <= 1, f"longitudinal.prune_fraction must be in [0, 1], got {longitudinal.prune_fraction}")
 
     engine = cfg.get("engine", "auto")
-    _check(engine in ENGINES, f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    _check(engine in ("auto", *ENGINES), f"engine must be one of {', '.join(('auto', *ENGINES))}, got {engine!r}")
     sparse_from = _number({"engine_sparse_from": cfg.get("engine_sparse_from", 0.8)}, "engine_sparse_from", "config")
     _check(0 <= sparse_from <= 1, f"engine_sparse_from must be in [0, 1], got {sparse_from}")
 

@@ -6,9 +6,9 @@ stream key, a pure function of (key, k). Two consequences:
 
 - Either layout can be filled directly: the dense engine's (batch, features) tensor and the
   sparse engine's (features, batch) one hold the same numbers, with no transposing copy.
-- It is fast. torch.randn spends ~2.7 ns a number here, almost all in its Mersenne Twister;
-  this stream takes ~1.3-1.6 ns, added to the activation in the same pass. In an SSRI-like
-  step (164k numbers) that is ~0.25 ms instead of ~0.6 ms (bench/bench.py --kernels).
+- It is cheap. torch.randn spends almost all its time in its Mersenne Twister, and needs a
+  separate pass to add the numbers; this stream is a few integer operations a number, added
+  to the activation in the same pass (bench/bench.py --kernels compares the two).
 
 Results depend on this definition, so config.NOISE_STREAM names it and is part of every job's
 hash. How numbers 2j and 2j + 1 (a pair) are made:
@@ -87,11 +87,11 @@ def unit_circle(w):
 @njit(inline="always")
 def normal_pair(key, j):
     """Standard normal numbers 2j and 2j + 1 of stream ``key``."""
-    return _normal_pair_at(key + (uint64(j) + uint64(1)) * GAMMA)
+    return normal_pair_at(key + (uint64(j) + uint64(1)) * GAMMA)
 
 
 @njit(inline="always")
-def _normal_pair_at(state):
+def normal_pair_at(state):
     """The pair made from SplitMix64 state ``state`` (= key + (j + 1) * gamma for pair j)."""
     s = mix64(state)
     r = np.sqrt(_F32(-2.0) * log_unit(s & uint64(0x7FFFFF)))
@@ -100,13 +100,13 @@ def _normal_pair_at(state):
 
 
 @njit(cache=True, fastmath={"contract"})
-def _add_flat(key, sigma, a, out):
+def add_flat(key, sigma, a, out):
     """out[k] = a[k] + sigma * (number k), for flat arrays: a (features, batch) layout."""
     n = a.shape[0]
     state = key
     for j in range(n // 2):
         state += GAMMA  # carried rather than key + (j + 1) * GAMMA: one 64-bit multiply fewer
-        z0, z1 = _normal_pair_at(state)
+        z0, z1 = normal_pair_at(state)
         out[2 * j] = a[2 * j] + sigma * z0
         out[2 * j + 1] = a[2 * j + 1] + sigma * z1
     if n % 2:
@@ -118,49 +118,15 @@ def _add_row_pair(key, first, stride, sigma, a0, a1, o0, o1):
     """o0[i] = a0[i] + sigma * (pair first + i * stride)[0], o1[i] likewise with [1].
 
     A function of its own rather than the inner loop of its caller: inlined into a loop over
-    rows, the compiler stopped vectorizing it (3.5x slower).
+    rows, the compiler stopped vectorizing it.
     """
     state = key + (uint64(first) + uint64(1)) * GAMMA
     step = uint64(stride) * GAMMA
     for i in range(o0.shape[0]):
-        z0, z1 = _normal_pair_at(state)
+        z0, z1 = normal_pair_at(state)
         state += step
         o0[i] = a0[i] + sigma * z0
         o1[i] = a1[i] + sigma * z1
-
-
-@njit(cache=True, fastmath={"contract"})
-def _relu_add_row(state, sigma, bias, z, active):
-    """One feature-major row of relu_add: pairs from SplitMix64 state ``state`` onwards.
-
-    A function of its own for the same reason as _add_row_pair: inlined, it would not vectorize.
-    """
-    for q in range(z.shape[0] // 2):
-        state += GAMMA
-        z0, z1 = _normal_pair_at(state)
-        x0, x1 = z[2 * q] + bias, z[2 * q + 1] + bias
-        active[2 * q], active[2 * q + 1] = x0 > _F32(0.0), x1 > _F32(0.0)
-        z[2 * q] = max(x0, _F32(0.0)) + sigma * z0
-        z[2 * q + 1] = max(x1, _F32(0.0)) + sigma * z1
-
-
-@njit(cache=True, fastmath={"contract"})
-def _relu_add(key, sigma, bias, z, active):
-    """z = relu(z + bias) + sigma * noise in place, for (features, batch) arrays; see relu_add."""
-    n_units, batch = z.shape
-    if sigma != 0 and batch % 2 == 0:  # the pairs of row u start at pair u * batch / 2
-        for u in range(n_units):
-            _relu_add_row(key + uint64(u * (batch // 2)) * GAMMA, sigma, bias[u], z[u], active[u])
-        return
-    for u in range(n_units):
-        for b in range(batch):
-            x = z[u, b] + bias[u]
-            active[u, b] = x > _F32(0.0)
-            z[u, b] = max(x, _F32(0.0))
-    if sigma != 0:  # an odd batch: pairs straddle units, so the flat loop adds the noise
-        flat = z.reshape(-1)
-        # from a copy: reading and writing one array, the loop is not vectorized (3.5x slower)
-        _add_flat(key, sigma, flat.copy(), flat)
 
 
 @njit(cache=True, fastmath={"contract"})
@@ -213,19 +179,5 @@ def add_feature_major(a: torch.Tensor, sigma: float, generator: torch.Generator 
                       out: torch.Tensor) -> torch.Tensor:
     """out = a + sigma * noise for contiguous (features, batch) tensors: the very numbers that
     ``add`` adds to the transposed (batch, features) tensor for the same generator state."""
-    _add_flat(draw_key(generator), np.float32(sigma), a.view(-1).numpy(), out.view(-1).numpy())
+    add_flat(draw_key(generator), np.float32(sigma), a.view(-1).numpy(), out.view(-1).numpy())
     return out
-
-
-def relu_add(z: torch.Tensor, bias: torch.Tensor, sigma: float, generator: torch.Generator | None,
-             active: torch.Tensor) -> torch.Tensor:
-    """z = relu(z + bias) + sigma * noise in place, for contiguous (features, batch) tensors.
-
-    One pass for what is otherwise three (bias, ReLU, noise), the numbers those of
-    ``add_feature_major`` (the same key is drawn, and only if sigma > 0). ``active`` (bool,
-    same shape) receives where the ReLU passed its input, all its backward pass needs: the
-    activation itself need not be kept beside the noisy one.
-    """
-    key = draw_key(generator) if sigma > 0 else np.uint64(0)
-    _relu_add(key, np.float32(sigma), bias.numpy(), z.numpy(), active.numpy())
-    return z

@@ -21,7 +21,7 @@ from .config import NOISE_STREAM, SCHEMA, Job, Train, config_hash
 from .data import Datasets, load
 from .engines import choose
 from .evaluation import combined, evaluate
-from .masks import further, prune
+from .pruning import further, prune
 from .network import Network, init
 from .phases import run_phases
 from .rng import generator

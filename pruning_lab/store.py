@@ -111,15 +111,6 @@ def read_json(path: Path) -> dict | None:
     return obj
 
 
-def load_json(path: Path) -> dict | None:
-    """The JSON at ``path`` if it is whole and its checksum matches, else None (and a warning)."""
-    try:
-        return read_json(path)
-    except Corrupt as e:
-        log.warning("ignoring %s: %s", path, e)
-        return None
-
-
 @contextmanager
 def locked(path: Path, what: str) -> Iterator[None]:
     """Hold the file lock ``path``; say so when another process holds it first."""

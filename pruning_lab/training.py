@@ -24,9 +24,8 @@ def subnormals_flushed():
     """Treat subnormal floats as zero while training (x86 flush-to-zero), then switch it off.
 
     Adam's running mean of a synapse whose gradient stays zero (one feeding a silent unit)
-    decays by 0.9 a step into the subnormal range, where x86 arithmetic is many times slower:
-    measured, the sparse engine's Adam update went from ~40 to ~90 us a step after three
-    epochs. Such values change nothing here (the update they make is ~1e-33 against weights
+    decays by 0.9 a step into the subnormal range, where x86 arithmetic is many times slower
+    and the Adam update slows down epoch after epoch. Such values change nothing here (the update they make is ~1e-33 against weights
     of ~1e-2). The mode is per thread and also governs Python's own float arithmetic, so it is
     confined to the training loop (off is torch's default) rather than set for the process.
     """
@@ -43,7 +42,7 @@ class Adam:
     torch.optim.Adam(fused=True) calls this same kernel (on CPU since torch 2.4, the oldest
     version pyproject.toml allows) with the same arguments and state, so the numbers are the
     same (a test pins it bit for bit); calling it directly skips torch.optim's per-step
-    bookkeeping: ~0.1 ms a step, an eighth of a sparse step at 95% sparsity.
+    bookkeeping, a sizeable part of a sparse step at 95% sparsity.
     """
 
     def __init__(self, params: list[torch.Tensor], lr: float):
@@ -69,7 +68,7 @@ def shuffled(data: Split, batch_size: int, generator: torch.Generator):
     """One epoch's (inputs, labels) batches: those of ``batches``, from the same draw.
 
     Gathered once per epoch and split into views, rather than indexed twice per step: in the
-    training loop those small gathers run on cold caches and cost ~2% of a sparse step.
+    training loop those small gathers run on cold caches.
     """
     order = torch.randperm(len(data), generator=generator)
     return data.x[order].split(batch_size), data.y[order].split(batch_size)
@@ -81,8 +80,8 @@ def train(net: Network, phase: Train, data: Split, batch_size: int, generator: t
     if phase.epochs == 0:
         return
     model = bind(net, engine)
-    # fused: one pass over each parameter instead of a dozen elementwise kernels; on the dense
-    # engine that was ~40% of a step. Same Adam, equal to the unfused one up to rounding.
+    # fused: one pass over each parameter instead of a dozen elementwise kernels. Same Adam,
+    # equal to the unfused one up to rounding.
     opt = Adam(model.parameters(), lr=phase.lr)
     every = max(1, phase.epochs // 5)
     start = time.perf_counter()

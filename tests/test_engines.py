@@ -22,12 +22,14 @@ import torch
 import torch.nn.functional as F
 
 from pruning_lab import data as data_mod
-from pruning_lab.config import DataConfig, ModelConfig, StressConfig, Train
-from pruning_lab.engines import Dense, Pattern, Sparse, bind, choose
+from pruning_lab import noise
+from pruning_lab.config import ENGINES, DataConfig, ModelConfig, StressConfig, Train
+from pruning_lab.engines import Dense, Sparse, bind, choose, kernels
+from pruning_lab.engines.sparse import Pattern
 from pruning_lab.evaluation import evaluate
-from pruning_lab.masks import prune
 from pruning_lab.network import Network, init
 from pruning_lab.protocol import run
+from pruning_lab.pruning import prune
 from pruning_lab.rng import generator
 from pruning_lab.training import Adam, batches, shuffled, train
 
@@ -53,6 +55,11 @@ def test_choose():
     assert choose("dense", 0.99, 0.8) == "dense" and choose("sparse", 0.0, 0.8) == "sparse"
 
 
+def test_every_engine_the_config_accepts_binds():
+    net = pruned_net()
+    assert {type(bind(net, name)) for name in ENGINES} == {Dense, Sparse}
+
+
 def test_pattern_round_trip_and_transpose_order():
     net = pruned_net()
     for w, m in zip(net.weights, net.masks):
@@ -63,6 +70,21 @@ def test_pattern_round_trip_and_transpose_order():
         # perm puts the values in the CSR order of W^T: row-major over the transpose
         wt = w.t().contiguous()
         assert torch.equal(values[p.perm], wt.flatten()[wt.flatten() != 0])
+
+
+@pytest.mark.parametrize("units,batch", [(512, 128), (5, 7), (3, 1)])
+@pytest.mark.parametrize("sigma", [0.0, 0.5])
+def test_relu_add_is_relu_then_the_same_noise(units, batch, sigma):
+    """The sparse engine's fused ReLU layer adds the numbers add_feature_major adds, bit for bit."""
+    z, bias = torch.randn(units, batch), torch.randn(units)
+    a = torch.relu(z + bias.unsqueeze(1))
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    expected = noise.add_feature_major(a, sigma, g1, out=torch.empty_like(a)) if sigma else a
+    active = torch.empty(units, batch, dtype=torch.bool)
+    out = kernels.relu_add(z.clone(), bias, sigma, g2, active)
+    assert torch.equal(out, expected)
+    assert torch.equal(active, z + bias.unsqueeze(1) > 0)
+    assert torch.equal(g1.get_state(), g2.get_state())  # a key drawn only when there is noise
 
 
 @pytest.mark.parametrize("sigma,modulation", [

@@ -11,7 +11,7 @@ import pytest
 
 from pruning_lab.config import SCHEMA
 from pruning_lab.protocol import run
-from pruning_lab.store import load_json
+from pruning_lab.store import read_json
 
 from .conftest import ROOT, TINY, tiny_job
 
@@ -31,8 +31,7 @@ def sweep(tmp: Path, name: str, *extra: str) -> dict[tuple[str, int], dict]:
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = {}
     for path in sorted((tmp / name / "sweep").glob("*/result.json")):
-        r = load_json(path)
-        assert r is not None, f"invalid JSON {path}"
+        r = read_json(path)  # raises Corrupt on a damaged file
         results[(r["treatment"], r["seed"])] = r
     return results
 

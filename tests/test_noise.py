@@ -127,18 +127,3 @@ def test_the_gradient_passes_through_unchanged():
     h = torch.randn(4, 6, requires_grad=True)
     (noise.add(h, 0.5, torch.Generator().manual_seed(0)) * torch.arange(6.0)).sum().backward()
     assert torch.equal(h.grad, torch.arange(6.0).expand(4, 6))
-
-
-@pytest.mark.parametrize("units,batch", [(512, 128), (5, 7), (3, 1)])
-@pytest.mark.parametrize("sigma", [0.0, 0.5])
-def test_relu_add_is_relu_then_the_same_noise(units, batch, sigma):
-    """The sparse engine's fused ReLU layer adds the numbers add_feature_major adds, bit for bit."""
-    z, bias = torch.randn(units, batch), torch.randn(units)
-    a = torch.relu(z + bias.unsqueeze(1))
-    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    expected = noise.add_feature_major(a, sigma, g1, out=torch.empty_like(a)) if sigma else a
-    active = torch.empty(units, batch, dtype=torch.bool)
-    out = noise.relu_add(z.clone(), bias, sigma, g2, active)
-    assert torch.equal(out, expected)
-    assert torch.equal(active, z + bias.unsqueeze(1) > 0)
-    assert torch.equal(g1.get_state(), g2.get_state())  # a key drawn only when there is noise

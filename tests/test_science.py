@@ -12,10 +12,10 @@ from pruning_lab import data as data_mod
 from pruning_lab import noise
 from pruning_lab.config import DataConfig, Modulate, ModelConfig, Regrow, Train
 from pruning_lab.evaluation import accuracy
-from pruning_lab.masks import further, prune
 from pruning_lab.network import Network, dense_linears, forward, init, logits
 from pruning_lab.phases import run_phases
 from pruning_lab.protocol import longitudinal
+from pruning_lab.pruning import further, prune
 from pruning_lab.regrowth import gradient_scores, n_regrow, regrow
 from pruning_lab.rng import generator
 from pruning_lab.training import train

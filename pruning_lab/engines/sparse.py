@@ -1,65 +1,18 @@
-"""Engines: how a phase's trainable parameters are laid out and multiplied.
+"""The sparse engine: only the surviving weight values, their products in CSR form.
 
-Every engine computes the same function (the masked network); they differ only in which
-kernels do the work. ``dense`` keeps full matrices and re-applies the masks after each step;
-the work it does is independent of sparsity. ``sparse`` keeps only the surviving weight
-values, so its work is proportional to them (bench/bench.py measures both).
+Its work is proportional to the survivors rather than to the full matrices, so it pays off
+once the network is sparse enough (``engine_sparse_from``).
 """
 
 from __future__ import annotations
-
-from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import kernels, noise
-from .network import Network, dense_linears, forward
-
-
-class Trainable(Protocol):
-    def parameters(self) -> list[torch.Tensor]: ...
-    def step(self, x: torch.Tensor, y: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor | float:
-        """Forward pass and mean cross-entropy loss; leaves the gradients in parameters()' .grad."""
-        ...
-    def after_step(self) -> None: ...
-    def write_back(self) -> None: ...
-
-
-class Dense:
-    """Full weight matrices; pruned entries are zeroed again after every optimizer step."""
-
-    def __init__(self, net: Network):
-        self.net = net
-        self.weights = [w.detach().clone().requires_grad_(True) for w in net.weights]
-        self.biases = [b.detach().clone().requires_grad_(True) for b in net.biases]
-        # a layer without pruned synapses (the whole network at baseline) has nothing to re-zero
-        self.pruned = [(w, m.to(w.dtype)) for w, m in zip(self.weights, net.masks) if not bool(m.all())]
-        self.linears = dense_linears(self.weights, self.biases)
-
-    def parameters(self) -> list[torch.Tensor]:
-        return [*self.weights, *self.biases]
-
-    def __call__(self, x, sigma, generator):
-        return forward(x, self.linears, damping=self.net.damping, activation=self.net.activation,
-                       sigma=sigma, generator=generator)
-
-    def step(self, x, y, sigma, generator):
-        loss = F.cross_entropy(self(x, sigma, generator), y)
-        for p in self.parameters():
-            p.grad = None
-        loss.backward()
-        return loss.detach()
-
-    @torch.no_grad()
-    def after_step(self) -> None:
-        for w, m in self.pruned:
-            w.mul_(m)
-
-    def write_back(self) -> None:
-        self.net.weights = [w.detach() for w in self.weights]
-        self.net.biases = [b.detach() for b in self.biases]
+from .. import noise
+from ..network import Network
+from . import kernels
 
 
 class Pattern:
@@ -90,8 +43,8 @@ def _csr_matmul(col: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor, 
     """(CSR matrix) @ dense, the matrix given by column indices, row offsets and values.
 
     embedding_bag's weighted sum is exactly this product (row r sums values[k] * dense[col[k]]
-    over its bag); its kernel measured ~1.5x faster than torch.mm on a CSR tensor (MKL) at
-    these sizes and gives bit-identical results (bench/bench.py --kernels).
+    over its bag); at these sizes its kernel beats torch.mm on a CSR tensor (MKL) and gives
+    bit-identical results (bench/bench.py --kernels).
     """
     # torch.embedding_bag rather than F.embedding_bag: the same kernel without the Python-side
     # argument checks, which cost more than the product itself in the smallest layers
@@ -114,11 +67,11 @@ class Sparse:
       read and write, so consecutive layers never copy.
     - Products with W and W^T are embedding_bag's weighted sums (_csr_matmul); the weight
       gradient at the survivors, the loss and ReLU's backward pass are compiled loops
-      (kernels.py), and so is a ReLU layer's bias, activation and noise (noise.relu_add):
+      (kernels.py), and so is a ReLU layer's bias, activation and noise (kernels.relu_add):
       each one pass where torch needs several calls. A ReLU layer keeps only where it was
       active (a bool per unit and sample) for its backward pass, not the activation itself,
-      so its noisy output can overwrite its input: with internal noise, ~0.5 MB less memory
-      touched per step, the same numbers bit for bit.
+      so its noisy output can overwrite its input: less memory touched per step, the same
+      numbers bit for bit.
     - The forward pass restates network.forward (activation, then noise, then damping; no
       noise or damping after the output layer), because the backward pass needs its
       intermediates: the input of every layer and every hidden activation. Damping multiplies
@@ -171,7 +124,7 @@ class Sparse:
                     h = noise.add_feature_major(a, sigma, generator, out=torch.empty_like(a))
             else:  # bias, ReLU and noise in one pass, in place: z becomes h
                 active = torch.empty(z.shape, dtype=torch.bool)
-                h = noise.relu_add(z, b, sigma, generator, active)
+                h = kernels.relu_add(z, b, sigma, generator, active)
                 acts.append(active)
         g = torch.empty_like(z)  # d loss / d z of the output layer
         loss = kernels.cross_entropy(z.numpy(), y.numpy(), g.numpy())
@@ -202,17 +155,3 @@ class Sparse:
     def write_back(self) -> None:
         self.net.weights = [p.scatter(v.clone()) for p, v in zip(self.patterns, self.values)]
         self.net.biases = [b.clone() for b in self.biases]
-
-
-ENGINES: dict[str, type] = {"dense": Dense, "sparse": Sparse}
-
-
-def choose(engine: str, sparsity: float, sparse_from: float) -> str:
-    """The engine a phase runs on: ``auto`` goes sparse once the network is sparse enough."""
-    if engine != "auto":
-        return engine
-    return "sparse" if sparsity >= sparse_from and "sparse" in ENGINES else "dense"
-
-
-def bind(net: Network, engine: str) -> Trainable:
-    return ENGINES[engine](net)

@@ -3,8 +3,11 @@
 Arrays are feature-major, (features, batch) and C-contiguous, as engines.Sparse keeps its
 activations; torch tensors are passed as ``tensor.numpy()`` views, so nothing is copied.
 Numba compiles each kernel for this machine's CPU on first use and caches the machine code
-next to this file (or in NUMBA_CACHE_DIR): compiling takes ~0.9 s, loading it in a later
-process ~0.3 s.
+next to this file (or in NUMBA_CACHE_DIR), so later processes only load it.
+
+The fused ReLU layer (relu_add) inlines noise.py's stream. Numba's cache checks only the file
+that defines a kernel: after editing noise.py, delete the cache (``__pycache__/*.nbi``,
+``*.nbc`` here) or tests/test_noise.py will see relu_add add the old numbers.
 
 ``fastmath`` allows fused multiply-adds and reordering a sum, which is what lets the dot
 products below use vector registers; the results differ from torch's by float32 rounding
@@ -14,14 +17,17 @@ only (tests/test_engines.py compares the engines, bench/bench.py --kernels the k
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+import torch
+from numba import njit, uint64
+
+from .. import noise
 
 FAST = {"contract", "reassoc"}
 
 
 @njit(cache=True)
 def relu_backward(grad, active):
-    """grad = grad where the ReLU was active, else 0, in place (``active`` from noise.relu_add)."""
+    """grad = grad where the ReLU was active, else 0, in place (``active`` from relu_add)."""
     g, a = grad.reshape(-1), active.reshape(-1)
     for i in range(g.shape[0]):
         g[i] = g[i] if a[i] else np.float32(0.0)
@@ -35,9 +41,8 @@ def weight_grad(crow, col, g, h, scale, grad_values, grad_bias):
     (out, batch), h the layer's input (in, batch) before it is scaled (by damping). The
     gradient of the k-th survivor (r, c) is scale times the dot product g[r] . h[c] over the
     batch, that of bias r the sum of g[r].
-    Four survivors of a row are done together so each g[r] load feeds four products:
-    ~1.4x faster than one at a time, ~1.5x faster than torch.sparse.sampled_addmm (82 vs
-    128 us on the 512x512 layer, bench/bench.py --kernels).
+    Four survivors of a row are done together so each g[r] load feeds four products, which
+    beats both one at a time and torch.sparse.sampled_addmm (bench/bench.py --kernels).
     """
     n_out, batch = g.shape
     for r in range(n_out):
@@ -98,3 +103,52 @@ def cross_entropy(z, y, g):
             g[c, j] /= n
         total -= (z[y[j], j] - m) - lse
     return total / batch
+
+
+def relu_add(z: torch.Tensor, bias: torch.Tensor, sigma: float, generator: torch.Generator | None,
+             active: torch.Tensor) -> torch.Tensor:
+    """z = relu(z + bias) + sigma * noise in place, for contiguous (features, batch) tensors.
+
+    One pass for what is otherwise three (bias, ReLU, noise), the numbers those of
+    ``noise.add_feature_major`` (the same key is drawn, and only if sigma > 0). ``active`` (bool,
+    same shape) receives where the ReLU passed its input, all its backward pass needs: the
+    activation itself need not be kept beside the noisy one.
+    """
+    key = noise.draw_key(generator) if sigma > 0 else np.uint64(0)
+    _relu_add(key, np.float32(sigma), bias.numpy(), z.numpy(), active.numpy())
+    return z
+
+
+@njit(cache=True, fastmath={"contract"})
+def _relu_add_row(state, sigma, bias, z, active):
+    """One feature-major row of relu_add: pairs from SplitMix64 state ``state`` onwards.
+
+    A function of its own, as noise's _add_row_pair: inlined into the loop over rows, the
+    compiler stopped vectorizing it.
+    """
+    for q in range(z.shape[0] // 2):
+        state += noise.GAMMA
+        z0, z1 = noise.normal_pair_at(state)
+        x0, x1 = z[2 * q] + bias, z[2 * q + 1] + bias
+        active[2 * q], active[2 * q + 1] = x0 > np.float32(0.0), x1 > np.float32(0.0)
+        z[2 * q] = max(x0, np.float32(0.0)) + sigma * z0
+        z[2 * q + 1] = max(x1, np.float32(0.0)) + sigma * z1
+
+
+@njit(cache=True, fastmath={"contract"})
+def _relu_add(key, sigma, bias, z, active):
+    """z = relu(z + bias) + sigma * noise in place, for (features, batch) arrays; see relu_add."""
+    n_units, batch = z.shape
+    if sigma != 0 and batch % 2 == 0:  # the pairs of row u start at pair u * batch / 2
+        for u in range(n_units):
+            _relu_add_row(key + uint64(u * (batch // 2)) * noise.GAMMA, sigma, bias[u], z[u], active[u])
+        return
+    for u in range(n_units):
+        for b in range(batch):
+            x = z[u, b] + bias[u]
+            active[u, b] = x > np.float32(0.0)
+            z[u, b] = max(x, np.float32(0.0))
+    if sigma != 0:  # an odd batch: pairs straddle units, so the flat loop adds the noise
+        flat = z.reshape(-1)
+        # from a copy: reading and writing one array, the compiler does not vectorize the loop
+        noise.add_flat(key, sigma, flat.copy(), flat)
