@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, Job
+from .overrides import sweep_arguments
 from .store import atomic_write
 
 # set by the sweep for its jobs, so a status left in a reused sweep directory by an earlier
@@ -45,9 +45,7 @@ def refuse(message: str) -> None:
 def _sweep_arguments(config: DictConfig) -> list:
     """The sweep's overrides, parsed: the command line's and the preset's ``hydra.sweeper.params``."""
     task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    params = config.hydra.sweeper.get("params") or {}
-    # as Hydra's BasicSweeper: the preset's params first, so the command line wins
-    return OverridesParser.create().parse_overrides(overrides=[f"{k}={v}" for k, v in params.items()] + list(task))
+    return sweep_arguments(task, config.hydra.sweeper.get("params"))
 
 
 def sweep_overrides(config: DictConfig) -> list[list[str]]:

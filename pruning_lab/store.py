@@ -103,12 +103,17 @@ def read_json(path: Path) -> dict | None:
         obj = json.loads(blob)
     except ValueError:
         raise Corrupt("not valid JSON (truncated or damaged)") from None
+    return verify(obj)
+
+
+def verify(obj) -> dict:
+    """``obj`` without its checksum if the checksum matches the rest, else ``Corrupt``."""
     if not isinstance(obj, dict) or not isinstance(obj.get("checksum"), str):
         raise Corrupt("no checksum")
-    checksum = obj.pop("checksum")
-    if sha256(canonical(obj)) != checksum:
+    body = {k: v for k, v in obj.items() if k != "checksum"}
+    if sha256(canonical(body)) != obj["checksum"]:
         raise Corrupt("checksum mismatch (truncated or edited)")
-    return obj
+    return body
 
 
 @contextmanager

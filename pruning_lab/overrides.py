@@ -1,0 +1,20 @@
+"""A sweep's overrides as Hydra parses them, for the sweep itself and for whoever reads it later."""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+
+
+def sweep_arguments(task: Iterable[str], params: Mapping | None = None) -> list[Override]:
+    """The command line's overrides ``task`` and a preset's ``hydra.sweeper.params``, parsed."""
+    # as Hydra's BasicSweeper: the preset's params first, so the command line wins
+    return OverridesParser.create().parse_overrides(
+        overrides=[f"{k}={v}" for k, v in (params or {}).items()] + list(task))
+
+
+def values(o: Override) -> list[str]:
+    """Every value an override takes: the swept ones, or its single value."""
+    return list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
