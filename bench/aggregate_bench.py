@@ -19,9 +19,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pruning_lab.aggregate import load_sweep  # noqa: E402
+from pruning_lab.analysis.load import read_results  # noqa: E402
+from pruning_lab.analysis.report import build  # noqa: E402
 from pruning_lab.config import SCHEMA, Job, config_hash  # noqa: E402
-from pruning_lab.report import build  # noqa: E402
 from pruning_lab.store import dump_json  # noqa: E402
 
 TREATMENTS = ("ketamine", "ssri", "neurosteroid", "random_regrowth")
@@ -98,7 +98,7 @@ def main() -> None:
         n = write_sweep(sweep_dir, args.files)
         print(f"wrote {n} synthetic result files in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
-        sweep = load_sweep(sweep_dir)
+        sweep = read_results(sweep_dir)
         t_read = time.perf_counter() - t0
         print(f"read + tidy frame: {t_read:.2f} s ({len(sweep.runs)} runs, {len(sweep.tidy)} rows, "
               f"axes {sweep.axes})")
@@ -108,12 +108,12 @@ def main() -> None:
         print(f"tables + statistics + report: {t_report:.2f} s")
         total = t_read + t_report
         if not args.no_figures:
-            from pruning_lab.figures import all_figures
-            from pruning_lab.aggregate import arms
-            from pruning_lab.report import _layout, _threshold
+            from pruning_lab.analysis.arms import arms, layout
+            from pruning_lab.analysis.figures import all_figures
+            from pruning_lab.analysis.report import _threshold
 
             t0 = time.perf_counter()
-            figs = all_figures(arms(sweep), _layout(sweep), 1, _threshold(sweep), out / "figures")
+            figs = all_figures(arms(sweep), layout(sweep), 1, _threshold(sweep), out / "figures")
             t_fig = time.perf_counter() - t0
             print(f"figures: {t_fig:.2f} s ({len(figs)} PNG + SVG pairs)")
             total += t_fig

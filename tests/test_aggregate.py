@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +16,16 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from scipy import stats as st
 
-from pruning_lab import published as pub
-from pruning_lab.aggregate import arms, load_sweep, main, read_result
+from pruning_lab.aggregate import main
+from pruning_lab.analysis import published as pub
+from pruning_lab.analysis.arms import Layout, arms
+from pruning_lab.analysis.load import load_results, read_result
+from pruning_lab.analysis.load import read_results
+from pruning_lab.analysis.report import build
+from pruning_lab.analysis.stats import bootstrap_ci, hedges_g, holm, pairwise, quadrant_ceiling, summary_frame
+from pruning_lab.analysis.tables import Lookup, efficacy, relapse_summary, stress_profile
 from pruning_lab.config import SCHEMA, Job, config_hash
-from pruning_lab.report import build
-from pruning_lab.stats import bootstrap_ci, hedges_g, holm, pairwise, quadrant_ceiling, summarize
 from pruning_lab.store import dump_json
-from pruning_lab.tables import Layout, Lookup, efficacy, relapse_summary, stress_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGMAS = ("0", "0.5", "1", "1.5", "2.5")
@@ -84,7 +89,7 @@ def write(path: Path, obj: dict) -> Path:
 
 def tables_of(sweep, ddof=1):
     frame = arms(sweep)
-    summary = summarize(frame, [*sweep.axes, "arm", "section", "metric", "x"], ddof)
+    summary = summary_frame(frame, [*sweep.axes, "arm", "section", "metric", "x"], ddof)
     labels = sweep.runs.groupby("treatment")["label"].first().to_dict()
     return Lookup(summary, Layout(sweep.global_axes, sweep.treatment_axes, labels)), summary
 
@@ -100,7 +105,7 @@ def cell(table, row: str, column: str) -> str:
 def test_mean_and_sample_sd_of_known_values(configs, tmp_path):
     for seed, v in enumerate([90.0, 92.0, 97.0]):
         write(tmp_path / f"k{seed}.json", result(configs, seed, treated=ev(v, 47.5)))
-    look, summary = tables_of(load_sweep(tmp_path))
+    look, summary = tables_of(read_results(tmp_path))
     rec = summary[(summary.arm == "ketamine") & (summary.section == "treated") & (summary.metric == "combined")]
     assert rec["n"].item() == 3
     assert rec["mean"].item() == pytest.approx(93.0)
@@ -113,7 +118,7 @@ def test_mean_and_sample_sd_of_known_values(configs, tmp_path):
 def test_population_sd_as_published(configs, tmp_path):
     for seed, v in enumerate([90.0, 92.0, 97.0]):
         write(tmp_path / f"k{seed}.json", result(configs, seed, treated=ev(v, 47.5)))
-    look, summary = tables_of(load_sweep(tmp_path), ddof=0)
+    look, summary = tables_of(read_results(tmp_path), ddof=0)
     assert cell(efficacy(look), "Ketamine-like", "Combined stress (%)") == "93.0 ± 2.9"   # sqrt(26/3)
     rec = summary[(summary.arm == "ketamine") & (summary.metric == "combined") & (summary.section == "treated")]
     assert rec["sd_sample"].item() == pytest.approx(math.sqrt(13.0))   # the SE still uses the sample SD
@@ -124,7 +129,7 @@ def test_untreated_row_counts_each_seed_once(configs, tmp_path):
     for seed in (0, 1):
         for t in ("ketamine", "ssri", "neurosteroid"):
             write(tmp_path / f"{t}{seed}.json", result(configs, seed, t, untreated=ev(30.0 + 10 * seed)))
-    look, _ = tables_of(load_sweep(tmp_path))
+    look, _ = tables_of(read_results(tmp_path))
     t = efficacy(look)
     assert cell(t, "Untreated (pruned)", "n") == "2"
     assert cell(t, "Untreated (pruned)", "Combined stress (%)") == f"35.0 ± {math.sqrt(50):.1f}"
@@ -132,7 +137,7 @@ def test_untreated_row_counts_each_seed_once(configs, tmp_path):
 
 def test_single_seed_shows_the_value_itself(configs, tmp_path):
     write(tmp_path / "a.json", result(configs, 42, treated=ev(96.94, 47.5)))
-    look, _ = tables_of(load_sweep(tmp_path))
+    look, _ = tables_of(read_results(tmp_path))
     assert cell(efficacy(look), "Ketamine-like", "Combined stress (%)") == "96.9"
     assert cell(stress_profile(look), "Ketamine-like", "Extreme (σ=2.5) (%)") == "96.9"
 
@@ -144,7 +149,7 @@ def test_any_treatment_gets_its_row_and_a_swept_axis_its_column(configs, tmp_pat
         for seed in (0, 1):
             write(tmp_path / f"k{s}{seed}.json", result(configs, seed, treated=ev(80 + 100 * s), edit=sparsity(s)))
             write(tmp_path / f"c{s}{seed}.json", result(configs, seed, "combo", treated=ev(50 + s), edit=sparsity(s)))
-    sweep = load_sweep(tmp_path)
+    sweep = read_results(tmp_path)
     assert sweep.axes == ["pathology.sparsity"]
     assert sweep.missing.empty
     look, _ = tables_of(sweep)
@@ -162,7 +167,7 @@ def test_a_treatment_knob_is_an_axis_of_that_treatment_only(configs, tmp_path):
         write(tmp_path / f"k{seed}.json", result(configs, seed, "ketamine"))
         for v in (0.6, 0.7):
             write(tmp_path / f"n{v}{seed}.json", result(configs, seed, "neurosteroid", edit=damping(v)))
-    sweep = load_sweep(tmp_path)
+    sweep = read_results(tmp_path)
     assert sweep.axes == ["treatment.phases.0.damping"]
     assert sweep.missing.empty
     look, _ = tables_of(sweep)
@@ -176,7 +181,7 @@ def test_longitudinal_summary_counts_relapses(configs, tmp_path):
     courses = [[97.0, 96.0, 95.0], [79.0, 85.0, 90.0], [97.0, 90.0, 70.0], [97.0, 97.0, 97.0]]
     for seed, c in enumerate(courses):
         write(tmp_path / f"s{seed}.json", result(configs, seed, "ssri", course=c))
-    look, summary = tables_of(load_sweep(tmp_path))
+    look, summary = tables_of(read_results(tmp_path))
     d = relapse_summary(look, 80.0).display.set_index("Metric")["SSRI-like"]
     assert d["Seeds with relapse (<80%)"] == "2/4"
     assert d["Seeds without relapse (≥80%)"] == "2/4"
@@ -195,7 +200,7 @@ def test_missing_cells_are_listed(configs, tmp_path):
         write(tmp_path / f"k{seed}.json", result(configs, seed, "ketamine"))
         if seed != 1:
             write(tmp_path / f"s{seed}.json", result(configs, seed, "ssri"))
-    sweep = load_sweep(tmp_path)
+    sweep = read_results(tmp_path)
     assert sweep.missing.to_dict("records") == [{"treatment": "ssri", "seed": 1}]
 
 
@@ -205,12 +210,12 @@ def test_declared_but_absent_seeds_are_missing(configs, tmp_path):
     (tmp_path / "1_ketamine_s1" / ".hydra").mkdir(parents=True)
     (tmp_path / "multirun.yaml").write_text(
         "hydra:\n  overrides:\n    task:\n    - treatment=ketamine\n    - seed=range(2)\n  sweeper:\n    params: null\n")
-    sweep = load_sweep(tmp_path)
+    sweep = read_results(tmp_path)
     assert sweep.missing.to_dict("records") == [{"treatment": "ketamine", "seed": 1}]
     assert sweep.incomplete_dirs == [f"{tmp_path / '1_ketamine_s1'}: no status (not started, killed, or from an "
                                      "older version)"]
     (tmp_path / "1_ketamine_s1" / "job.status").write_text('{"state": "failed", "error": "ValueError: boom"}')
-    assert load_sweep(tmp_path).incomplete_dirs == [f"{tmp_path / '1_ketamine_s1'}: failed: ValueError: boom"]
+    assert read_results(tmp_path).incomplete_dirs == [f"{tmp_path / '1_ketamine_s1'}: failed: ValueError: boom"]
 
 
 def test_bad_files_are_reported_by_path_and_skipped(configs, tmp_path):
@@ -230,7 +235,7 @@ def test_bad_files_are_reported_by_path_and_skipped(configs, tmp_path):
     write(tmp_path / "malformed.json", malformed)
     write(tmp_path / "baselines" / "abc.json", {"key": "abc", "sha256": "0", "config": {}})  # cache record: no fault
 
-    sweep = load_sweep(tmp_path)
+    sweep = read_results(tmp_path)
     assert sweep.runs["path"].tolist() == [str(good)]
     why = {Path(p).name: w for p, w in sweep.problems}
     assert set(why) == {"truncated.json", "edited.json", "foreign.json", "list.json", "old.json", "malformed.json"}
@@ -258,7 +263,7 @@ def test_same_result_in_job_dir_and_store_counts_once(configs, tmp_path):
     r = result(configs, 0)
     write(tmp_path / "sweep" / "0_ketamine_s0" / "result.json", r)
     write(tmp_path / "store" / "results" / f"{r['config_hash']}.json", r)
-    sweep = load_sweep(tmp_path)
+    sweep = read_results(tmp_path)
     assert len(sweep.runs) == 1 and sweep.duplicates == 1 and not sweep.conflicts
 
 
@@ -332,7 +337,7 @@ def test_published_keys_name_metrics_the_aggregation_produces(paper, configs, tm
         for t in ("ketamine", "ssri", "neurosteroid"):
             write(tmp_path / f"{t}{seed}.json", result(configs, seed, t, course=course,
                                                        off=ev(70.0) if t == "neurosteroid" else None))
-    look, summary = tables_of(load_sweep(tmp_path))
+    look, summary = tables_of(read_results(tmp_path))
     comp = pub.compare(pub.load(paper, ROOT / "experiments"), summary)
     assert (comp["basis"] != "not in this sweep").all(), comp.loc[comp.basis == "not in this sweep", ["table", "row"]]
 
@@ -422,7 +427,7 @@ def test_paper1_mode_for_a_single_seed(configs, tmp_path):
         c["longitudinal"]["cycles"] = 0
     for t in ("ketamine", "ssri", "neurosteroid"):
         write(tmp_path / f"{t}.json", result(configs, 42, t, edit=paper1, treated=ev(96.9, 47.5)))
-    sweep = load_sweep(tmp_path)
+    sweep = read_results(tmp_path)
     path = build(sweep, tmp_path / "out", figures=False)
     report = path.read_text()
     assert "Agreement with paper 1" in report
@@ -431,5 +436,36 @@ def test_paper1_mode_for_a_single_seed(configs, tmp_path):
 
 
 def test_job_status_file_name_matches_the_writer():
-    from pruning_lab import aggregate, hydra_callbacks
-    assert aggregate.JOB_STATUS == hydra_callbacks.STATUS
+    from pruning_lab import hydra_callbacks
+    from pruning_lab.analysis import load
+    assert load.JOB_STATUS == hydra_callbacks.STATUS
+
+
+# -- the Python API -----------------------------------------------------------------------------
+
+
+def test_load_results_gives_the_tidy_frame_with_numeric_axes(configs, tmp_path):
+    def sparsity(s):
+        return lambda c: c["pathology"].__setitem__("sparsity", s)
+    for s in (0.9, 0.95):
+        write(tmp_path / f"k{s}.json", result(configs, 0, treated=ev(80 + 10 * s), edit=sparsity(s)))
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.warns(UserWarning, match="bad.json: not valid JSON"):
+        df = load_results(tmp_path)
+    assert {"config_hash", "seed", "treatment", "metric", "value", "pathology.sparsity"} <= set(df.columns)
+    assert df["pathology.sparsity"].dtype.kind == "f"
+    comb = df[(df.section == "treated") & (df.metric == "combined")].set_index("pathology.sparsity")["value"]
+    assert comb.to_dict() == {0.9: pytest.approx(89.0), 0.95: pytest.approx(89.5)}
+
+
+def test_load_results_of_an_empty_path_warns_and_keeps_the_columns(tmp_path):
+    with pytest.warns(UserWarning, match="holds no valid result"):
+        df = load_results(tmp_path)
+    assert df.empty and {"seed", "treatment", "metric", "value", "config_hash"} <= set(df.columns)
+
+
+def test_loading_results_imports_neither_torch_nor_hydra():
+    code = ("import sys; from pruning_lab.analysis.load import load_results; "
+            "print(sorted(m for m in ('torch', 'hydra', 'omegaconf') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"

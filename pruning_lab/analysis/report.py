@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from .. import __version__
 from . import published as pubmod
-from .aggregate import BASELINE_ARMS, Sweep, arms, order_key
-from .stats import binomial_se, ceilings, pairwise, summarize
-from .tables import DASH, Layout, Lookup, Table, all_tables, num
+from .arms import Layout, arms, layout
+from .load import ResultSet, order_key
+from .stats import binomial_se, ceilings, pairwise, summary_frame
+from .tables import DASH, Lookup, Table, all_tables, num
 
 PAPER2_HOME = {"Table 1": "efficacy", "Table 2": "stress_profile", "Table 3": "cycle_combined",
                "Table 4": "relapse_summary"}
@@ -101,54 +102,45 @@ def comparison_markdown(comp: pd.DataFrame) -> str:
 # -- sections --------------------------------------------------------------------------------
 
 
-def _layout(sweep: Sweep) -> Layout:
-    labels = (sweep.runs.groupby("treatment")["label"].agg(lambda s: s.mode().iloc[0]).to_dict()
-              if len(sweep.runs) else {})
-    # a row label must name one arm: treatment "none" is labelled like the untreated baseline
-    taken = pd.Series(list(labels.values()) + list(BASELINE_ARMS.values())).value_counts()
-    labels = {t: (f"{v} [{t}]" if taken[v] > 1 else v) for t, v in labels.items()}
-    return Layout(sweep.global_axes, sweep.treatment_axes, labels)
-
-
-def _threshold(sweep: Sweep) -> float | None:
-    vals = [c.get("longitudinal", {}).get("relapse_threshold") for c in sweep.configs.values()
+def _threshold(results: ResultSet) -> float | None:
+    vals = [c.get("longitudinal", {}).get("relapse_threshold") for c in results.configs.values()
             if c.get("longitudinal", {}).get("cycles", 0) > 0]
     return float(pd.Series(vals).mode().iloc[0]) if vals else None
 
 
-def data_quality(sweep: Sweep, out: Path) -> list[str]:
+def data_quality(results: ResultSet, out: Path) -> list[str]:
     lines = ["## Data quality", ""]
-    n_files = len(sweep.runs) + sweep.duplicates + len(sweep.problems)
-    lines.append(f"- Result files read: {n_files}; distinct results: {len(sweep.runs)}; duplicate copies "
-                 f"(same config hash, e.g. job dir and store): {sweep.duplicates}.")
-    if sweep.problems:
-        lines.append(f"- **{len(sweep.problems)} file(s) skipped** (listed in `bad_files.csv`):")
-        lines += [f"  - `{p}`: {why}" for p, why in sweep.problems[:MAX_LISTED]]
-        if len(sweep.problems) > MAX_LISTED:
-            lines.append(f"  - ... and {len(sweep.problems) - MAX_LISTED} more")
-        pd.DataFrame(sweep.problems, columns=["path", "problem"]).to_csv(out / "bad_files.csv", index=False)
+    n_files = len(results.runs) + results.duplicates + len(results.problems)
+    lines.append(f"- Result files read: {n_files}; distinct results: {len(results.runs)}; duplicate copies "
+                 f"(same config hash, e.g. job dir and store): {results.duplicates}.")
+    if results.problems:
+        lines.append(f"- **{len(results.problems)} file(s) skipped** (listed in `bad_files.csv`):")
+        lines += [f"  - `{p}`: {why}" for p, why in results.problems[:MAX_LISTED]]
+        if len(results.problems) > MAX_LISTED:
+            lines.append(f"  - ... and {len(results.problems) - MAX_LISTED} more")
+        pd.DataFrame(results.problems, columns=["path", "problem"]).to_csv(out / "bad_files.csv", index=False)
     else:
         lines.append("- No truncated, edited, foreign or malformed files.")
-    if sweep.conflicts:
-        lines.append(f"- **{len(sweep.conflicts)} conflicting copies** (same config hash, different content; the "
+    if results.conflicts:
+        lines.append(f"- **{len(results.conflicts)} conflicting copies** (same config hash, different content; the "
                      "first was used):")
-        lines += [f"  - `{a}` differs from `{b}`" for a, b in sweep.conflicts[:MAX_LISTED]]
-    if len(sweep.missing):
-        lines.append(f"- **{len(sweep.missing)} missing cell(s)** (seed x treatment x condition implied by the sweep "
+        lines += [f"  - `{a}` differs from `{b}`" for a, b in results.conflicts[:MAX_LISTED]]
+    if len(results.missing):
+        lines.append(f"- **{len(results.missing)} missing cell(s)** (seed x treatment x condition implied by the sweep "
                      "but without a result; all listed in `missing_cells.csv`):")
-        lines += ["", md(sweep.missing.head(MAX_LISTED).astype(str)), ""]
-        if len(sweep.missing) > MAX_LISTED:
-            lines.append(f"  ... and {len(sweep.missing) - MAX_LISTED} more.")
-        sweep.missing.to_csv(out / "missing_cells.csv", index=False)
+        lines += ["", md(results.missing.head(MAX_LISTED).astype(str)), ""]
+        if len(results.missing) > MAX_LISTED:
+            lines.append(f"  ... and {len(results.missing) - MAX_LISTED} more.")
+        results.missing.to_csv(out / "missing_cells.csv", index=False)
     else:
         lines.append("- No missing (seed, treatment) cells.")
-    if sweep.incomplete_dirs:
-        lines.append(f"- **{len(sweep.incomplete_dirs)} Hydra job director(ies) without `result.json`** "
+    if results.incomplete_dirs:
+        lines.append(f"- **{len(results.incomplete_dirs)} Hydra job director(ies) without `result.json`** "
                      "(job failed, killed or still running):")
-        lines += [f"  - `{d.split(': ', 1)[0]}`: {d.split(': ', 1)[-1]}" for d in sweep.incomplete_dirs[:MAX_LISTED]]
-    if sweep.inconsistent:
+        lines += [f"  - `{d.split(': ', 1)[0]}`: {d.split(': ', 1)[-1]}" for d in results.incomplete_dirs[:MAX_LISTED]]
+    if results.inconsistent:
         lines.append("- **Jobs sharing a baseline disagree about its metrics** (they should be identical):")
-        lines += [f"  - {s}" for s in sweep.inconsistent[:MAX_LISTED]]
+        lines += [f"  - {s}" for s in results.inconsistent[:MAX_LISTED]]
     return lines + [""]
 
 
@@ -166,7 +158,7 @@ def protocol_section(proto: pd.DataFrame | None, paper: int) -> list[str]:
     return lines
 
 
-def ceiling_section(sweep: Sweep, summary: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+def ceiling_section(results: ResultSet, summary: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     lines = ["## Bayes-optimal ceilings", "",
              "With four equiprobable clusters at (±a, ±a) and independent per-axis spread r, the Bayes rule picks "
              "the quadrant and its accuracy is (1 − Φ(−a/r))². r is 0 on the clean set, the data spread on the "
@@ -178,7 +170,7 @@ def ceiling_section(sweep: Sweep, summary: pd.DataFrame) -> tuple[list[str], pd.
              "within about ±2 binomial SE of its ceiling.", ""]
     rows = []
     combos = {}
-    for h, c in sweep.configs.items():
+    for h, c in results.configs.items():
         key = (str(c["data"]["centres"]), c["data"]["spread"], c["stress"]["input_sigma"], str(c["stress"]["profile"]))
         combos.setdefault(key, c)
     treated = summary[summary["section"].isin(["treated", "off_drug"])]
@@ -271,23 +263,23 @@ def pairwise_section(frame: pd.DataFrame, layout: Layout) -> tuple[list[str], pd
     return lines, res
 
 
-def provenance_section(sweep: Sweep, out: Path) -> list[str]:
-    runs = sweep.runs
+def provenance_section(results: ResultSet, out: Path) -> list[str]:
+    runs = results.runs
     lines = ["## Provenance", ""]
     total = runs["wall_seconds"].sum()
     lines.append(f"- Aggregated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by pruning-lab {__version__} "
-                 f"(Python {platform.python_version()}, pandas {pd.__version__}) from `{sweep.root}`.")
+                 f"(Python {platform.python_version()}, pandas {pd.__version__}) from `{results.root}`.")
     lines.append(f"- Command: `{' '.join([Path(sys.executable).name, '-m', 'pruning_lab.aggregate', *sys.argv[1:]])}`"
                  if sys.argv and sys.argv[0].endswith("aggregate.py") else "- Built from Python.")
     lines.append(f"- Total compute recorded in the results: {total:.1f} s ({total / 3600:.2f} CPU-hours at one "
                  f"thread per job) over {len(runs)} runs; baseline read from the cache in "
                  f"{int(runs['cache_hit'].fillna(False).astype(bool).sum())} of them.")
-    if len(sweep.timings) and len(sweep.timings.columns) > 1:
-        t = sweep.timings.drop(columns="config_hash").sum().sort_values(ascending=False)
+    if len(results.timings) and len(results.timings.columns) > 1:
+        t = results.timings.drop(columns="config_hash").sum().sort_values(ascending=False)
         lines.append("- Seconds by phase (summed over runs; `longitudinal` includes its maintenance): "
                      + ", ".join(f"{k} {v:.1f}" for k, v in t.items()) + ".")
-    if len(sweep.versions):
-        v = sweep.versions.drop(columns="config_hash").fillna("?").astype(str)
+    if len(results.versions):
+        v = results.versions.drop(columns="config_hash").fillna("?").astype(str)
         counts = v.value_counts().reset_index(name="runs")
         lines += ["- Library versions that produced the results:", "", md(counts), ""]
     lines.append(f"- {runs['config_hash'].nunique()} distinct config hashes; each run's hash, seed, treatment, "
@@ -339,13 +331,13 @@ def clear_previous(out: Path) -> None:
                     f.unlink()
 
 
-def choose_paper(summary: pd.DataFrame, sweep: Sweep) -> int:
+def choose_paper(summary: pd.DataFrame, results: ResultSet) -> int:
     """Paper 1 for one seed per cell and no longitudinal course, else paper 2."""
     single = summary["n"].max() <= 1 if len(summary) else True
-    return 1 if single and not sweep.longitudinal else 2
+    return 1 if single and not results.longitudinal else 2
 
 
-def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | str | None = "auto",
+def build(results: ResultSet, out: Path | str, ddof: int = 1, paper: int | str | None = "auto",
           published_dir: Path | None = None, figures: bool = True) -> Path:
     """Write report.md, tables/, figures/ and the CSVs behind them into ``out``; returns report.md.
 
@@ -354,30 +346,30 @@ def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | str | None 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     clear_previous(out)
-    layout = _layout(sweep)
-    frame = arms(sweep)
-    by = [*sweep.axes, "arm", "section", "metric", "x"]
-    summary = summarize(frame, by, ddof) if len(frame) else pd.DataFrame(columns=[*by, "n", "mean", "sd"])
-    threshold = _threshold(sweep)
+    lay = layout(results)
+    frame = arms(results)
+    by = [*results.axes, "arm", "section", "metric", "x"]
+    summary = summary_frame(frame, by, ddof) if len(frame) else pd.DataFrame(columns=[*by, "n", "mean", "sd"])
+    threshold = _threshold(results)
     sd_name = "sample SD (ddof = 1)" if ddof == 1 else "population SD (ddof = 0, as the papers)"
     if paper == "auto":
-        paper = choose_paper(summary, sweep) if len(sweep.runs) else None
+        paper = choose_paper(summary, results) if len(results.runs) else None
 
     lines = ["# Reproduction report", ""]
-    n_t = sweep.runs["treatment"].nunique() if len(sweep.runs) else 0
-    lines += [f"Source: `{sweep.root}`. {len(sweep.runs)} runs: {len(sweep.seeds)} seed(s) "
-              f"({_seed_range(sweep.seeds)}) x {n_t} treatment(s)"
-              + (f"; swept: {', '.join(f'`{a}`' for a in sweep.axes)}" if sweep.axes else "") + ". "
+    n_t = results.runs["treatment"].nunique() if len(results.runs) else 0
+    lines += [f"Source: `{results.root}`. {len(results.runs)} runs: {len(results.seeds)} seed(s) "
+              f"({_seed_range(results.seeds)}) x {n_t} treatment(s)"
+              + (f"; swept: {', '.join(f'`{a}`' for a in results.axes)}" if results.axes else "") + ". "
               f"Cells are mean ± {sd_name} across seeds, n = seeds; a cell with n = 1 shows the value itself. "
               "Accuracies in %, drops in percentage points (pp).", ""]
-    if not len(sweep.runs):
-        lines += ["**No valid result was found.**", ""] + data_quality(sweep, out)
+    if not len(results.runs):
+        lines += ["**No valid result was found.**", ""] + data_quality(results, out)
         path = out / "report.md"
         path.write_text("\n".join(lines))
         return path
 
-    look = Lookup(summary, layout)
-    tables = {t.name: t for t in all_tables(look, frame, sweep.seeds, threshold)}
+    look = Lookup(summary, lay)
+    tables = {t.name: t for t in all_tables(look, frame, results.seeds, threshold)}
     tdir = out / "tables"
     for t in tables.values():
         t.write(tdir)
@@ -388,8 +380,8 @@ def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | str | None 
         pub = pubmod.load(paper, published_dir)
         ref = pubmod.reference_configs(paper)
         if ref is not None:
-            proto = pubmod.protocol_check(sweep.configs, sweep.runs, paper, ref)
-        onp = summary[pubmod.on_protocol(summary, sweep.global_axes, sweep.treatment_axes, ref)]
+            proto = pubmod.protocol_check(results.configs, results.runs, paper, ref)
+        onp = summary[pubmod.on_protocol(summary, results.global_axes, results.treatment_axes, ref)]
         spread = pubmod.load(2, published_dir) if paper == 1 else None
         if len(pub):
             comp = pubmod.compare(pub, onp, spread)
@@ -399,7 +391,7 @@ def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | str | None 
     # headline agreement first, so a reader sees at once how close the reproduction is
     if len(comp):
         lines += agreement(comp, paper, proto)
-    lines += data_quality(sweep, out)
+    lines += data_quality(results, out)
     if paper is not None:
         lines += protocol_section(proto, paper)
 
@@ -427,27 +419,27 @@ def build(sweep: Sweep, out: Path | str, ddof: int = 1, paper: int | str | None 
         if len(orphan):
             lines += ["### Published values without a matching table in this sweep", "", comparison_markdown(orphan), ""]
 
-    ceil_lines, ceil = ceiling_section(sweep, summary)
+    ceil_lines, ceil = ceiling_section(results, summary)
     lines += ceil_lines
-    pw_lines, pw = pairwise_section(frame, layout)
+    pw_lines, pw = pairwise_section(frame, lay)
     lines += pw_lines
     if len(pw):
         pw.to_csv(out / "pairwise.csv", index=False)
 
     if figures:
         from .figures import all_figures
-        figs = all_figures(frame, layout, ddof, threshold, out / "figures")
+        figs = all_figures(frame, lay, ddof, threshold, out / "figures")
         lines += ["## Figures", "", "PNG (300 dpi) and SVG in `figures/`, one journal column wide.", ""]
         for path, caption in figs:
             rel = os.path.relpath(path, out)
             lines += [f"![{caption}]({rel})", "", f"_{caption}_ (`{rel}`, `.svg` beside it)", ""]
 
-    lines += provenance_section(sweep, out)
+    lines += provenance_section(results, out)
     lines += ["## Files", "",
               "`tidy.csv` one row per run x metric (section, metric, x, value); `summary.csv` n, mean, SD, SE, "
               "min, max per arm x metric; `comparison.csv` published vs ours; `pairwise.csv` the tests; "
               "`provenance.csv` one row per run.", ""]
-    sweep.tidy.to_csv(out / "tidy.csv", index=False)
+    results.tidy.to_csv(out / "tidy.csv", index=False)
     summary.to_csv(out / "summary.csv", index=False)
     path = out / "report.md"
     path.write_text("\n".join(lines))

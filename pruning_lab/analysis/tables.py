@@ -1,6 +1,6 @@
 """The papers' tables from a summary frame, written as Markdown, CSV and LaTeX.
 
-A summary frame (``stats.summarize`` over ``aggregate.arms``) holds one line per (swept axes,
+A summary frame (``stats.summary_frame`` over ``arms.arms``) holds one line per (swept axes,
 arm, section, metric, x). Each builder returns a :class:`Table`: ``display`` as printed
 (mean ± SD, the value alone when n = 1) and ``cells``, the same numbers in long form for CSV.
 """
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .aggregate import BASELINE_ARMS, order_key
+from .arms import BASELINE_ARMS, Layout
+from .load import order_key, xkey
 
 DASH = "—"
 SIGMA_NAMES = {0.0: "No noise", 0.5: "Moderate", 1.0: "High", 1.5: "Severe", 2.5: "Extreme"}
@@ -50,31 +51,6 @@ class Table:
         return [md, csv, tex]
 
 
-@dataclass
-class Layout:
-    """What the builders need to know about the sweep besides the numbers."""
-
-    global_axes: list[str] = field(default_factory=list)
-    treatment_axes: list[str] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)   # arm -> label
-    decimals: int = 1
-
-    @property
-    def axes(self) -> list[str]:
-        return self.global_axes + self.treatment_axes
-
-    def short(self, key: str) -> str:
-        """An axis by its last name (``damping``) unless two axes share it."""
-        last = key.rsplit(".", 1)[-1]
-        clash = sum(k.rsplit(".", 1)[-1] == last for k in self.axes) > 1
-        return key.removeprefix("treatment.") if clash else last
-
-    def label(self, arm: str, tvals: tuple = ()) -> str:
-        base = BASELINE_ARMS.get(arm) or self.labels.get(arm, arm)
-        extra = [f"{self.short(k)}={v}" for k, v in zip(self.treatment_axes, tvals) if v != ""]
-        return base + (f" ({', '.join(extra)})" if extra else "")
-
-
 # -- cell formatting -------------------------------------------------------------------------
 
 
@@ -104,13 +80,13 @@ class Lookup:
         self.any_x: dict[tuple, dict] = {}
         for rec in summary.to_dict("records"):
             key = tuple(rec[c] for c in cols)
-            self.index[(*key, _xkey(rec["x"]))] = rec
+            self.index[(*key, xkey(rec["x"]))] = rec
             self.any_x.setdefault(key, rec)
 
     def get(self, gvals: tuple, arm: str, tvals: tuple, section: str, metric: str, x=None):
         if arm in BASELINE_ARMS:
             tvals = ("",) * len(self.layout.treatment_axes)
-        return self.index.get((*gvals, *tvals, arm, section, metric, _xkey(x)))
+        return self.index.get((*gvals, *tvals, arm, section, metric, xkey(x)))
 
     def first(self, gvals: tuple, arm: str, tvals: tuple, section: str, metric: str):
         """The record whatever its x (course summaries carry their last cycle as x)."""
@@ -133,12 +109,6 @@ class Lookup:
         keys = s[["arm", *self.layout.treatment_axes]].drop_duplicates()
         keys = keys.sort_values(list(keys.columns), key=order_key)
         return [(r[0], tuple(r[1:])) for r in keys.itertuples(index=False)]
-
-
-def _xkey(x):
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return None
-    return round(float(x), 6)
 
 
 def _cell(gvals, layout, row, column, rec, value=None) -> dict:

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .aggregate import flatten, show
+from .load import flatten, show, xkey
 
 log = logging.getLogger(__name__)
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-CONF = Path(__file__).resolve().parents[1] / "conf"
+REPO = Path(__file__).resolve().parents[2]
+EXPERIMENTS = REPO / "experiments"
+CONF = REPO / "conf"
 PAPER_TREATMENTS = ("ketamine", "ssri", "neurosteroid")
 PAPER_SEEDS = {1: [42], 2: list(range(10))}
 ROUNDING = 0.05   # every published value has one decimal
@@ -46,7 +47,7 @@ def reference_configs(paper: int, treatments=PAPER_TREATMENTS) -> dict[str, dict
         from hydra import compose, initialize_config_dir
         from hydra.core.global_hydra import GlobalHydra
 
-        from .config import Job
+        from ..config import Job
 
         if not CONF.is_dir():
             return None
@@ -129,14 +130,14 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
     ``summary`` must hold only on-protocol rows. ``spread`` (optional, paper 2's values) lends
     its between-seed SD to single-seed comparisons, where neither side has one of its own.
     """
-    idx = {(r["arm"], r["section"], r["metric"], _x(r["x"])): r for r in summary.to_dict("records")}
+    idx = {(r["arm"], r["section"], r["metric"], xkey(r["x"])): r for r in summary.to_dict("records")}
     lend = {}
     if spread is not None:
         for r in spread[spread["stat"] == "mean"].to_dict("records"):
-            lend[(r["arm"], r["section"], r["metric"], _x(r["x"]))] = _sample_sd(r["sd"], r["n"])
+            lend[(r["arm"], r["section"], r["metric"], xkey(r["x"]))] = _sample_sd(r["sd"], r["n"])
     out = []
     for p in pub.to_dict("records"):
-        key = (p["arm"], p["section"], p["metric"], _x(p["x"]))
+        key = (p["arm"], p["section"], p["metric"], xkey(p["x"]))
         ours = idx.get(key)
         row = {k: p[k] for k in ("table", "row", "column", "stat", "note")}
         row.update(pub_value=p["value"], pub_sd=p["sd"], pub_n=int(p["n"]), ours=math.nan, ours_sd=math.nan,
@@ -184,8 +185,3 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
         out.append(row)
     return pd.DataFrame(out)
 
-
-def _x(x):
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return None
-    return round(float(x), 6)

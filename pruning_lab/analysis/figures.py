@@ -18,8 +18,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from .aggregate import order_key  # noqa: E402
-from .tables import Layout  # noqa: E402
+from .arms import Layout  # noqa: E402
+from .load import order_key  # noqa: E402
 
 WIDTH = 3.5  # inches: one journal column
 RC = {"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 6.5,

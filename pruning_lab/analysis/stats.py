@@ -14,7 +14,7 @@ from scipy import stats as st
 from scipy.special import ndtr
 
 
-def summarize(frame: pd.DataFrame, by: list[str], ddof: int = 1) -> pd.DataFrame:
+def summary_frame(frame: pd.DataFrame, by: list[str], ddof: int = 1) -> pd.DataFrame:
     """n, mean, sd (``ddof``), sample sd, standard error, min, max and count of ones per group."""
     g = frame.groupby(by, dropna=False, sort=False)["value"]
     out = g.agg(n="count", mean="mean", min="min", max="max", n_true="sum").reset_index()

@@ -1,0 +1,49 @@
+"""``python -m pruning_lab.aggregate DIR``: tables, figures and a report from per-run result JSONs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .load import read_results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m pruning_lab.aggregate",
+                                 description="Tables, figures and a reproduction report from per-run result JSONs.")
+    ap.add_argument("dir", type=Path, help="a Hydra sweep directory or a result store (searched recursively)")
+    ap.add_argument("--out", type=Path, default=None, help="where report.md, tables/ and figures/ go (default: DIR)")
+    ap.add_argument("--population-sd", action="store_true",
+                    help="SD with ddof=0, as the papers reported (default: sample SD, ddof=1)")
+    ap.add_argument("--paper", choices=("auto", "1", "2", "none"), default="auto",
+                    help="published study to compare with (auto: 1 for one seed without a longitudinal course, else 2)")
+    ap.add_argument("--published", type=Path, default=None,
+                    help="directory holding paper1/ and paper2/ published.csv (default: the repo's experiments/)")
+    ap.add_argument("--no-figures", action="store_true", help="skip the figures (faster)")
+    ap.add_argument("--quiet", action="store_true", help="only print where the report is")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+
+    if not args.dir.is_dir():
+        print(f"pruning-lab: error: {args.dir} is not a directory", file=sys.stderr)
+        return 2
+    from .report import build
+
+    out = args.out or args.dir
+    results = read_results(args.dir)
+    paper = {"auto": "auto", "none": None, "1": 1, "2": 2}[args.paper]
+    path = build(results, out, ddof=0 if args.population_sd else 1, paper=paper, published_dir=args.published,
+                 figures=not args.no_figures)
+    if not args.quiet:
+        n_t = results.runs["treatment"].nunique() if len(results.runs) else 0
+        print(f"{len(results.runs)} runs ({len(results.seeds)} seeds x {n_t} treatments"
+              f"{', axes: ' + ', '.join(results.axes) if results.axes else ''}); "
+              f"{len(results.problems)} bad file(s) skipped, {len(results.missing)} missing cell(s)")
+    print(f"report: {path}")
+    return 0 if len(results.runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

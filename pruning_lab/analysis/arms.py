@@ -1,0 +1,80 @@
+"""The tidy frame by arm, and how an arm is labelled in tables and figures.
+
+An arm is what a table row or a figure line shows: a treatment under its name, or one of the
+baselines every treatment of a seed shares (the untreated and the healthy network).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .load import ResultSet
+
+# Arms that come from every job's own baseline rather than from its treatment.
+BASELINE_ARMS = {"untreated": "Untreated (pruned)", "healthy": "Healthy (dense)"}
+
+
+@dataclass
+class Layout:
+    """What the tables and figures need to know about the sweep besides the numbers."""
+
+    global_axes: list[str] = field(default_factory=list)
+    treatment_axes: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)   # arm -> label
+    decimals: int = 1
+
+    @property
+    def axes(self) -> list[str]:
+        return self.global_axes + self.treatment_axes
+
+    def short(self, key: str) -> str:
+        """An axis by its last name (``damping``) unless two axes share it."""
+        last = key.rsplit(".", 1)[-1]
+        clash = sum(k.rsplit(".", 1)[-1] == last for k in self.axes) > 1
+        return key.removeprefix("treatment.") if clash else last
+
+    def label(self, arm: str, tvals: tuple = ()) -> str:
+        base = BASELINE_ARMS.get(arm) or self.labels.get(arm, arm)
+        extra = [f"{self.short(k)}={v}" for k, v in zip(self.treatment_axes, tvals) if v != ""]
+        return base + (f" ({', '.join(extra)})" if extra else "")
+
+
+def layout(results: ResultSet) -> Layout:
+    """The sweep's axes and each treatment's label (made unique beside the baseline arms)."""
+    labels = (results.runs.groupby("treatment")["label"].agg(lambda s: s.mode().iloc[0]).to_dict()
+              if len(results.runs) else {})
+    # a row label must name one arm: treatment "none" is labelled like the untreated baseline
+    taken = pd.Series(list(labels.values()) + list(BASELINE_ARMS.values())).value_counts()
+    labels = {t: (f"{v} [{t}]" if taken[v] > 1 else v) for t, v in labels.items()}
+    return Layout(results.global_axes, results.treatment_axes, labels)
+
+
+def arms(results: ResultSet) -> pd.DataFrame:
+    """The tidy frame by arm: a treatment's own sections under its name; the untreated and healthy
+    networks once per baseline (every treatment of a seed shares them), as arms of their own."""
+    t = results.tidy
+    if t.empty:
+        return t.assign(arm=pd.Series(dtype=str))
+    own = t[~t["section"].isin(list(BASELINE_ARMS))].assign(arm=t["treatment"])
+    base = t[t["section"].isin(list(BASELINE_ARMS))].copy()
+    for a in results.treatment_axes:
+        base[a] = ""
+    base["arm"] = base["section"]
+    base["label"] = base["section"].map(BASELINE_ARMS)
+    key = ["baseline_key", *results.global_axes, "section", "metric", "x"]
+    # common random numbers make a baseline's metrics identical in every job that shares it;
+    # if they are not, the jobs disagree about the protocol and the reader must know
+    spread = base.groupby(key, dropna=False)["value"].agg(lambda v: v.max() - v.min())
+    if (spread > 1e-9).any():
+        bad = spread[spread > 1e-9].reset_index()
+        results.inconsistent = sorted({f"baseline {r.baseline_key}: {r.section}.{r.metric} differs between jobs"
+                                       for r in bad.itertuples()})
+    base = base.drop_duplicates(subset=key, keep="first")
+    # the paired per-seed effect of taking a modulated network off drug
+    on = own[own["section"] == "treated"][["config_hash", "metric", "x", "value"]]
+    off = own[own["section"] == "off_drug"]
+    change = off.merge(on, on=["config_hash", "metric", "x"], suffixes=("", "_on"))
+    change = change.assign(section="off_minus_on", value=change["value"] - change["value_on"]).drop(columns="value_on")
+    return pd.concat([base, own, change], ignore_index=True)

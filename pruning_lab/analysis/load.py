@@ -1,0 +1,387 @@
+"""Per-run result JSONs -> one tidy DataFrame.
+
+Reads every ``*.json`` under a sweep directory or a result store (or a folder holding both),
+whichever launcher wrote it. A file that is truncated, edited (checksum), foreign or of another
+schema is named and skipped; one bad file never stops the reading. The same result found twice
+(job dir and store) counts once, by ``config_hash``.
+
+The tidy frame has one row per run x metric: ``path, config_hash, seed, treatment, label,
+baseline_key, <axes...>, section, metric, x, value``. ``section`` is the key under
+``metrics`` (healthy, untreated, treated, off_drug, relapse, longitudinal); ``x`` is the
+internal sigma of a ``profile`` value, the cycle of a longitudinal series (for the course
+summaries final, total_drop, relapsed, relapse_cycle: its last cycle), the layer of a
+``layer_sparsity`` value, NaN otherwise. Axes are the config values that differ across the sweep.
+Nothing here imports torch or Hydra (Hydra's override parser only to read a ``multirun.yaml``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import SCHEMA
+from ..store import Corrupt, verify
+
+log = logging.getLogger(__name__)
+
+SCHEMA_PREFIX = SCHEMA.rsplit("/", 1)[0] + "/"
+JOB_STATUS = "job.status"   # written by every Hydra job (pruning_lab.hydra_callbacks.STATUS)
+EVAL_SECTIONS = ("healthy", "untreated", "treated", "off_drug")
+EVAL_SCALARS = ("sparsity", "clean", "standard", "combined")
+RELAPSE_KEYS = ("drop", "combined_before", "combined_after", "sparsity_before", "sparsity_after", "target")
+# Keys that follow the seed rather than define a condition of the sweep.
+SEED_KEYS = ("seed", "data.seed")
+NAME_KEYS = ("treatment.name", "treatment.label")
+PUBLISHED_ORDER = ("healthy", "untreated", "ketamine", "ssri", "neurosteroid")
+
+
+# -- reading one file ------------------------------------------------------------------------
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _missing_fields(obj: dict) -> list[str]:
+    """Dotted names of the fields the tables need that ``obj`` lacks or holds in the wrong type."""
+    bad = [k for k, t in (("config_hash", str), ("treatment", str), ("config", dict), ("metrics", dict))
+           if not isinstance(obj.get(k), t)]
+    if not isinstance(obj.get("seed"), int) or isinstance(obj.get("seed"), bool):
+        bad.append("seed")
+    m = obj.get("metrics") if isinstance(obj.get("metrics"), dict) else {}
+    for section in EVAL_SECTIONS:
+        ev = m.get(section)
+        if ev is None and section == "off_drug":
+            continue
+        if not isinstance(ev, dict):
+            bad.append(f"metrics.{section}")
+            continue
+        bad += [f"metrics.{section}.{k}" for k in EVAL_SCALARS if not _is_number(ev.get(k))]
+        prof = ev.get("profile")
+        if not isinstance(prof, dict) or not all(_is_number(v) for v in prof.values()):
+            bad.append(f"metrics.{section}.profile")
+    rel = m.get("relapse")
+    if not isinstance(rel, dict) or not _is_number(rel.get("drop")):
+        bad.append("metrics.relapse.drop")
+    lg = m.get("longitudinal")
+    if lg is not None:
+        ok = (isinstance(lg, dict) and isinstance(lg.get("combined"), list) and isinstance(lg.get("sparsity"), list)
+              and all(_is_number(v) for v in lg["combined"] + lg["sparsity"]) and len(lg["combined"]) > 0
+              and (lg.get("relapse_cycle") is None or isinstance(lg.get("relapse_cycle"), int)))
+        if not ok:
+            bad.append("metrics.longitudinal")
+    return bad
+
+
+def read_result(path: Path) -> tuple[dict | None, str | None]:
+    """``(result, None)`` for a whole, valid result JSON, else ``(None, why)``; ``why == ""`` means
+    a file that is not a result and not a problem (a baseline-cache record)."""
+    try:
+        obj = json.loads(Path(path).read_bytes())
+    except OSError as e:
+        return None, f"unreadable ({e.strerror or type(e).__name__})"
+    except ValueError:
+        return None, "not valid JSON (truncated or damaged)"
+    if not isinstance(obj, dict):
+        return None, "foreign JSON (not an object)"
+    schema = obj.get("schema")
+    if schema is None:
+        # the baseline cache keeps its metadata beside the results; it is no result and no fault
+        if {"key", "sha256", "config"} <= set(obj):
+            return None, ""
+        return None, "foreign JSON (no schema field)"
+    if schema != SCHEMA:
+        kind = "unsupported schema version" if str(schema).startswith(SCHEMA_PREFIX) else "foreign schema"
+        return None, f"{kind} {schema!r} (expected {SCHEMA!r})"
+    try:
+        obj = {**verify(obj), "checksum": obj.get("checksum")}
+    except Corrupt as e:
+        return None, str(e)
+    bad = _missing_fields(obj)
+    if bad:
+        return None, "malformed: missing or invalid " + ", ".join(bad[:4]) + (" ..." if len(bad) > 4 else "")
+    return obj, None
+
+
+# -- config flattening and swept axes --------------------------------------------------------
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Dotted keys; lists of mappings (phases) by index, other lists as one JSON value."""
+    out: dict = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            for i, x in enumerate(v):
+                out.update(flatten(x, f"{key}.{i}."))
+        elif isinstance(v, list):
+            out[key] = json.dumps(v)
+        else:
+            out[key] = v
+    return out
+
+
+def show(v) -> str:
+    """An axis value as the tables print it."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def swept_axes(configs: pd.DataFrame, treatments: pd.Series) -> list[str]:
+    """Config keys that define conditions: a non-treatment key varying anywhere, or a treatment
+    key varying within one treatment (between treatments their phases differ by design)."""
+    axes = []
+    for key in configs.columns:
+        if key in NAME_KEYS or key in SEED_KEYS:
+            continue
+        col = configs[key].map(show)
+        if key.startswith("treatment."):
+            varies = col.groupby(treatments.values).nunique(dropna=False).max() > 1
+        else:
+            varies = col.nunique(dropna=False) > 1
+        if varies:
+            axes.append(key)
+    if "data.seed" in configs and (configs["data.seed"] != configs["seed"]).any() \
+            and configs["data.seed"].nunique() > 1:
+        axes.append("data.seed")  # a data seed swept apart from the model seed is a condition
+    return axes
+
+
+def xkey(x):
+    """An ``x`` value as a lookup key: None for NaN, else rounded so 2.5 finds 2.5000000001."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return round(float(x), 6)
+
+
+def order_key(values: pd.Series) -> pd.Series:
+    """Sort numbers as numbers and known arms in the papers' order."""
+    def one(v):
+        if v in PUBLISHED_ORDER:
+            return (0, PUBLISHED_ORDER.index(v), "")
+        try:
+            return (1, float(v), "")
+        except (TypeError, ValueError):
+            return (2, 0.0, str(v))
+    return values.map(one)
+
+
+# -- the whole sweep -------------------------------------------------------------------------
+
+
+@dataclass
+class ResultSet:
+    """Everything read from a directory: the tidy frame and what was wrong with it."""
+
+    root: Path
+    runs: pd.DataFrame            # one row per distinct result
+    tidy: pd.DataFrame            # one row per run x metric
+    axes: list[str]
+    problems: list[tuple[str, str]] = field(default_factory=list)   # (path, why), skipped files
+    duplicates: int = 0
+    conflicts: list[tuple[str, str]] = field(default_factory=list)  # same hash, different content
+    missing: pd.DataFrame = field(default_factory=pd.DataFrame)     # expected (.., seed, treatment) cells
+    incomplete_dirs: list[str] = field(default_factory=list)        # "<job dir>: why" without result.json
+    inconsistent: list[str] = field(default_factory=list)
+    configs: dict = field(default_factory=dict)                     # config_hash -> resolved config
+    versions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    timings: pd.DataFrame = field(default_factory=pd.DataFrame)     # config_hash x phase seconds
+
+    @property
+    def treatment_axes(self) -> list[str]:
+        return [a for a in self.axes if a.startswith("treatment.")]
+
+    @property
+    def global_axes(self) -> list[str]:
+        return [a for a in self.axes if not a.startswith("treatment.")]
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(self.runs["seed"].unique().tolist()) if len(self.runs) else []
+
+    @property
+    def longitudinal(self) -> bool:
+        return bool(len(self.tidy)) and (self.tidy["section"] == "longitudinal").any()
+
+
+def _metric_rows(key: str, m: dict) -> list[tuple]:
+    rows = []
+    nan = math.nan
+    for section in EVAL_SECTIONS:
+        ev = m.get(section)
+        if ev is None:
+            continue
+        rows += [(key, section, k, nan, float(ev[k])) for k in EVAL_SCALARS]
+        rows += [(key, section, "profile", float(s), float(v)) for s, v in ev["profile"].items()]
+        rows += [(key, section, "layer_sparsity", float(i), float(v))
+                 for i, v in enumerate(ev.get("layer_sparsity") or [])]
+    rel = m["relapse"]
+    rows += [(key, "relapse", k, nan, float(rel[k])) for k in RELAPSE_KEYS if _is_number(rel.get(k))]
+    lg = m.get("longitudinal")
+    if lg is not None:
+        acc, spars = lg["combined"], lg["sparsity"]
+        rows += [(key, "longitudinal", "combined", float(c), float(v)) for c, v in enumerate(acc)]
+        rows += [(key, "longitudinal", "sparsity", float(c), float(v)) for c, v in enumerate(spars)]
+        # course summaries carry the course's last cycle as x: a 2-cycle course's "final" is
+        # not the published cycle-8 value and must not be matched with it
+        last = float(len(acc) - 1)
+        rc = lg.get("relapse_cycle")
+        rows.append((key, "longitudinal", "relapsed", last, float(rc is not None)))
+        if rc is not None:
+            rows.append((key, "longitudinal", "relapse_cycle", last, float(rc)))
+        # recomputed from the series, so a result from an older writer still reads the same
+        rows.append((key, "longitudinal", "final", last, float(acc[-1])))
+        rows.append((key, "longitudinal", "total_drop", last, float(acc[0] - acc[-1])))
+    return rows
+
+
+def _hydra_declared(root: Path) -> tuple[set[int], set[str]]:
+    """Seeds and treatments a Hydra multirun under ``root`` was asked for (``multirun.yaml``)."""
+    seeds: set[int] = set()
+    treatments: set[str] = set()
+    files = list(root.rglob("multirun.yaml"))
+    if not files:
+        return seeds, treatments
+    import yaml
+
+    from ..overrides import sweep_arguments, values
+
+    for f in files:
+        try:
+            hy = (yaml.safe_load(f.read_text()) or {}).get("hydra", {}) or {}
+            task = (hy.get("overrides") or {}).get("task") or []
+            # the last override of a key wins, as in the sweep itself
+            asked = {o.key_or_group: values(o) for o in sweep_arguments(task, (hy.get("sweeper") or {}).get("params"))}
+            seeds.update(int(v) for v in asked.get("seed", []))
+            treatments.update(asked.get("treatment", []))
+        except Exception as e:  # a damaged multirun.yaml only costs the declared grid
+            log.warning("could not read %s (%s)", f, type(e).__name__)
+    return seeds, treatments
+
+
+def _missing_cells(runs: pd.DataFrame, axes: list[str], declared: tuple[set[int], set[str]]) -> pd.DataFrame:
+    """Every (global condition x treatment condition x seed) the sweep implies but lacks."""
+    t_axes = [a for a in axes if a.startswith("treatment.")]
+    g_axes = [a for a in axes if not a.startswith("treatment.")]
+    cols = g_axes + ["treatment"] + t_axes + ["seed"]
+    if runs.empty:
+        return pd.DataFrame(columns=cols)
+    seeds = pd.DataFrame({"seed": sorted(set(runs["seed"]) | declared[0])})
+    conditions = runs[["treatment"] + t_axes].drop_duplicates()
+    extra = sorted(declared[1] - set(conditions["treatment"]))
+    if extra:
+        conditions = pd.concat([conditions, pd.DataFrame({"treatment": extra})], ignore_index=True).fillna("")
+    grid = conditions.merge(seeds, how="cross")
+    if g_axes:
+        grid = runs[g_axes].drop_duplicates().merge(grid, how="cross")
+    have = runs[cols].drop_duplicates().assign(_have=True)
+    grid = grid[cols].merge(have, on=cols, how="left")
+    missing = grid[grid["_have"].isna()].drop(columns="_have")
+    return missing.sort_values(cols, key=order_key).reset_index(drop=True)
+
+
+TIDY_COLUMNS = ["path", "config_hash", "seed", "treatment", "label", "baseline_key", "section", "metric", "x", "value"]
+
+
+def read_results(root: Path | str) -> ResultSet:
+    """Read every result JSON under ``root`` (or the file ``root``) into a :class:`ResultSet`;
+    never raises on a bad file."""
+    root = Path(root)
+    # the report writes no JSON, so an output directory inside or around ``root`` is harmless
+    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*.json") if p.is_file())
+    problems, conflicts = [], []
+    results: dict[str, dict] = {}
+    where: dict[str, list[str]] = {}
+    duplicates = 0
+    for p in paths:
+        obj, why = read_result(p)
+        if obj is None:
+            if why:
+                problems.append((str(p), why))
+            continue
+        h = obj["config_hash"]
+        if h in results:
+            duplicates += 1
+            if results[h]["checksum"] != obj["checksum"]:
+                conflicts.append((str(p), where[h][0]))
+            where[h].append(str(p))
+            continue
+        results[h] = obj
+        where[h] = [str(p)]
+
+    flat = {h: flatten(r["config"]) for h, r in results.items()}
+    configs = pd.DataFrame.from_dict(flat, orient="index") if flat else pd.DataFrame()
+    run_rows = [{"config_hash": h, "path": where[h][0], "copies": len(where[h]), "seed": r["seed"],
+                 "treatment": r["treatment"], "label": r.get("label") or r["treatment"],
+                 "baseline_key": (r.get("baseline") or {}).get("key", ""),
+                 "cache_hit": (r.get("baseline") or {}).get("cache_hit"),
+                 "wall_seconds": float(r.get("wall_seconds") or 0.0)} for h, r in results.items()]
+    runs = pd.DataFrame(run_rows, columns=["config_hash", "path", "copies", "seed", "treatment", "label",
+                                           "baseline_key", "cache_hit", "wall_seconds"])
+    axes = swept_axes(configs, runs.set_index("config_hash").loc[configs.index, "treatment"]) if len(runs) else []
+    for a in axes:
+        runs[a] = runs["config_hash"].map(configs[a].map(show))
+    runs = runs.sort_values(["treatment", *axes, "seed"], key=order_key).reset_index(drop=True)
+
+    metric_rows = [row for h, r in results.items() for row in _metric_rows(h, r["metrics"])]
+    metrics = pd.DataFrame(metric_rows, columns=["config_hash", "section", "metric", "x", "value"])
+    keep = ["config_hash", "path", "seed", "treatment", "label", "baseline_key", *axes]
+    tidy = runs[keep].merge(metrics, on="config_hash", how="inner")
+
+    versions = pd.DataFrame([{"config_hash": h, **(r.get("versions") or {})} for h, r in results.items()])
+    timings = pd.DataFrame([{"config_hash": h, **(r.get("timings") or {})} for h, r in results.items()])
+
+    rs = ResultSet(root=root, runs=runs, tidy=tidy, axes=axes, problems=problems, duplicates=duplicates,
+                   conflicts=conflicts, configs={h: r["config"] for h, r in results.items()},
+                   versions=versions, timings=timings)
+    if root.is_dir():
+        rs.missing = _missing_cells(runs, axes, _hydra_declared(root))
+        rs.incomplete_dirs = [f"{d}: {_job_state(d)}" for d in sorted(h.parent for h in root.rglob(".hydra")
+                                                                        if h.is_dir())
+                              if not (d / "result.json").exists()]
+    return rs
+
+
+def _job_state(job_dir: Path) -> str:
+    """Why a Hydra job dir has no result, from the status file the job writes (if any)."""
+    try:
+        st = json.loads((job_dir / JOB_STATUS).read_text())
+    except (OSError, ValueError):
+        return "no status (not started, killed, or from an older version)"
+    state = st.get("state", "unknown") if isinstance(st, dict) else "unknown"
+    if state == "running":
+        return "running, or killed while running"
+    return f"{state}: {st['error']}" if state == "failed" and st.get("error") else str(state)
+
+
+def load_results(path: Path | str) -> pd.DataFrame:
+    """The tidy frame of every result under ``path`` (a store, a sweep dir, a folder with both, or
+    one result file): one row per run x metric, with ``config_hash``, ``seed``, ``treatment``, the
+    swept config values (numbers where they all are), ``section``, ``metric``, ``x`` and ``value``.
+
+    Skipped files are named in a warning each; with no result, an empty frame and a warning."""
+    path = Path(path)
+    rs = read_results(path)
+    for p, why in rs.problems:
+        warnings.warn(f"skipped {p}: {why}", stacklevel=2)
+    if rs.runs.empty:
+        where = "does not exist" if not path.exists() else "holds no valid result"
+        warnings.warn(f"{path} {where}", stacklevel=2)
+        return pd.DataFrame(columns=TIDY_COLUMNS)
+    tidy = rs.tidy.copy()
+    for a in rs.axes:
+        as_number = pd.to_numeric(tidy[a].replace("", None), errors="coerce")
+        if as_number.notna().sum() == (tidy[a] != "").sum():
+            tidy[a] = as_number
+    return tidy
