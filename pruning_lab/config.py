@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
@@ -207,19 +208,23 @@ class Job:
     @staticmethod
     def from_config(cfg: Mapping) -> "Job":
         """Validate a resolved config (plain dict or DictConfig) into a Job."""
-        try:
-            from omegaconf import DictConfig, OmegaConf
+        from omegaconf import DictConfig, OmegaConf
 
-            if isinstance(cfg, DictConfig):
-                # Hydra's own node holds job-time interpolations (hydra.job.num, ...); the
-                # job never needs it
-                cfg = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]),
-                                             resolve=True)
-        except ImportError:  # pragma: no cover - omegaconf is a dependency
-            pass
+        try:
+            if not isinstance(cfg, DictConfig):
+                cfg = OmegaConf.create(dict(cfg))
+            # Hydra's own node holds job-time interpolations (hydra.job.num, ...); the job
+            # never needs it
+            cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+            # a treatment knob is known by the phases that refer to it, which only the
+            # unresolved node shows
+            raw = cfg.get("treatment")
+            raw = OmegaConf.to_container(raw, resolve=False) if isinstance(raw, DictConfig) else raw
+            resolved = OmegaConf.to_container(cfg, resolve=True)
         except Exception as e:  # interpolation errors and the like
             raise ConfigError(str(e).splitlines()[0]) from None
-        return _job(cfg)
+        _known_keys(resolved, raw)
+        return _job(resolved)
 
     def to_dict(self) -> dict:
         """Plain JSON types (lists, not tuples), as the config reads back from a result file."""
@@ -251,6 +256,55 @@ def _section(cfg: Mapping, key: str) -> Mapping:
 
 _FIXED = {"data": DataConfig, "model": ModelConfig, "baseline": BaselineConfig, "pathology": PathologyConfig,
           "stress": StressConfig, "longitudinal": LongitudinalConfig}
+
+
+_TOP = {"seed", "engine", "engine_sparse_from", "force", "paths", "treatment", *_FIXED}
+_PATHS = {"store"}
+_TREATMENT = {"name", "label", "phases", "maintenance"}
+_KNOB = re.compile(r"\$\{treatment\.(\w+)")
+
+
+def _refs(node: Any) -> set[str]:
+    """The treatment knobs that ``${treatment.<knob>}`` interpolations in ``node`` name."""
+    if isinstance(node, Mapping):
+        return set().union(*(_refs(v) for v in node.values()))
+    if isinstance(node, (list, tuple)):
+        return set().union(*(_refs(v) for v in node))
+    return set(_KNOB.findall(node)) if isinstance(node, str) else set()
+
+
+def _known_keys(cfg: Mapping, treatment: Any) -> None:
+    """Refuse a key nothing reads (``+sede=3``, ``+paths.stor=x``, ``+treatment.epochz=50``)."""
+    extra = sorted(set(cfg) - _TOP)
+    _check(not extra, f"unknown key(s) {', '.join(extra)}; top-level keys: {', '.join(sorted(_TOP))}")
+    if isinstance(cfg.get("paths"), Mapping):
+        _no_extra(cfg["paths"], _PATHS, "paths")
+    if not isinstance(treatment, Mapping):
+        return
+    # a treatment's other keys are free-form knobs, known if a phase refers to them (or a
+    # knob a phase refers to does)
+    known = _refs([treatment.get("phases"), treatment.get("maintenance")])
+    while (more := _refs([treatment.get(k) for k in known]) - known):
+        known |= more
+    knobs = sorted(set(treatment) - _TREATMENT)
+    for knob in knobs:
+        _check(knob in known, f"treatment.{knob} is unknown: no phase of treatment {treatment.get('name')!r} "
+                              f"refers to ${{treatment.{knob}}}; its knobs: {', '.join(k for k in knobs if k in known) or 'none'}")
+
+
+# YAML 1.1's booleans (yaml.org/type/bool.html), as OmegaConf reads them; Hydra's override
+# parser turns only true/false into bools and hands the others over as strings
+_BOOLS = {s: word in ("y", "yes", "true", "on") for word in ("y", "yes", "true", "on", "n", "no", "false", "off")
+          for s in (word, word.capitalize(), word.upper())}
+
+
+def flag(cfg: Mapping, key: str) -> bool:
+    """A boolean setting, refused unless spelt as YAML spells a boolean."""
+    v = cfg.get(key, False)
+    if isinstance(v, str) and v in _BOOLS:
+        return _BOOLS[v]
+    _check(isinstance(v, bool), f"{key} must be true or false, got {v!r}")
+    return v
 
 
 def _job(cfg: Mapping) -> Job:
@@ -349,6 +403,8 @@ def _job(cfg: Mapping) -> Job:
     )
     _check(longitudinal.cycles >= 0, f"longitudinal.cycles must be >= 0, got {longitudinal.cycles}")
     _check(0 <= longitudinal.prune_fraction <= 1, f"longitudinal.prune_fraction must be in [0, 1], got {longitudinal.prune_fraction}")
+
+    flag(cfg, "force")
 
     engine = cfg.get("engine", "auto")
     _check(engine in ("auto", *ENGINES), f"engine must be one of {', '.join(('auto', *ENGINES))}, got {engine!r}")

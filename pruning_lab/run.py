@@ -28,7 +28,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from . import hydra_callbacks
-from .config import Job
+from .config import Job, flag
 from .store import ResultStore, atomic_write, clear_temporaries, dump_json, take_repairs
 
 log = logging.getLogger("pruning_lab")
@@ -118,7 +118,7 @@ def _task(cfg: DictConfig) -> dict:
     try:
         job = Job.from_config(cfg)
         status.update(config_hash=job.hash, treatment=job.treatment.name, seed=job.seed)
-        result, reused = execute(job, Path(cfg.paths.store), force=bool(cfg.force))
+        result, reused = execute(job, Path(cfg.paths.store), force=flag(cfg, "force"))
         atomic_write(out / "result.json", dump_json(result))
     except Exception as e:  # one job's failure must not take the sweep's other results with it
         error = describe(e)
