@@ -33,7 +33,14 @@ _repairs: list[str] = []
 
 
 class Corrupt(ValueError):
-    """A store file that exists but cannot be trusted; the message says why, in one line."""
+    """A store file that exists but cannot be trusted; the message says why, in one line.
+
+    ``path`` names the damaged file when it is not the entry's main one (a baseline's metadata).
+    """
+
+    def __init__(self, why: str, path: Path | None = None):
+        super().__init__(why)
+        self.path = path
 
 
 def take_repairs() -> list[str]:
@@ -146,11 +153,14 @@ class BaselineCache:
         import torch  # here, so that a refused command line never waits for torch to load
 
         tensors, meta_path, _ = self.paths(key)
-        meta = read_json(meta_path)
+        try:
+            meta = read_json(meta_path)
+        except Corrupt as e:
+            raise Corrupt(str(e), meta_path) from None
         if meta is None:
             return None  # the metadata is written last: without it the entry was never committed
         if meta.get("key") != key or not isinstance(meta.get("sha256"), str):
-            raise Corrupt(f"metadata names another entry ({meta.get('key')!r})")
+            raise Corrupt(f"metadata names another entry ({meta.get('key')!r})", meta_path)
         try:
             blob = tensors.read_bytes()
         except FileNotFoundError:
@@ -173,7 +183,7 @@ class BaselineCache:
         try:
             return self.check(key)
         except Corrupt as e:
-            _report(self.paths(key)[0], str(e))
+            _report(e.path or self.paths(key)[0], str(e))
             return None
 
     def write(self, key: str, state: dict[str, torch.Tensor], about: dict) -> None:

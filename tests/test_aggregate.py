@@ -234,16 +234,19 @@ def test_bad_files_are_reported_by_path_and_skipped(configs, tmp_path):
     del malformed["metrics"]["treated"]
     write(tmp_path / "malformed.json", malformed)
     write(tmp_path / "baselines" / "abc.json", {"key": "abc", "sha256": "0", "config": {}})  # cache record: no fault
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "gone.json")
 
     sweep = read_results(tmp_path)
     assert sweep.runs["path"].tolist() == [str(good)]
     why = {Path(p).name: w for p, w in sweep.problems}
-    assert set(why) == {"truncated.json", "edited.json", "foreign.json", "list.json", "old.json", "malformed.json"}
+    assert set(why) == {"truncated.json", "edited.json", "foreign.json", "list.json", "old.json", "malformed.json",
+                         "dangling.json"}
     assert why["truncated.json"].startswith("not valid JSON")
     assert why["edited.json"].startswith("checksum mismatch")
     assert why["foreign.json"].startswith("foreign JSON")
     assert why["old.json"].startswith("unsupported schema version")
     assert "metrics.treated" in why["malformed.json"]
+    assert why["dangling.json"] == f"dangling symlink (to {tmp_path / 'gone.json'})"
 
     out = tmp_path / "out"
     assert main([str(tmp_path), "--out", str(out), "--no-figures", "--quiet"]) == 0

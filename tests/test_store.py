@@ -140,6 +140,9 @@ def _baseline(job, store):
     ("pt", lambda p: p.write_bytes(p.read_bytes()[:100] + b"\0" + p.read_bytes()[101:]), "tensor file checksum"),
     ("json", _truncate, "not valid JSON"),
     ("json", lambda p: p.write_text(p.read_text().replace('"sha256": "', '"sha256": "0')), "checksum mismatch"),
+    # another entry's metadata, whole and checksummed, in this entry's place
+    ("json", lambda p: p.write_bytes(dump_json({**json.loads(p.read_text()), "key": "0" * 16})),
+     "metadata names another entry"),
 ])
 def test_a_damaged_baseline_is_reported_and_rebuilt(job, stored, target, damage, why):
     store, first = stored
@@ -152,7 +155,7 @@ def test_a_damaged_baseline_is_reported_and_rebuilt(job, stored, target, damage,
     result, reused = execute(job, store, force=True)
     assert not reused and not result["baseline"]["cache_hit"]  # rebuilt, not read
     assert metrics(result) == metrics(first)
-    assert [line for line in store_mod.take_repairs() if why in line and str(pt) in line] != []
+    assert [line for line in store_mod.take_repairs() if line.startswith(f"{pt if target == 'pt' else meta}: {why}")]
     assert pt.read_bytes() == good and cache.check(key) is not None
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,8 @@ def read_result(path: Path) -> tuple[dict | None, str | None]:
     try:
         obj = json.loads(Path(path).read_bytes())
     except OSError as e:
+        if Path(path).is_symlink() and not Path(path).exists():
+            return None, f"dangling symlink (to {os.readlink(path)})"
         return None, f"unreadable ({e.strerror or type(e).__name__})"
     except ValueError:
         return None, "not valid JSON (truncated or damaged)"
@@ -299,7 +302,7 @@ def read_results(root: Path | str) -> ResultSet:
     never raises on a bad file."""
     root = Path(root)
     # the report writes no JSON, so an output directory inside or around ``root`` is harmless
-    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*.json") if p.is_file())
+    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*.json") if p.is_file() or p.is_symlink())
     problems, conflicts = [], []
     results: dict[str, dict] = {}
     where: dict[str, list[str]] = {}
