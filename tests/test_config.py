@@ -1,0 +1,318 @@
+"""Every refusal of ``config.py``, by the key it names, and the values just inside each range.
+
+The configs are plain dicts built once from the real conf/ (composed as the CLI does, the
+interpolations kept, so a treatment's headline knob still reaches its phases), then edited one
+key at a time: fast enough to check every check at its boundaries.
+Each refusal must be a ``ConfigError`` whose one-line message starts with the key at fault;
+each boundary value the protocol allows must pass and reach the ``Job`` unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from omegaconf import OmegaConf
+
+from pruning_lab.config import ConfigError, Job, Modulate, Regrow, Train
+
+from .conftest import CONF
+
+TREATMENTS = ("ketamine", "ssri", "neurosteroid", "neurosteroid_bridge_ssri", "none")
+PRESETS = {"paper1": "experiment=paper1"}
+DELETE = object()  # as a value: remove the key
+
+
+@functools.cache
+def shipped() -> dict[str, dict]:
+    """The default config of each treatment as a plain dict, interpolations unresolved (composed once)."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        configs = {t: compose("config", overrides=[f"treatment={t}"]) for t in TREATMENTS}
+        configs.update({name: compose("config", overrides=[o]) for name, o in PRESETS.items()})
+        return {name: OmegaConf.to_container(c) for name, c in configs.items()}
+
+
+@pytest.fixture
+def base() -> dict[str, dict]:
+    return shipped()
+
+
+def edited(cfg: dict, key: str, value) -> dict:
+    """A deep copy of ``cfg`` with the dotted ``key`` (list indices as numbers) set or deleted."""
+    cfg = copy.deepcopy(cfg)
+    *parents, last = [int(p) if p.isdigit() else p for p in key.split(".")]
+    node = cfg
+    for p in parents:
+        node = node[p]
+    if value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return cfg
+
+
+def job(cfg: dict) -> Job:
+    """The Job of ``cfg``, its interpolations resolved as the CLI resolves them."""
+    return Job.from_config(OmegaConf.create(cfg))
+
+
+def refusal(cfg: dict) -> str:
+    with pytest.raises(ConfigError) as e:
+        job(cfg)
+    message = str(e.value)
+    assert "\n" not in message and message == message.strip()
+    return message
+
+
+# -- the shipped numbers ----------------------------------------------------------------------
+
+
+def test_the_shipped_config_holds_the_protocols_numbers(base):
+    """Every number of conf/ that the protocol fixes (docs/protocol.md), read back from the Job."""
+    j = job(base["ketamine"])
+    d = j.data
+    assert d.centres == ((-3, -3), (3, 3), (-3, 3), (3, -3)) and d.spread == 0.8
+    assert (d.train_size, d.test_size, d.clean_size, d.batch_size, d.seed) == (12000, 4000, 2000, 128, 0)
+    assert (j.model.inputs, j.model.hidden, j.model.classes) == (2, (512, 512, 256), 4)
+    assert (j.baseline.epochs, j.baseline.lr) == (20, 1e-3)
+    p = j.pathology
+    assert (p.sparsity, p.scope, p.relapse_fraction, p.relapse_cap) == (0.95, "per_layer", 0.40, 0.99)
+    assert (j.stress.input_sigma, j.stress.internal_sigma) == (1.0, 0.5)
+    assert j.stress.profile == (0.0, 0.5, 1.0, 1.5, 2.5)
+    lg = j.longitudinal
+    assert (lg.cycles, lg.prune_fraction, lg.relapse_threshold) == (8, 0.10, 80.0)
+    assert (j.seed, j.engine, j.engine_sparse_from) == (0, "auto", 0.8)
+    treatments = {t: job(base[t]).treatment for t in TREATMENTS}
+    assert treatments["ketamine"].phases == (Regrow(0.5, "gradient", 30, 0.03), Train(15, 5e-4))
+    assert treatments["ketamine"].maintenance == (Train(5, 5e-4),)
+    assert treatments["ssri"].phases == (Train(100, 1e-5, 0.5, 0.0),)
+    assert treatments["ssri"].maintenance == (Train(20, 1e-5, 0.3, 0.0),)
+    assert treatments["neurosteroid"].phases == (Modulate(0.7, "tanh"), Train(10, 5e-4))
+    assert treatments["neurosteroid"].maintenance == (Train(10, 5e-4),)
+    assert treatments["neurosteroid_bridge_ssri"].phases == (
+        Modulate(0.7, "tanh"), Train(10, 5e-4), Modulate(1.0, "relu"), Train(100, 1e-5, 0.5, 0.0))
+    assert treatments["none"].phases == () and treatments["none"].maintenance == ()
+
+
+# -- refusals: (treatment, key, value, the start of the message) ------------------------------------
+
+P0, P1 = "treatment.phases.0", "treatment.phases.1"  # ketamine: regrow, train; neurosteroid: modulate, train
+
+REFUSED = [
+    # _number: missing, not a number (a bool is not one), not an integer, not finite
+    ("ketamine", "data.spread", DELETE, "data.spread is missing"),
+    ("paper1", "seed", DELETE, "config.seed is missing"),  # paper 1's data seed does not follow it
+    ("ketamine", "pathology.sparsity", "high", "pathology.sparsity must be a number, got 'high'"),
+    ("ketamine", "baseline.lr", True, "baseline.lr must be a number, got True"),
+    ("ketamine", "data.train_size", 600.5, "data.train_size must be an integer, got 600.5"),
+    ("ketamine", "stress.input_sigma", math.inf, "stress.input_sigma must be finite"),
+    ("ketamine", "stress.internal_sigma", math.nan, "stress.internal_sigma must be finite"),
+    ("ketamine", "engine_sparse_from", "x", "config.engine_sparse_from must be a number"),
+    # _no_extra: a misspelt key in a fixed group or in a phase
+    ("ketamine", "pathology.sparsty", 0.9, "pathology has unknown key(s) sparsty; allowed: relapse_cap,"),
+    ("ketamine", "longitudinal.cycle", 4, "longitudinal has unknown key(s) cycle;"),
+    ("ketamine", f"{P0}.fractoin", 0.5, "treatment.phases[0] has unknown key(s) fractoin;"),
+    ("ssri", "treatment.phases.0.noise", 0.5, "treatment.phases[0] has unknown key(s) noise;"),
+    ("neurosteroid", f"{P0}.tonic", 1, "treatment.phases[0] has unknown key(s) tonic;"),
+    # _section
+    ("ketamine", "stress", DELETE, "config group 'stress' is missing or not a mapping"),
+    ("ketamine", "model", 3, "config group 'model' is missing or not a mapping"),
+    # phases
+    ("ketamine", P0, 3, "treatment.phases[0] must be a mapping with a 'kind'"),
+    ("ketamine", f"{P0}.kind", "prune", "treatment.phases[0].kind 'prune' is unknown"),
+    ("ketamine", "treatment.maintenance.0.kind", None, "treatment.maintenance[0].kind None is unknown"),
+    ("ketamine", f"{P0}.fraction", 0, "treatment.phases[0].fraction must be in (0, 1], got 0"),
+    ("ketamine", f"{P0}.fraction", 1.01, "treatment.phases[0].fraction must be in (0, 1], got 1.01"),
+    ("ketamine", f"{P0}.fraction", DELETE, "treatment.phases[0].fraction is missing"),
+    ("ketamine", f"{P0}.score", "best", "treatment.phases[0].score must be gradient or random, got 'best'"),
+    ("ketamine", f"{P0}.batches", 0, "treatment.phases[0].batches must be >= 1, got 0"),
+    ("ketamine", f"{P0}.batches", 2.5, "treatment.phases[0].batches must be an integer"),
+    ("ketamine", f"{P0}.init_std", -0.01, "treatment.phases[0].init_std must be >= 0"),
+    ("ketamine", f"{P1}.epochs", -1, "treatment.phases[1].epochs must be >= 0, got -1"),
+    ("ketamine", f"{P1}.epochs", DELETE, "treatment.phases[1].epochs is missing"),
+    ("ketamine", f"{P1}.lr", 0, "treatment.phases[1].lr must be > 0, got 0"),
+    ("ssri", "treatment.phases.0.noise_start", -0.1, "treatment.phases[0] noise sigma must be >= 0, got -0.1 -> 0.0"),
+    ("ssri", "treatment.maintenance.0.noise_end", -0.1, "treatment.maintenance[0] noise sigma must be >= 0"),
+    ("neurosteroid", f"{P0}.damping", 0, "treatment.phases[0].damping must be > 0, got 0"),
+    ("neurosteroid", f"{P0}.activation", "sigmoid", "treatment.phases[0].activation must be one of relu, tanh"),
+    # seed and data
+    ("ketamine", "seed", -1, "seed must be >= 0, got -1"),
+    ("ketamine", "data.centres", [[1, 2]], "data.centres must be a list of at least two [x, y] pairs"),
+    ("ketamine", "data.centres", [[1, 2, 3], [4, 5]], "data.centres must be a list of at least two [x, y] pairs"),
+    ("ketamine", "data.centres", "corners", "data.centres must be a list of at least two [x, y] pairs"),
+    ("ketamine", "data.spread", -0.1, "data.spread must be >= 0"),
+    ("ketamine", "data.train_size", 0, "data.train_size must be >= 1, got 0"),
+    ("ketamine", "data.test_size", 0, "data.test_size must be >= 1, got 0"),
+    ("ketamine", "data.clean_size", 0, "data.clean_size must be >= 1, got 0"),
+    ("ketamine", "data.batch_size", 0, "data.batch_size must be >= 1, got 0"),
+    ("ketamine", "data.seed", -1, "data.seed must be >= 0, got -1"),
+    ("ketamine", "data.seed", 4_294_967, "data.seed must be <= 4294966, got 4294967"),
+    # model
+    ("ketamine", "model.hidden", [], "model.hidden must be a non-empty list of layer widths"),
+    ("ketamine", "model.hidden", 64, "model.hidden must be a non-empty list of layer widths"),
+    ("ketamine", "model.hidden", [64, 0], "model.hidden must hold positive integers, got [64, 0]"),
+    ("ketamine", "model.hidden", [True], "model.hidden must hold positive integers"),
+    ("ketamine", "model.hidden", [1.5], "model.hidden must hold positive integers"),
+    ("ketamine", "model.inputs", 3, "model.inputs must be 2"),
+    ("ketamine", "model.classes", 3, "model.classes must equal the number of data.centres (4), got 3"),
+    # baseline
+    ("ketamine", "baseline.epochs", -1, "baseline.epochs must be >= 0, got -1"),
+    ("ketamine", "baseline.lr", 0, "baseline.lr must be > 0, got 0"),
+    # pathology
+    ("ketamine", "pathology.sparsity", -0.01, "pathology.sparsity must be in [0, 1), got -0.01"),
+    ("ketamine", "pathology.sparsity", 1.0, "pathology.sparsity must be in [0, 1), got 1.0"),
+    ("ketamine", "pathology.scope", "by_layer", "pathology.scope must be per_layer or global, got 'by_layer'"),
+    ("ketamine", "pathology.relapse_fraction", -0.1, "pathology.relapse_fraction must be in [0, 1], got -0.1"),
+    ("ketamine", "pathology.relapse_fraction", 1.1, "pathology.relapse_fraction must be in [0, 1], got 1.1"),
+    ("ketamine", "pathology.relapse_cap", -0.1, "pathology.relapse_cap must be in [0, 1), got -0.1"),
+    ("ketamine", "pathology.relapse_cap", 1.0, "pathology.relapse_cap must be in [0, 1), got 1.0"),
+    # treatment
+    ("ketamine", "treatment.name", "", "treatment.name must be a non-empty string"),
+    ("ketamine", "treatment.name", 3, "treatment.name must be a non-empty string"),
+    ("ketamine", "treatment.phases", "regrow", "treatment.phases must be a list of phases"),
+    ("ketamine", "treatment.maintenance", 5, "treatment.maintenance must be a list of phases"),
+    # headline knobs are named before the phases they feed
+    ("neurosteroid", "treatment.damping", 0, "treatment.damping must be > 0, got 0"),
+    ("ketamine", "treatment.fraction", 0, "treatment.fraction must be in (0, 1], got 0"),
+    ("ketamine", "treatment.fraction", 1.5, "treatment.fraction must be in (0, 1], got 1.5"),
+    ("ssri", "treatment.lr", 0, "treatment.lr must be > 0, got 0"),
+    ("neurosteroid_bridge_ssri", "treatment.bridge_lr", -1e-4, "treatment.bridge_lr must be > 0"),
+    # stress
+    ("ketamine", "stress.profile", 2.5, "stress.profile must be a list of sigmas"),
+    ("ketamine", "stress.profile", [0.5, "x"], "stress.profile.sigma must be a number, got 'x'"),
+    ("ketamine", "stress.input_sigma", -0.1, "stress.input_sigma must be >= 0, got -0.1"),
+    ("ketamine", "stress.internal_sigma", -0.1, "stress.internal_sigma must be >= 0, got -0.1"),
+    ("ketamine", "stress.profile", [0.0, -0.5], "stress.profile sigmas must be >= 0, got [0.0, -0.5]"),
+    # longitudinal
+    ("ketamine", "longitudinal.cycles", -1, "longitudinal.cycles must be >= 0, got -1"),
+    ("ketamine", "longitudinal.prune_fraction", -0.1, "longitudinal.prune_fraction must be in [0, 1], got -0.1"),
+    ("ketamine", "longitudinal.prune_fraction", 1.1, "longitudinal.prune_fraction must be in [0, 1], got 1.1"),
+    # engine
+    ("ketamine", "engine", "gpu", "engine must be one of auto, dense, sparse, got 'gpu'"),
+    ("ketamine", "engine_sparse_from", -0.1, "engine_sparse_from must be in [0, 1], got -0.1"),
+    ("ketamine", "engine_sparse_from", 1.1, "engine_sparse_from must be in [0, 1], got 1.1"),
+]
+
+
+@pytest.mark.parametrize("treatment, key, value, message", REFUSED,
+                         ids=[f"{k}={'<deleted>' if v is DELETE else v!r}" for _, k, v, _ in REFUSED])
+def test_a_bad_value_is_refused_naming_its_key(base, treatment, key, value, message):
+    assert refusal(edited(base[treatment], key, value)).startswith(message)
+
+
+def test_an_interpolation_that_does_not_resolve_is_a_config_error(base):
+    assert "nosuch" in refusal(edited(base["ketamine"], "pathology.sparsity", "${pathology.nosuch}"))
+
+
+# -- the boundaries the protocol allows: accepted, and read into the Job unchanged -----------------
+
+ACCEPTED = [
+    ("ketamine", "pathology.sparsity", 0.0, lambda j: j.pathology.sparsity),
+    ("ketamine", "pathology.sparsity", 0.999, lambda j: j.pathology.sparsity),
+    ("ketamine", "pathology.scope", "global", lambda j: j.pathology.scope),
+    ("ketamine", "pathology.relapse_fraction", 0.0, lambda j: j.pathology.relapse_fraction),
+    ("ketamine", "pathology.relapse_fraction", 1.0, lambda j: j.pathology.relapse_fraction),
+    ("ketamine", "pathology.relapse_cap", 0.0, lambda j: j.pathology.relapse_cap),
+    ("ketamine", "pathology.relapse_cap", 0.999, lambda j: j.pathology.relapse_cap),
+    ("ketamine", "longitudinal.prune_fraction", 0.0, lambda j: j.longitudinal.prune_fraction),
+    ("ketamine", "longitudinal.prune_fraction", 1.0, lambda j: j.longitudinal.prune_fraction),
+    ("ketamine", "longitudinal.cycles", 0, lambda j: j.longitudinal.cycles),
+    ("ketamine", "longitudinal.relapse_threshold", 50.0, lambda j: j.longitudinal.relapse_threshold),
+    ("ketamine", "engine_sparse_from", 0.0, lambda j: j.engine_sparse_from),
+    ("ketamine", "engine_sparse_from", 1.0, lambda j: j.engine_sparse_from),
+    ("ketamine", "engine", "sparse", lambda j: j.engine),
+    ("ketamine", "seed", 0, lambda j: j.seed),
+    ("ketamine", "data.seed", 4_294_966, lambda j: j.data.seed),
+    ("ketamine", "data.seed", 0, lambda j: j.data.seed),
+    ("ketamine", "data.spread", 0.0, lambda j: j.data.spread),
+    ("ketamine", "data.batch_size", 64.0, lambda j: j.data.batch_size),  # an integral float is an integer
+    ("ketamine", "data.train_size", 1, lambda j: j.data.train_size),
+    ("ketamine", "data.centres", [[0, 0], [1, 1], [2, 2], [3, 3]], lambda j: j.data.centres),
+    ("ketamine", "model.hidden", [1], lambda j: j.model.hidden),
+    ("ketamine", "baseline.epochs", 0, lambda j: j.baseline.epochs),
+    ("ketamine", "stress.input_sigma", 0.0, lambda j: j.stress.input_sigma),
+    ("ketamine", "stress.internal_sigma", 0.0, lambda j: j.stress.internal_sigma),
+    ("ketamine", "stress.profile", [0.0], lambda j: j.stress.profile),
+    ("ketamine", "stress.profile", [], lambda j: j.stress.profile),
+    ("ketamine", f"{P0}.fraction", 1.0, lambda j: j.treatment.phases[0].fraction),
+    ("ketamine", f"{P0}.batches", 1, lambda j: j.treatment.phases[0].batches),
+    ("ketamine", f"{P0}.init_std", 0.0, lambda j: j.treatment.phases[0].init_std),
+    ("ketamine", f"{P1}.epochs", 0, lambda j: j.treatment.phases[1].epochs),
+    ("ketamine", "treatment.fraction", 1.0, lambda j: j.treatment.phases[0].fraction),  # the knob reaches its phase
+    ("ssri", "treatment.phases.0.noise_start", 0.0, lambda j: j.treatment.phases[0].noise_start),
+    ("neurosteroid", f"{P0}.activation", "relu", lambda j: j.treatment.phases[0].activation),
+    ("neurosteroid", f"{P0}.damping", 2.0, lambda j: j.treatment.phases[0].damping),
+]
+
+
+def _normal(v):
+    return tuple(_normal(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+@pytest.mark.parametrize("treatment, key, value, read", ACCEPTED, ids=[f"{k}={v!r}" for _, k, v, _ in ACCEPTED])
+def test_a_value_at_the_edge_of_its_range_is_accepted(base, treatment, key, value, read):
+    assert _normal(read(job(edited(base[treatment], key, value)))) == _normal(value)
+
+
+def test_phase_defaults_apply_when_a_field_is_left_out(base):
+    cfg = base["ketamine"]
+    for k in ("score", "batches", "init_std"):
+        cfg = edited(cfg, f"{P0}.{k}", DELETE)
+    cfg = edited(cfg, "treatment.maintenance.0", {"kind": "train", "epochs": 3, "lr": 1e-3})
+    cfg = edited(edited(cfg, "treatment.label", DELETE), "stress.profile", DELETE)
+    j = job(cfg)
+    assert j.treatment.phases[0] == Regrow(0.5, "gradient", 30, 0.03)
+    assert j.treatment.maintenance == (Train(3, 1e-3, 0.0, 0.0),)
+    assert j.treatment.label == "ketamine" and j.stress.profile == ()
+    modulate = edited(base["neurosteroid"], f"{P0}.activation", DELETE)
+    assert job(modulate).treatment.phases[0] == Modulate(0.7, "relu")
+    engine = edited(edited(base["ketamine"], "engine", DELETE), "engine_sparse_from", DELETE)
+    assert (job(engine).engine, job(engine).engine_sparse_from) == ("auto", 0.8)
+
+
+# -- properties over whole ranges -------------------------------------------------------------------
+
+RANGE = settings(max_examples=25, deadline=None)
+unit = st.floats(0, 1)
+outside_unit = st.one_of(st.floats(max_value=0, exclude_max=True, allow_infinity=False),
+                         st.floats(min_value=1, exclude_min=True, allow_infinity=False))
+
+
+@RANGE
+@given(st.sampled_from(["pathology.relapse_fraction", "longitudinal.prune_fraction", "engine_sparse_from"]),
+       unit, outside_unit)
+def test_closed_unit_ranges(key, inside, outside):
+    """[0, 1]: every value inside is kept as given, every finite value outside is refused by name."""
+    cfg = shipped()["ketamine"]
+    read = job(edited(cfg, key, inside))
+    for part in key.split("."):
+        read = getattr(read, part)
+    assert read == inside
+    assert refusal(edited(cfg, key, outside)).startswith(f"{key} must be in [0, 1], got ")
+
+
+@RANGE
+@given(st.sampled_from(["pathology.sparsity", "pathology.relapse_cap"]), st.floats(0, 1, exclude_max=True),
+       st.one_of(st.floats(max_value=0, exclude_max=True, allow_infinity=False),
+                 st.floats(min_value=1, allow_infinity=False)))
+def test_half_open_unit_ranges(key, inside, outside):
+    """[0, 1): a network cannot be pruned to nothing, nor can a relapse prune it to nothing."""
+    cfg = shipped()["ketamine"]
+    assert getattr(job(edited(cfg, key, inside)).pathology, key.split(".")[1]) == inside
+    assert refusal(edited(cfg, key, outside)).startswith(f"{key} must be in [0, 1), got ")
+
+
+@RANGE
+@given(st.integers(0, 4_294_966), st.integers(max_value=-1))  # the seed is also the data seed
+def test_counts_are_non_negative_integers(good, bad):
+    cfg = shipped()["ketamine"]
+    for key, read in (("longitudinal.cycles", lambda j: j.longitudinal.cycles),
+                      ("baseline.epochs", lambda j: j.baseline.epochs), ("seed", lambda j: j.seed)):
+        assert read(job(edited(cfg, key, good))) == good
+        assert refusal(edited(cfg, key, bad)).startswith(f"{key} must be >= 0, got {bad}")
+
