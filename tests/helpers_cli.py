@@ -10,18 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
-from pruning_lab.config import Job
 from pruning_lab.hydra_callbacks import STATUS
 from pruning_lab.store import Corrupt, ResultStore
 
-ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
-
-# the whole protocol in well under a second of compute
-TINY = ["baseline.epochs=1", "treatment.epochs=1", "longitudinal.cycles=1", "data.train_size=500",
-        "data.test_size=200", "data.clean_size=100", "model.hidden=[32,32]"]
+from .conftest import ROOT, TINY
 
 
 def command(*args: str) -> list[str]:
@@ -106,9 +98,3 @@ def valid_results(store: Path) -> dict[str, dict]:
 def leftovers(store: Path) -> list[Path]:
     """Temporary files of interrupted writes."""
     return sorted(p for p in store.rglob("*.tmp")) if store.exists() else []
-
-
-def job_for(*overrides: str) -> Job:
-    """The validated Job of the real conf/ with ``overrides``, as the CLI composes it."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return Job.from_config(compose("config", overrides=list(overrides)))

@@ -22,7 +22,8 @@ from omegaconf.errors import OmegaConfBaseException
 from pruning_lab.config import ConfigError, Job
 from pruning_lab.hydra_callbacks import one_line
 
-from .helpers_cli import CONF, TINY, cli, places, valid_results
+from .conftest import CONF, TINY
+from .helpers_cli import cli, places, valid_results
 
 # each example composes the real config (tens of ms): enough examples to roam, few enough to be quick
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -6,7 +6,8 @@ import subprocess
 
 from hydra import compose, initialize_config_dir
 
-from .helpers_cli import CONF, ROOT, TINY, command, places, summary, valid_results
+from .conftest import CONF, ROOT, TINY
+from .helpers_cli import command, places, summary, valid_results
 
 SWEEP = ["-m", "treatment=ketamine,neurosteroid", *TINY]
 

@@ -13,13 +13,14 @@ from pathlib import Path
 
 from pruning_lab.store import ResultStore
 
-from .helpers_cli import (ROOT, TINY, alive, command, job_for, leftovers, places, start, statuses, stop_group,
-                          summary, valid_results, wait_for)
+from .conftest import ROOT, TINY, tiny_job
+from .helpers_cli import (alive, command, leftovers, places, start, statuses, stop_group, summary, valid_results,
+                          wait_for)
 
 # job #0 is done in a moment; job #1 trains its baseline for a few seconds
 FAST_SLOW = ["-m", "baseline.epochs=1,300", *(a for a in TINY if not a.startswith("baseline.epochs"))]
-SLOW = job_for(*TINY, "baseline.epochs=300")
-FAST = job_for(*TINY)
+SLOW = tiny_job("baseline.epochs=300")
+FAST = tiny_job()
 
 
 def freeze_mid_training(proc: subprocess.Popen, sweep_dir: Path) -> int:
@@ -93,7 +94,7 @@ def test_ctrl_c_stops_the_sweep_and_its_workers_cleanly(tmp_path):
 
 def test_a_job_that_raises_costs_only_its_own_result(tmp_path):
     """One job of three cannot store its result (a directory is in the way of its file)."""
-    blocked = job_for(*TINY, "treatment=ssri")
+    blocked = tiny_job("treatment=ssri")
     path = ResultStore(tmp_path / "store").path(blocked.hash)
     (path / "in-the-way").mkdir(parents=True)
     args = ["-m", "treatment=ketamine,ssri,neurosteroid", *TINY, *places(tmp_path), "hydra.launcher.n_jobs=2"]

@@ -7,7 +7,8 @@ from hydra import compose, initialize_config_dir
 
 from pruning_lab.config import ConfigError, Job, flag
 
-from .helpers_cli import CONF, cli, places
+from .conftest import CONF
+from .helpers_cli import cli, places
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -15,8 +15,6 @@ from pruning_lab.store import read_json
 
 from .conftest import ROOT, TINY, tiny_job
 
-CLI_TINY = [*TINY, "model.hidden=[48,32]", "treatment.epochs=2"]
-
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pruning_lab.run", *args], cwd=cwd,
@@ -25,7 +23,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def sweep(tmp: Path, name: str, *extra: str) -> dict[tuple[str, int], dict]:
     """Run a 2 x 2 multirun into its own store; return the job-dir JSONs by (treatment, seed)."""
-    proc = cli("-m", "treatment=ketamine,neurosteroid", "seed=0,1", *CLI_TINY,
+    proc = cli("-m", "treatment=ketamine,neurosteroid", "seed=0,1", *TINY,
                f"paths.store={tmp / name / 'store'}", f"hydra.sweep.dir={tmp / name / 'sweep'}", *extra,
                cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -37,7 +35,7 @@ def sweep(tmp: Path, name: str, *extra: str) -> dict[tuple[str, int], dict]:
 
 
 def test_protocol_end_to_end_on_a_tiny_job():
-    result = run(tiny_job("treatment=neurosteroid"))
+    result = run(tiny_job("treatment=neurosteroid", "longitudinal.cycles=2"))
     m = result["metrics"]
     assert result["schema"] == SCHEMA and result["treatment"] == "neurosteroid"
     assert m["untreated"]["sparsity"] == pytest.approx(95.0, abs=0.2)

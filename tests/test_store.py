@@ -20,12 +20,13 @@ from pruning_lab.protocol import baseline_config
 from pruning_lab.run import execute
 from pruning_lab.store import BaselineCache, Corrupt, ResultStore, atomic_write, dump_json, sha256
 
-from .helpers_cli import ROOT, TINY, command, job_for, leftovers, summary, valid_results
+from .conftest import ROOT, TINY, tiny_job
+from .helpers_cli import command, leftovers, summary, valid_results
 
 
 @pytest.fixture(scope="module")
 def job():
-    return job_for(*TINY, "treatment=ketamine")
+    return tiny_job("treatment=ketamine")
 
 
 @pytest.fixture()
@@ -56,12 +57,12 @@ def test_a_stored_result_is_reused_and_force_recomputes_it(job, stored):
 
 def test_a_changed_result_relevant_value_is_not_reused(job, stored):
     store, first = stored
-    other = job_for(*TINY, "treatment=ketamine", "treatment.lr=1e-3")
+    other = tiny_job("treatment=ketamine", "treatment.lr=1e-3")
     assert other.hash != job.hash
     result, reused = execute(other, store)
     assert not reused and result["config"]["treatment"]["phases"][1]["lr"] == 1e-3
     # values that do not change the result do not change the hash either
-    assert job_for(*TINY, "treatment=ketamine", "force=true", "paths.store=/elsewhere").hash == job.hash
+    assert tiny_job("treatment=ketamine", "force=true", "paths.store=/elsewhere").hash == job.hash
 
 
 # one changed value in every section the job reads, each of which changes its result
@@ -77,7 +78,7 @@ RELEVANT = ["seed=1", "data.seed=3", "data.spread=0.7", "data.train_size=400", "
 
 @pytest.mark.parametrize("override", RELEVANT)
 def test_every_result_relevant_value_changes_the_hash(job, override):
-    changed = job_for(*TINY, "treatment=ketamine", override)
+    changed = tiny_job("treatment=ketamine", override)
     assert changed.hash != job.hash
     assert changed.hash == job_hash(changed.to_dict())
 
@@ -121,7 +122,7 @@ def test_a_damaged_result_is_reported_and_recomputed(job, stored, damage, why, c
 
 def test_a_result_filed_under_another_hash_is_not_used(job, stored):
     store, _ = stored
-    other = job_for(*TINY, "treatment=ketamine", "seed=1")
+    other = tiny_job("treatment=ketamine", "seed=1")
     results = ResultStore(store)
     results.path(other.hash).write_bytes(results.path(job.hash).read_bytes())  # valid checksum, wrong job
     with pytest.raises(Corrupt, match="another config"):
