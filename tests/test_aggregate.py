@@ -389,6 +389,43 @@ def test_pairwise_matches_scipy():
     assert (df["p_t_holm"] >= df["p_t"]).all()
 
 
+def test_paired_comparisons_match_scipy_seed_by_seed():
+    a = pd.Series([97.1, 96.4, 97.3, 95.0, 96.8, 97.9], index=[0, 1, 2, 3, 4, 5])
+    b = pd.Series([96.0, 96.5, 95.1, 94.0, 96.9, 96.2], index=[0, 1, 2, 3, 4, 5])
+    c = pd.Series([90.0, 93.5, 92.0, 91.0, 95.5, 94.0], index=[0, 1, 2, 3, 4, 5])
+    # B given in another seed order: the pairing is by seed, not by position
+    df = pairwise({"A": a, "B": b.iloc[::-1], "C": c}).set_index(["a", "b"])
+    assert (df["design"] == "paired").all()
+    t = st.ttest_rel(a, b)
+    w = st.wilcoxon(a, b)
+    ab = df.loc[("A", "B")]
+    assert ab["p_t"] == pytest.approx(t.pvalue) and ab["t"] == pytest.approx(t.statistic)
+    assert ab["p_W"] == pytest.approx(w.pvalue) and ab["W"] == pytest.approx(w.statistic)
+    d = (a - b).to_numpy()
+    assert ab["diff"] == pytest.approx(d.mean())
+    assert ab["dz"] == pytest.approx(d.mean() / d.std(ddof=1))
+    assert ab["diff_lo"] < d.mean() < ab["diff_hi"] and ab["dz_lo"] < ab["dz"] < ab["dz_hi"]
+    # Holm over the three pairs by hand: sorted p times 3, 2, 1, kept monotone
+    p = df["p_t"].to_numpy()
+    order = np.argsort(p)
+    want = np.maximum.accumulate(p[order] * np.array([3, 2, 1]))
+    assert df["p_t_holm"].to_numpy()[order] == pytest.approx(np.minimum(want, 1))
+
+
+def test_holm_by_hand():
+    assert holm(np.array([0.04, 0.01, 0.02])).tolist() == pytest.approx([0.04, 0.03, 0.04])
+    assert holm(np.array([0.3, 0.6])).tolist() == pytest.approx([0.6, 0.6])
+
+
+def test_unmatched_seeds_fall_back_to_unpaired_tests():
+    a = pd.Series([97.1, 96.4, 97.3, 95.0], index=[0, 1, 2, 3])
+    b = pd.Series([96.0, 96.5, 95.1, 94.0], index=[0, 1, 2, 4])
+    row = pairwise({"A": a, "B": b}).iloc[0]
+    assert row["design"] == "unpaired"
+    assert row["p_t"] == pytest.approx(st.ttest_ind(a, b, equal_var=False).pvalue)
+    assert row["p_U"] == pytest.approx(st.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
 def test_bayes_ceilings_match_the_protocol():
     assert quadrant_ceiling(3, math.hypot(0.8, 1.0)) == pytest.approx(98.1, abs=0.05)
     assert quadrant_ceiling(3, 0.8) == pytest.approx(99.98, abs=0.005)
@@ -411,6 +448,7 @@ def test_report_end_to_end(configs, tmp_path):
     assert "population SD (ddof = 0" in report
     assert "Every run follows the published paper-2 protocol" in report
     assert "Agreement with paper 2" in report
+    assert "| paired (3)" in report and "comparisons are unpaired" not in report
     for name in ("efficacy", "stress_profile", "cycle_combined", "relapse_summary", "state_dependence"):
         for ext in ("md", "csv", "tex"):
             assert (out / "tables" / f"{name}.{ext}").stat().st_size > 0
@@ -423,6 +461,14 @@ def test_report_end_to_end(configs, tmp_path):
     row = comp[(comp.table == "Table 1") & (comp.row == "Ketamine-like") & (comp.column == "Combined Stress (%)")]
     assert row["ours"].item() == pytest.approx(91.0) and row["diff"].item() == pytest.approx(91.0 - 97.3)
     assert "\\begin{tabular}" in (out / "tables" / "efficacy.tex").read_text()
+
+
+def test_report_says_when_seeds_do_not_match(configs, tmp_path):
+    for seed in (0, 1, 2):
+        write(tmp_path / f"k{seed}.json", result(configs, seed, "ketamine", treated=ev(90.0 + seed)))
+        write(tmp_path / f"s{seed}.json", result(configs, seed + (seed == 2), "ssri", treated=ev(80.0 - seed)))
+    report = build(read_results(tmp_path), tmp_path / "out", figures=False).read_text()
+    assert "comparisons are unpaired" in report and "| unpaired (3, 3)" in report
 
 
 def test_paper1_mode_for_a_single_seed(configs, tmp_path):

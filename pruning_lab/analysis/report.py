@@ -205,14 +205,20 @@ def ceiling_section(results: ResultSet, summary: pd.DataFrame) -> tuple[list[str
     return lines, table
 
 
+def _ci(v: float, lo: float, hi: float, name: str = "") -> str:
+    if math.isnan(v):
+        return DASH
+    return f"{name}{v:.2f}" + ("" if math.isnan(lo) else f" [{lo:.2f}, {hi:.2f}]")
+
+
 def pairwise_section(frame: pd.DataFrame, layout: Layout) -> tuple[list[str], pd.DataFrame]:
     lines = ["## Pairwise treatment comparisons", "",
-             "Per headline metric and pair of treatments: Welch's t-test and the Mann-Whitney U test (both "
-             "two-sided), p-values Holm-adjusted within each metric (one family per metric and condition), and "
-             "Hedges' g (A − B, bias-corrected, pooled sample SD) with a percentile bootstrap 95% CI (2000 "
-             "resamples of each group, fixed seed). The treatments of a seed share its baseline and evaluation "
-             "noise; these independent-sample tests ignore that pairing and are conservative. g is undefined "
-             "(—) when neither group varies.", ""]
+             "The treatments of a seed share its pruned baseline and evaluation noise, so per headline metric "
+             "each pair of treatments is compared **paired by seed**: the paired t-test and the Wilcoxon "
+             "signed-rank test (both two-sided), p-values Holm-adjusted across the pairs (one family per test, "
+             "metric and condition); effect sizes are the mean paired difference A − B and Cohen's d_z (mean "
+             "over SD of the per-seed differences), each with a percentile bootstrap 95% CI "
+             "(`scipy.stats.bootstrap`, 2000 resamples, fixed seed; none below 4 seeds).", ""]
     t = frame[~frame["arm"].isin(["untreated", "healthy"])]
     xe = float(frame.loc[frame["metric"] == "profile", "x"].max()) if (frame["metric"] == "profile").any() else None
     groups = [((), t)] if not layout.global_axes else list(t.groupby(layout.global_axes, sort=False))
@@ -235,7 +241,7 @@ def pairwise_section(frame: pd.DataFrame, layout: Layout) -> tuple[list[str], pd
                 sel = m[m["arm"] == r[0]]
                 for a, v in zip(layout.treatment_axes, r[1:]):
                     sel = sel[sel[a] == v]
-                values[layout.label(r[0], tuple(r[1:]))] = sel.sort_values("seed")["value"].to_numpy()
+                values[layout.label(r[0], tuple(r[1:]))] = sel.sort_values("seed").set_index("seed")["value"]
             if len(values) < 2:
                 continue
             res = pairwise(values)
@@ -246,20 +252,31 @@ def pairwise_section(frame: pd.DataFrame, layout: Layout) -> tuple[list[str], pd
     if not all_rows:
         return lines + ["_(fewer than two treatments: nothing to compare)_", ""], pd.DataFrame()
     res = pd.concat(all_rows, ignore_index=True)
+    paired = res["design"] == "paired"
     show = pd.DataFrame({
         **{a: res[a] for a in layout.global_axes},
         "Metric": res["metric"], "A vs B": res["a"] + " vs " + res["b"],
-        "n": res["n_a"].astype(str) + ", " + res["n_b"].astype(str),
-        "Mean A − B": (res["mean_a"] - res["mean_b"]).map(lambda v: num(v, 2)),
-        "Welch t": res["t"].map(lambda v: num(v, 2)), "p": res["p_t"].map(pval), "p (Holm)": res["p_t_holm"].map(pval),
-        "U": res["U"].map(lambda v: num(v, 1)), "p ": res["p_U"].map(pval), "p (Holm) ": res["p_U_holm"].map(pval),
-        "Hedges g [95% CI]": [DASH if math.isnan(g) else f"{g:.2f} [{num(lo, 2)}, {num(hi, 2)}]"
-                              for g, lo, hi in zip(res["g"], res["g_lo"], res["g_hi"])],
+        "Design (n)": np.where(paired, "paired (" + res["n_a"].astype(str) + ")",
+                               "unpaired (" + res["n_a"].astype(str) + ", " + res["n_b"].astype(str) + ")"),
+        "Mean A − B [95% CI]": [_ci(d, lo, hi) for d, lo, hi in zip(res["diff"], res["diff_lo"], res["diff_hi"])],
+        "t": res["t"].map(lambda v: num(v, 2)), "p": res["p_t"].map(pval), "p (Holm)": res["p_t_holm"].map(pval),
+        "W / U": [num(w, 1) if p else "U " + num(u, 1) for w, u, p in zip(res["W"], res["U"], paired)],
+        "p ": np.where(paired, res["p_W"].map(pval), res["p_U"].map(pval)),
+        "p (Holm) ": np.where(paired, res["p_W_holm"].map(pval), res["p_U_holm"].map(pval)),
+        "Effect [95% CI]": [_ci(dz, a, b, "d_z ") if p else _ci(g, c, d, "g ")
+                            for dz, a, b, g, c, d, p in zip(res["dz"], res["dz_lo"], res["dz_hi"], res["g"],
+                                                            res["g_lo"], res["g_hi"], paired)],
     })
+    n_unpaired = int((~paired).sum())
+    if n_unpaired:
+        lines += [f"**{n_unpaired} of {len(res)} comparisons are unpaired**: the two treatments were not run on "
+                  "the same seeds, so they fall back to Welch's t-test, the Mann-Whitney U test and Hedges' g "
+                  "(bias-corrected, pooled SD) with a bootstrap CI resampling each group on its own.", ""]
     if any(min(a, b) < 2 for a, b in zip(res["n_a"], res["n_b"])):
         lines += ["Pairs with fewer than two seeds on a side have no test (—).", ""]
-    lines += ["Columns: Welch t, its p and Holm-adjusted p; then Mann-Whitney U, its p and Holm-adjusted p.", "",
-              md(show), ""]
+    lines += ["Columns: the t-test (paired, or Welch's when unpaired), its p and Holm-adjusted p; then the "
+              "signed-rank statistic W (or U when unpaired), its p and Holm-adjusted p. A test is undefined (—) "
+              "when the differences do not vary.", "", md(show), ""]
     return lines, res
 
 

@@ -1,11 +1,16 @@
 """Statistics of the report: summaries, the Bayes ceiling, pairwise treatment comparisons.
 
+The treatments of a seed share its pruned baseline and evaluation noise, so two treatments are
+compared paired by seed (paired t-test, Wilcoxon signed-rank, Cohen's d_z); a pair whose seeds
+differ falls back to the unpaired tests (Welch, Mann-Whitney U, Hedges' g).
+
 Everything is a plain function of arrays or frames, so a reviewer can recompute any number.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from itertools import combinations
 
 import numpy as np
@@ -150,12 +155,86 @@ def compare_two(a, b) -> dict:
     return out
 
 
-def pairwise(values: dict[str, np.ndarray]) -> pd.DataFrame:
-    """All pairs of groups, with Holm-adjusted p-values across the pairs (one family per call)."""
-    rows = [{"a": x, "b": y, **compare_two(values[x], values[y])} for x, y in combinations(values, 2)]
+def _dz(d: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Cohen's d_z: mean over SD (ddof 1) of the paired differences; NaN where they do not vary."""
+    sd = d.std(axis=axis, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, d.mean(axis=axis) / np.where(sd > 0, sd, 1.0), np.nan)
+
+
+def paired_bootstrap(d, statistic, resamples: int = 2000, level: float = 0.95, seed: int = 0, min_n: int = 4
+                     ) -> tuple[float, float]:
+    """Percentile bootstrap CI (``scipy.stats.bootstrap``, fixed seed) of ``statistic`` of the
+    per-seed differences ``d``; NaN with fewer than ``min_n`` seeds or when ``d`` does not vary."""
+    d = np.asarray(d, float)
+    if len(d) < min_n or np.ptp(d) == 0:
+        return math.nan, math.nan
+    with warnings.catch_warnings():
+        # scipy's own interval is NaN when a resample has no d_z; the one below drops those
+        warnings.simplefilter("ignore", st.DegenerateDataWarning)
+        res = st.bootstrap((d,), statistic, n_resamples=resamples, confidence_level=level, method="percentile",
+                           vectorized=True, axis=-1, rng=np.random.default_rng(seed))
+    dist = np.asarray(res.bootstrap_distribution, float)
+    # a resample of identical differences has no d_z; with too many such, there is no interval
+    dist = dist[np.isfinite(dist)]
+    if len(dist) < resamples / 2:
+        return math.nan, math.nan
+    lo, hi = np.percentile(dist, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def compare_paired(a, b) -> dict:
+    """Paired t-test and Wilcoxon signed-rank test (both two-sided) of a - b, seed by seed; the
+    mean paired difference and Cohen's d_z, each with its bootstrap CI."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = a - b
+    out = {"n_a": len(a), "n_b": len(b), "mean_a": a.mean() if len(a) else math.nan,
+           "mean_b": b.mean() if len(b) else math.nan, "diff": d.mean() if len(d) else math.nan,
+           "diff_lo": math.nan, "diff_hi": math.nan, "t": math.nan, "p_t": math.nan, "W": math.nan,
+           "p_W": math.nan, "dz": math.nan, "dz_lo": math.nan, "dz_hi": math.nan}
+    if len(d) < 2:
+        return out
+    out["diff_lo"], out["diff_hi"] = paired_bootstrap(d, np.mean)
+    if d.std() > 0:
+        t = st.ttest_rel(a, b)
+        out["t"], out["p_t"] = float(t.statistic), float(t.pvalue)
+        out["dz"] = float(_dz(d))
+        out["dz_lo"], out["dz_hi"] = paired_bootstrap(d, _dz)
+    if (d != 0).any():
+        w = st.wilcoxon(a, b, alternative="two-sided")
+        out["W"], out["p_W"] = float(w.statistic), float(w.pvalue)
+    return out
+
+
+def _paired(a, b) -> bool:
+    """Two groups of per-seed values can be paired: both indexed by the same seeds, once each."""
+    return (isinstance(a, pd.Series) and isinstance(b, pd.Series) and a.index.is_unique and b.index.is_unique
+            and set(a.index) == set(b.index) and len(a) >= 2)
+
+
+def pairwise(values: dict[str, np.ndarray | pd.Series]) -> pd.DataFrame:
+    """All pairs of groups, Holm-adjusted across the pairs (one family per call and test kind).
+
+    Groups given as Series indexed by seed are compared paired when their seeds match
+    (``design`` "paired"); otherwise, and for plain arrays, unpaired."""
+    rows = []
+    for x, y in combinations(values, 2):
+        a, b = values[x], values[y]
+        if _paired(a, b):
+            rows.append({"a": x, "b": y, "design": "paired", **compare_paired(a, b.loc[a.index])})
+        else:
+            r = compare_two(np.asarray(a, float), np.asarray(b, float))
+            rows.append({"a": x, "b": y, "design": "unpaired", **r, "diff": r["mean_a"] - r["mean_b"]})
     df = pd.DataFrame(rows)
     if df.empty:
         return df
+    for c in ("U", "p_U", "g", "g_lo", "g_hi", "W", "p_W", "dz", "dz_lo", "dz_hi", "diff_lo", "diff_hi"):
+        if c not in df:
+            df[c] = math.nan
     df["p_t_holm"] = holm(df["p_t"].to_numpy())
-    df["p_U_holm"] = holm(df["p_U"].to_numpy())
+    # each pair has one rank test, signed-rank or U: one family across the pairs
+    paired = (df["design"] == "paired").to_numpy()
+    rank = holm(np.where(paired, df["p_W"], df["p_U"]))
+    df["p_W_holm"] = np.where(paired, rank, np.nan)
+    df["p_U_holm"] = np.where(paired, np.nan, rank)
     return df
