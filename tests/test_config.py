@@ -25,6 +25,14 @@ from .conftest import CONF
 
 TREATMENTS = ("ketamine", "ssri", "neurosteroid", "neurosteroid_bridge_ssri", "none")
 PRESETS = {"paper1": "experiment=paper1"}
+# a treatment written without knobs, one phase of each kind, so each phase field can be edited alone
+DIRECT = {
+    "name": "direct", "label": "Direct",
+    "phases": [{"kind": "regrow", "fraction": 0.5, "score": "gradient", "batches": 30, "init_std": 0.03},
+               {"kind": "train", "epochs": 15, "lr": 5e-4, "noise_start": 0.5, "noise_end": 0.0},
+               {"kind": "modulate", "damping": 0.7, "activation": "tanh"}],
+    "maintenance": [{"kind": "train", "epochs": 5, "lr": 5e-4, "noise_start": 0.3, "noise_end": 0.0}],
+}
 DELETE = object()  # as a value: remove the key
 
 
@@ -34,7 +42,9 @@ def shipped() -> dict[str, dict]:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         configs = {t: compose("config", overrides=[f"treatment={t}"]) for t in TREATMENTS}
         configs.update({name: compose("config", overrides=[o]) for name, o in PRESETS.items()})
-        return {name: OmegaConf.to_container(c) for name, c in configs.items()}
+        out = {name: OmegaConf.to_container(c) for name, c in configs.items()}
+    out["direct"] = {**out["ketamine"], "treatment": DIRECT}
+    return out
 
 
 @pytest.fixture
@@ -101,7 +111,7 @@ def test_the_shipped_config_holds_the_protocols_numbers(base):
 
 # -- refusals: (treatment, key, value, the start of the message) ------------------------------------
 
-P0, P1 = "treatment.phases.0", "treatment.phases.1"  # ketamine: regrow, train; neurosteroid: modulate, train
+P0, P1, P2 = "treatment.phases.0", "treatment.phases.1", "treatment.phases.2"  # direct: regrow, train, modulate
 
 REFUSED = [
     # _number: missing, not a number (a bool is not one), not an integer, not finite
@@ -116,30 +126,37 @@ REFUSED = [
     # _no_extra: a misspelt key in a fixed group or in a phase
     ("ketamine", "pathology.sparsty", 0.9, "pathology has unknown key(s) sparsty; allowed: relapse_cap,"),
     ("ketamine", "longitudinal.cycle", 4, "longitudinal has unknown key(s) cycle;"),
-    ("ketamine", f"{P0}.fractoin", 0.5, "treatment.phases[0] has unknown key(s) fractoin;"),
-    ("ssri", "treatment.phases.0.noise", 0.5, "treatment.phases[0] has unknown key(s) noise;"),
-    ("neurosteroid", f"{P0}.tonic", 1, "treatment.phases[0] has unknown key(s) tonic;"),
+    ("direct", f"{P0}.fractoin", 0.5, "treatment.phases[0] has unknown key(s) fractoin;"),
+    ("direct", f"{P1}.noise", 0.5, "treatment.phases[1] has unknown key(s) noise;"),
+    ("direct", f"{P2}.tonic", 1, "treatment.phases[2] has unknown key(s) tonic;"),
+    # a key nothing reads, anywhere; a boolean that YAML would not read as one
+    ("ketamine", "sede", 3, "unknown key(s) sede; top-level keys: baseline,"),
+    ("ketamine", "paths.stor", "x", "paths has unknown key(s) stor; allowed: store"),
+    ("ssri", "treatment.epochz", 50, "treatment.epochz is unknown: no phase of treatment 'ssri' refers to"),
+    ("direct", "treatment.epochs", 9, "treatment.epochs is unknown: no phase of treatment 'direct'"),
+    ("ketamine", "force", "abc", "force must be true or false, got 'abc'"),
+    ("ketamine", "force", 1, "force must be true or false, got 1"),
     # _section
     ("ketamine", "stress", DELETE, "config group 'stress' is missing or not a mapping"),
     ("ketamine", "model", 3, "config group 'model' is missing or not a mapping"),
     # phases
-    ("ketamine", P0, 3, "treatment.phases[0] must be a mapping with a 'kind'"),
-    ("ketamine", f"{P0}.kind", "prune", "treatment.phases[0].kind 'prune' is unknown"),
-    ("ketamine", "treatment.maintenance.0.kind", None, "treatment.maintenance[0].kind None is unknown"),
-    ("ketamine", f"{P0}.fraction", 0, "treatment.phases[0].fraction must be in (0, 1], got 0"),
-    ("ketamine", f"{P0}.fraction", 1.01, "treatment.phases[0].fraction must be in (0, 1], got 1.01"),
-    ("ketamine", f"{P0}.fraction", DELETE, "treatment.phases[0].fraction is missing"),
-    ("ketamine", f"{P0}.score", "best", "treatment.phases[0].score must be gradient or random, got 'best'"),
-    ("ketamine", f"{P0}.batches", 0, "treatment.phases[0].batches must be >= 1, got 0"),
-    ("ketamine", f"{P0}.batches", 2.5, "treatment.phases[0].batches must be an integer"),
-    ("ketamine", f"{P0}.init_std", -0.01, "treatment.phases[0].init_std must be >= 0"),
-    ("ketamine", f"{P1}.epochs", -1, "treatment.phases[1].epochs must be >= 0, got -1"),
-    ("ketamine", f"{P1}.epochs", DELETE, "treatment.phases[1].epochs is missing"),
-    ("ketamine", f"{P1}.lr", 0, "treatment.phases[1].lr must be > 0, got 0"),
-    ("ssri", "treatment.phases.0.noise_start", -0.1, "treatment.phases[0] noise sigma must be >= 0, got -0.1 -> 0.0"),
-    ("ssri", "treatment.maintenance.0.noise_end", -0.1, "treatment.maintenance[0] noise sigma must be >= 0"),
-    ("neurosteroid", f"{P0}.damping", 0, "treatment.phases[0].damping must be > 0, got 0"),
-    ("neurosteroid", f"{P0}.activation", "sigmoid", "treatment.phases[0].activation must be one of relu, tanh"),
+    ("direct", P0, 3, "treatment.phases[0] must be a mapping with a 'kind'"),
+    ("direct", f"{P0}.kind", "prune", "treatment.phases[0].kind 'prune' is unknown"),
+    ("direct", "treatment.maintenance.0.kind", None, "treatment.maintenance[0].kind None is unknown"),
+    ("direct", f"{P0}.fraction", 0, "treatment.phases[0].fraction must be in (0, 1], got 0"),
+    ("direct", f"{P0}.fraction", 1.01, "treatment.phases[0].fraction must be in (0, 1], got 1.01"),
+    ("direct", f"{P0}.fraction", DELETE, "treatment.phases[0].fraction is missing"),
+    ("direct", f"{P0}.score", "best", "treatment.phases[0].score must be gradient or random, got 'best'"),
+    ("direct", f"{P0}.batches", 0, "treatment.phases[0].batches must be >= 1, got 0"),
+    ("direct", f"{P0}.batches", 2.5, "treatment.phases[0].batches must be an integer"),
+    ("direct", f"{P0}.init_std", -0.01, "treatment.phases[0].init_std must be >= 0"),
+    ("direct", f"{P1}.epochs", -1, "treatment.phases[1].epochs must be >= 0, got -1"),
+    ("direct", f"{P1}.epochs", DELETE, "treatment.phases[1].epochs is missing"),
+    ("direct", f"{P1}.lr", 0, "treatment.phases[1].lr must be > 0, got 0"),
+    ("direct", f"{P1}.noise_start", -0.1, "treatment.phases[1] noise sigma must be >= 0, got -0.1 -> 0.0"),
+    ("direct", "treatment.maintenance.0.noise_end", -0.1, "treatment.maintenance[0] noise sigma must be >= 0"),
+    ("direct", f"{P2}.damping", 0, "treatment.phases[2].damping must be > 0, got 0"),
+    ("direct", f"{P2}.activation", "sigmoid", "treatment.phases[2].activation must be one of relu, tanh"),
     # seed and data
     ("ketamine", "seed", -1, "seed must be >= 0, got -1"),
     ("ketamine", "data.centres", [[1, 2]], "data.centres must be a list of at least two [x, y] pairs"),
@@ -174,8 +191,8 @@ REFUSED = [
     # treatment
     ("ketamine", "treatment.name", "", "treatment.name must be a non-empty string"),
     ("ketamine", "treatment.name", 3, "treatment.name must be a non-empty string"),
-    ("ketamine", "treatment.phases", "regrow", "treatment.phases must be a list of phases"),
-    ("ketamine", "treatment.maintenance", 5, "treatment.maintenance must be a list of phases"),
+    ("direct", "treatment.phases", "regrow", "treatment.phases must be a list of phases"),
+    ("direct", "treatment.maintenance", 5, "treatment.maintenance must be a list of phases"),
     # headline knobs are named before the phases they feed
     ("neurosteroid", "treatment.damping", 0, "treatment.damping must be > 0, got 0"),
     ("ketamine", "treatment.fraction", 0, "treatment.fraction must be in (0, 1], got 0"),
@@ -239,14 +256,14 @@ ACCEPTED = [
     ("ketamine", "stress.internal_sigma", 0.0, lambda j: j.stress.internal_sigma),
     ("ketamine", "stress.profile", [0.0], lambda j: j.stress.profile),
     ("ketamine", "stress.profile", [], lambda j: j.stress.profile),
-    ("ketamine", f"{P0}.fraction", 1.0, lambda j: j.treatment.phases[0].fraction),
-    ("ketamine", f"{P0}.batches", 1, lambda j: j.treatment.phases[0].batches),
-    ("ketamine", f"{P0}.init_std", 0.0, lambda j: j.treatment.phases[0].init_std),
-    ("ketamine", f"{P1}.epochs", 0, lambda j: j.treatment.phases[1].epochs),
+    ("direct", f"{P0}.fraction", 1.0, lambda j: j.treatment.phases[0].fraction),
+    ("direct", f"{P0}.batches", 1, lambda j: j.treatment.phases[0].batches),
+    ("direct", f"{P0}.init_std", 0.0, lambda j: j.treatment.phases[0].init_std),
+    ("direct", f"{P1}.epochs", 0, lambda j: j.treatment.phases[1].epochs),
     ("ketamine", "treatment.fraction", 1.0, lambda j: j.treatment.phases[0].fraction),  # the knob reaches its phase
-    ("ssri", "treatment.phases.0.noise_start", 0.0, lambda j: j.treatment.phases[0].noise_start),
-    ("neurosteroid", f"{P0}.activation", "relu", lambda j: j.treatment.phases[0].activation),
-    ("neurosteroid", f"{P0}.damping", 2.0, lambda j: j.treatment.phases[0].damping),
+    ("direct", f"{P1}.noise_start", 0.0, lambda j: j.treatment.phases[1].noise_start),
+    ("direct", f"{P2}.activation", "relu", lambda j: j.treatment.phases[2].activation),
+    ("direct", f"{P2}.damping", 2.0, lambda j: j.treatment.phases[2].damping),
 ]
 
 
@@ -260,17 +277,16 @@ def test_a_value_at_the_edge_of_its_range_is_accepted(base, treatment, key, valu
 
 
 def test_phase_defaults_apply_when_a_field_is_left_out(base):
-    cfg = base["ketamine"]
+    cfg = base["direct"]
     for k in ("score", "batches", "init_std"):
         cfg = edited(cfg, f"{P0}.{k}", DELETE)
     cfg = edited(cfg, "treatment.maintenance.0", {"kind": "train", "epochs": 3, "lr": 1e-3})
-    cfg = edited(edited(cfg, "treatment.label", DELETE), "stress.profile", DELETE)
+    cfg = edited(edited(edited(cfg, "treatment.label", DELETE), "stress.profile", DELETE), f"{P2}.activation", DELETE)
     j = job(cfg)
     assert j.treatment.phases[0] == Regrow(0.5, "gradient", 30, 0.03)
+    assert j.treatment.phases[2] == Modulate(0.7, "relu")
     assert j.treatment.maintenance == (Train(3, 1e-3, 0.0, 0.0),)
-    assert j.treatment.label == "ketamine" and j.stress.profile == ()
-    modulate = edited(base["neurosteroid"], f"{P0}.activation", DELETE)
-    assert job(modulate).treatment.phases[0] == Modulate(0.7, "relu")
+    assert j.treatment.label == "direct" and j.stress.profile == ()
     engine = edited(edited(base["ketamine"], "engine", DELETE), "engine_sparse_from", DELETE)
     assert (job(engine).engine, job(engine).engine_sparse_from) == ("auto", 0.8)
 
