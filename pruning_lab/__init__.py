@@ -1,3 +1,19 @@
-"""pruning-lab: the pruning-plasticity model of depression and its treatments, as sweeps."""
+"""pruning-lab: the pruning-plasticity model of depression and its treatments, as sweeps.
+
+``pruning_lab.simulate(overrides, store=None)`` runs one job as the CLI would;
+``pruning_lab.load_results(path)`` reads a store or a sweep dir into a tidy frame. Both are
+imported on first use, so importing the package stays cheap (no torch, no pandas).
+"""
 
 __version__ = "0.1.0"
+__all__ = ["simulate", "load_results", "ConfigError"]
+
+_LAZY = {"simulate": "api", "load_results": "analysis.load", "ConfigError": "config"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

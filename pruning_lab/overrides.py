@@ -18,3 +18,16 @@ def sweep_arguments(task: Iterable[str], params: Mapping | None = None) -> list[
 def values(o: Override) -> list[str]:
     """Every value an override takes: the swept ones, or its single value."""
     return list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
+
+
+def name_unparsable(message: str, overrides: Iterable[str]) -> str:
+    """A parse error's ``message``, naming the first of ``overrides`` that does not parse (Hydra's may not)."""
+    if "override" in message:
+        return message
+    parser = OverridesParser.create()
+    for arg in overrides:
+        try:
+            parser.parse_override(arg)
+        except Exception:
+            return f"cannot parse override '{arg}': {message}"
+    return message

@@ -21,7 +21,6 @@ from pathlib import Path
 import hydra
 from hydra._internal.utils import get_args_parser
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -29,6 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import hydra_callbacks
 from .config import Job, flag
+from .overrides import name_unparsable
 from .store import ResultStore, atomic_write, clear_temporaries, dump_json, take_repairs
 
 log = logging.getLogger("pruning_lab")
@@ -150,16 +150,7 @@ def _check_arguments() -> None:
 
 def _bad_override(e: BaseException) -> str:
     """The parse error, naming the override it is about (Hydra's message may not)."""
-    message = hydra_callbacks.one_line(e)
-    if "override" in message:
-        return message
-    parser = OverridesParser.create()
-    for arg in get_args_parser().parse_args().overrides:
-        try:
-            parser.parse_override(arg)
-        except Exception:
-            return f"cannot parse override '{arg}': {message}"
-    return message
+    return name_unparsable(hydra_callbacks.one_line(e), get_args_parser().parse_args().overrides)
 
 
 _interrupted = False

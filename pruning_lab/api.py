@@ -1,0 +1,68 @@
+"""The library from Python: one job composed, checked, run and stored as the command line does it.
+
+``simulate`` composes the package's ``conf/`` with Hydra's compose API, so a notebook and the
+CLI read the same defaults and refuse the same overrides (a ``ConfigError`` holding the CLI's
+one-line message, raised before anything is written). With a store it reuses a valid stored
+result or stores the new one, through the same function as a CLI job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from .config import ConfigError, Job, flag
+
+# the package is installed editable, beside the conf/ the CLI's @hydra.main reads
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def compose(overrides: Sequence[str]):
+    """The config the CLI composes for ``overrides``, not yet checked; ``ConfigError`` if Hydra refuses them."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .hydra_callbacks import one_line
+    from .overrides import name_unparsable
+
+    try:
+        # restores whatever Hydra state the caller had (a notebook may compose on its own)
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return hydra_compose("config", overrides=list(overrides))
+    except OverrideParseException as e:
+        raise ConfigError(name_unparsable(one_line(e), overrides)) from None
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ConfigError(one_line(e)) from None
+
+
+def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> dict:
+    """Run one job (``["treatment=ssri", "seed=3"]``, as on the command line) and return its result.
+
+    ``store``: a result store (the CLI's ``paths.store``): a valid stored result for the same
+    config is returned without recomputing (``force=true`` recomputes), a new one is stored.
+    Without it the job is computed in memory and nothing is written.
+    """
+    if isinstance(overrides, str):
+        raise TypeError("overrides must be a list of strings, e.g. ['treatment=ssri', 'seed=3']")
+    cfg = compose(overrides)
+    job = Job.from_config(cfg)
+    force = flag(cfg, "force")
+
+    import torch
+
+    threads = torch.get_num_threads()  # a job pins torch to one thread; the caller's setting comes back
+    try:
+        if store is None:
+            from .protocol import run
+
+            result = run(job)
+        else:
+            from .run import execute
+
+            result, _ = execute(job, Path(store), force=force)
+    finally:
+        torch.set_num_threads(threads)
+    return json.loads(json.dumps(result))  # the plain JSON types a stored result reads back as

@@ -1,0 +1,102 @@
+"""The Python API: the CLI's config, numbers, store and refusals, from a notebook or a script."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+import pruning_lab
+from pruning_lab.store import ResultStore
+
+from .helpers_cli import ROOT, TINY, cli, places
+
+
+def test_importing_the_package_loads_neither_torch_nor_pandas(tmp_path):
+    code = ("import sys, pruning_lab; pruning_lab.simulate; pruning_lab.ConfigError; "
+            "print(sorted(m for m in ('torch', 'pandas', 'hydra') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_simulate_gives_the_cli_numbers_and_shares_its_store(tmp_path, monkeypatch):
+    job = ["treatment=ssri", "seed=2", *TINY]
+    proc = cli(*job, *places(tmp_path / "cli"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    by_cli = json.loads((tmp_path / "cli" / "run" / "result.json").read_text())
+
+    monkeypatch.chdir(tmp_path)  # another cwd than the checkout: conf/ is found through the package
+    fresh = pruning_lab.simulate(job)
+    assert fresh["config_hash"] == by_cli["config_hash"]
+    assert fresh["metrics"] == by_cli["metrics"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli"]  # no store given: nothing written
+
+    store = tmp_path / "cli" / "store"
+    reused = pruning_lab.simulate([*job, "force=no"], store=store)  # YAML's "no" is false
+    assert reused["wall_seconds"] == by_cli["wall_seconds"]  # read back, not recomputed
+    forced = pruning_lab.simulate([*job, "force=yes"], store=store)
+    assert forced["wall_seconds"] != by_cli["wall_seconds"] and forced["metrics"] == by_cli["metrics"]
+    assert ResultStore(store).check(by_cli["config_hash"])["wall_seconds"] == forced["wall_seconds"]
+
+
+BAD = [
+    ["pathology.sparsity=1.2"],
+    ["treatment=ssri", "+treatment.epochz=50"],
+    ["treatment=sertraline"],
+    ["seed=range(0,3"],
+    ["force=abc"],
+]
+
+
+@pytest.mark.parametrize("overrides", BAD, ids=[" ".join(b) for b in BAD])
+def test_a_bad_override_raises_the_cli_line_and_writes_nothing(tmp_path, monkeypatch, overrides):
+    proc = cli(*overrides, *places(tmp_path / "cli"), cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(pruning_lab.ConfigError) as e:
+        pruning_lab.simulate(overrides, store=tmp_path / "store")
+    assert proc.stderr == f"pruning-lab: error: {e.value}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overrides_given_as_one_string_are_a_type_error():
+    with pytest.raises(TypeError, match="list of strings"):
+        pruning_lab.simulate("treatment=ssri")
+
+
+def python_api_examples() -> list[str]:
+    """The python code blocks of the README's "Python API" section."""
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Python API\n(.*?)(?=^## )", readme, re.S | re.M)
+    assert section, "README has no '## Python API' section"
+    return re.findall(r"^```python\n(.*?)^```", section.group(1), re.S | re.M)
+
+
+def test_the_readme_python_examples_run(tmp_path, monkeypatch):
+    blocks = python_api_examples()
+    assert len(blocks) >= 2
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:  # one namespace: later blocks use what earlier ones defined, as in a session
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert list((tmp_path / "outputs" / "store" / "results").glob("*.json"))
+
+
+def test_the_example_notebook_runs_and_is_stored_without_outputs(tmp_path, monkeypatch):
+    notebook = json.loads((ROOT / "experiments" / "notebook.ipynb").read_text())
+    cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert cells and all(c["outputs"] == [] and c["execution_count"] is None for c in cells)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    namespace: dict = {}
+    for cell in cells:
+        exec(compile("".join(cell["source"]), "notebook.ipynb", "exec"), namespace)
+    assert plt.get_fignums(), "the notebook drew no figure"
+    plt.close("all")
