@@ -12,7 +12,8 @@ import pytest
 import pruning_lab
 from pruning_lab.store import ResultStore
 
-from .helpers_cli import ROOT, TINY, cli, places
+from .conftest import ROOT, TINY
+from .helpers_cli import cli, places
 
 
 def test_importing_the_package_loads_neither_torch_nor_pandas(tmp_path):
