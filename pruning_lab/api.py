@@ -22,20 +22,27 @@ def compose(overrides: Sequence[str]):
     """The config the CLI composes for ``overrides``, not yet checked; ``ConfigError`` if Hydra refuses them."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
     from .hydra_callbacks import one_line
     from .overrides import name_unparsable
 
+    # a caller may hold Hydra's global state (a notebook composing its own configs): set it
+    # aside, and give it back afterwards
+    held = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
+    GlobalHydra.instance().clear()
     try:
-        # restores whatever Hydra state the caller had (a notebook may compose on its own)
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             return hydra_compose("config", overrides=list(overrides))
     except OverrideParseException as e:
         raise ConfigError(name_unparsable(one_line(e), overrides)) from None
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(one_line(e)) from None
+    finally:
+        if held is not None:
+            GlobalHydra.instance().initialize(held)
 
 
 def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> dict:

@@ -63,6 +63,15 @@ def test_a_bad_override_raises_the_cli_line_and_writes_nothing(tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
 
 
+def test_simulate_composes_its_own_config_beside_the_callers_hydra_state():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf" / "treatment"), version_base="1.3"):
+        with pytest.raises(pruning_lab.ConfigError, match="sparsity"):
+            pruning_lab.simulate(["pathology.sparsity=2"])
+        assert compose("ssri").name == "ssri"  # the caller's search path, unchanged
+
+
 def test_overrides_given_as_one_string_are_a_type_error():
     with pytest.raises(TypeError, match="list of strings"):
         pruning_lab.simulate("treatment=ssri")
