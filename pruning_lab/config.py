@@ -191,6 +191,14 @@ class LongitudinalConfig:
 
 
 @dataclass(frozen=True)
+class OnsetConfig:
+    """The treatment's time course: scored every ``every`` epochs (0: not at all)."""
+
+    every: int = 5
+    response: float = 80.0  # combined-stress accuracy (%) that counts as a response
+
+
+@dataclass(frozen=True)
 class Job:
     """Everything that determines one run's metrics (and nothing that does not)."""
 
@@ -202,6 +210,7 @@ class Job:
     pathology: PathologyConfig = PathologyConfig()
     stress: StressConfig = StressConfig()
     longitudinal: LongitudinalConfig = LongitudinalConfig()
+    onset: OnsetConfig = OnsetConfig()
     engine: str = "auto"
     engine_sparse_from: float = 0.8
 
@@ -255,7 +264,7 @@ def _section(cfg: Mapping, key: str) -> Mapping:
 
 
 _FIXED = {"data": DataConfig, "model": ModelConfig, "baseline": BaselineConfig, "pathology": PathologyConfig,
-          "stress": StressConfig, "longitudinal": LongitudinalConfig}
+          "stress": StressConfig, "longitudinal": LongitudinalConfig, "onset": OnsetConfig}
 
 
 _TOP = {"seed", "engine", "engine_sparse_from", "force", "paths", "treatment", *_FIXED}
@@ -406,6 +415,12 @@ def _job(cfg: Mapping) -> Job:
 
     flag(cfg, "force")
 
+    o = _section(cfg, "onset")
+    onset = OnsetConfig(every=int(_number(o, "every", "onset", integer=True)),
+                        response=_number(o, "response", "onset"))
+    _check(onset.every >= 0, f"onset.every must be >= 0 epochs (0: no onset course), got {onset.every}")
+    _check(0 <= onset.response <= 100, f"onset.response must be in [0, 100] (%), got {onset.response}")
+
     engine = cfg.get("engine", "auto")
     _check(engine in ("auto", *ENGINES), f"engine must be one of {', '.join(('auto', *ENGINES))}, got {engine!r}")
     sparse_from = _number({"engine_sparse_from": cfg.get("engine_sparse_from", 0.8)}, "engine_sparse_from", "config")
@@ -413,6 +428,6 @@ def _job(cfg: Mapping) -> Job:
 
     return Job(
         seed=int(seed), treatment=treatment, data=data, model=model, baseline=baseline,
-        pathology=pathology, stress=stress, longitudinal=longitudinal, engine=engine,
+        pathology=pathology, stress=stress, longitudinal=longitudinal, onset=onset, engine=engine,
         engine_sparse_from=sparse_from,
     )

@@ -31,6 +31,11 @@ def combined(net: Network, data: Datasets, stress: StressConfig, seed: int) -> f
                     seed=seed, condition="combined")
 
 
+def internal(net: Network, data: Datasets, sigma: float, seed: int) -> float:
+    """Standard test set under internal noise ``sigma`` alone (a stress-profile condition)."""
+    return accuracy(net, data.standard, sigma=sigma, seed=seed, condition=f"internal/{sigma:g}")
+
+
 def evaluate(net: Network, data: Datasets, stress: StressConfig, seed: int) -> dict:
     """All the papers' measures of one network, plus its sparsity overall and per layer."""
     return {
@@ -39,8 +44,5 @@ def evaluate(net: Network, data: Datasets, stress: StressConfig, seed: int) -> d
         "clean": accuracy(net, data.clean),
         "standard": accuracy(net, data.standard),
         "combined": combined(net, data, stress, seed),
-        "profile": {
-            f"{s:g}": accuracy(net, data.standard, sigma=s, seed=seed, condition=f"internal/{s:g}")
-            for s in stress.profile
-        },
+        "profile": {f"{s:g}": internal(net, data, s, seed) for s in stress.profile},
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -18,12 +18,14 @@ from .training import train
 log = logging.getLogger(__name__)
 
 
-def apply(phase: Phase, net: Network, data: Split, job: Job, generator: torch.Generator, label: str) -> None:
+def apply(phase: Phase, net: Network, data: Split, job: Job, generator: torch.Generator, label: str,
+          before_epoch: Callable[[], None] | None = None) -> None:
     if isinstance(phase, Regrow):
         regrow(net, phase, data, job.data.batch_size, generator)
     elif isinstance(phase, Train):
         engine = choose(job.engine, net.sparsity(), job.engine_sparse_from)
-        train(net, phase, data, job.data.batch_size, generator, engine=engine, label=label)
+        train(net, phase, data, job.data.batch_size, generator, engine=engine, label=label,
+              before_epoch=before_epoch)
     elif isinstance(phase, Modulate):
         net.damping, net.activation = phase.damping, phase.activation
     else:  # pragma: no cover - config validation admits only the kinds above
@@ -31,12 +33,16 @@ def apply(phase: Phase, net: Network, data: Split, job: Job, generator: torch.Ge
 
 
 def run_phases(phases: Sequence[Phase], net: Network, data: Split, job: Job, generator: torch.Generator,
-               stage: str, timings: dict[str, float] | None = None) -> None:
-    """Apply ``phases`` in order, logging (and recording) each one's wall time."""
+               stage: str, timings: dict[str, float] | None = None,
+               before_epoch: Callable[[], None] | None = None) -> None:
+    """Apply ``phases`` in order, logging (and recording) each one's wall time.
+
+    ``before_epoch`` is called before every training epoch of every phase (see ``train``).
+    """
     for i, phase in enumerate(phases):
         label = f"{stage}/{i}:{phase.kind}"
         start = time.perf_counter()
-        apply(phase, net, data, job, generator, label)
+        apply(phase, net, data, job, generator, label, before_epoch)
         seconds = time.perf_counter() - start
         if timings is not None:
             timings[label] = timings.get(label, 0.0) + seconds

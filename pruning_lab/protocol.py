@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from . import __version__, onset
 from .config import NOISE_STREAM, SCHEMA, Job, Train, config_hash
 from .data import Datasets, load
 from .engines import choose
@@ -103,10 +103,23 @@ def run(job: Job, store: Path | str | None = None) -> dict:
                          "untreated": evaluate(pruned, data, job.stress, seed)}
 
     net = pruned.clone()
-    run_phases(job.treatment.phases, net, data.train, job, generator(seed, "treatment"), "treatment", timings)
+    course = None
+    if job.onset.every > 0:
+        def score() -> dict[str, float]:
+            with timings("onset"):  # also inside the wall time of the phase that calls it
+                return onset.point(net, data, job.stress, seed)
+        course = onset.Course(job.onset.every, score)
+    run_phases(job.treatment.phases, net, data.train, job, generator(seed, "treatment"), "treatment", timings,
+               before_epoch=course.before_epoch if course else None)
     with timings("evaluate"):
         metrics["treated"] = evaluate(net, data, job.stress, seed)
         metrics["off_drug"] = evaluate(net.unmodulated(), data, job.stress, seed) if net.modulated else None
+    # no course, no response measured: null, not "never responded"
+    metrics["onset"] = course.finish() if course else None
+    metrics["response"] = onset.response(metrics["onset"], job.onset.response) if course else None
+    if course:
+        log.info("%s onset: %d points over %d epochs; combined >= %g%% from epoch %s", tag,
+                 len(course.curve["epoch"]), course.epochs, job.onset.response, metrics["response"]["epoch"])
     log.info("%s treated: sparsity %.1f%%, combined %.1f%%, extreme %.1f%%", tag, metrics["treated"]["sparsity"],
              metrics["treated"]["combined"], metrics["treated"]["profile"].get("2.5", float("nan")))
 

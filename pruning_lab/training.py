@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
+from typing import Callable
 
 import torch
 
@@ -75,8 +76,13 @@ def shuffled(data: Split, batch_size: int, generator: torch.Generator):
 
 
 def train(net: Network, phase: Train, data: Split, batch_size: int, generator: torch.Generator,
-          engine: str = "dense", label: str = "train") -> None:
-    """Train ``net`` in place; a new optimizer per phase, pruned weights stay exactly zero."""
+          engine: str = "dense", label: str = "train", before_epoch: Callable[[], None] | None = None) -> None:
+    """Train ``net`` in place; a new optimizer per phase, pruned weights stay exactly zero.
+
+    ``before_epoch`` is called before each epoch with ``net`` holding the weights trained so
+    far, outside flush-to-zero (so what it evaluates equals an evaluation after training); it
+    must not draw from ``generator``.
+    """
     if phase.epochs == 0:
         return
     model = bind(net, engine)
@@ -85,8 +91,12 @@ def train(net: Network, phase: Train, data: Split, batch_size: int, generator: t
     opt = Adam(model.parameters(), lr=phase.lr)
     every = max(1, phase.epochs // 5)
     start = time.perf_counter()
-    with subnormals_flushed():
-        for epoch in range(phase.epochs):
+    for epoch in range(phase.epochs):
+        if before_epoch is not None:
+            if epoch > 0:
+                model.write_back()
+            before_epoch()
+        with subnormals_flushed():
             sigma = phase.sigma(epoch)
             xs, ys = shuffled(data, batch_size, generator)
             losses = []  # summed only when logged: no per-step arithmetic for the log line

@@ -85,6 +85,8 @@ RANGES = [
     ("treatment.epochs", "ketamine", st.one_of(st.integers(max_value=-1), st.floats(0.01, 1e6).filter(lambda x: x % 1))),
     ("baseline.epochs", "ketamine", st.one_of(st.integers(max_value=-1), st.floats(0.01, 1e6).filter(lambda x: x % 1))),
     ("treatment.damping", "neurosteroid", st.one_of(non_positive, not_finite)),
+    ("onset.every", "ssri", st.one_of(st.integers(max_value=-1), st.floats(0.01, 1e6).filter(lambda x: x % 1), not_finite)),
+    ("onset.response", "ssri", st.one_of(negative, st.floats(min_value=100, exclude_min=True), not_finite)),
 ]
 KEYS = [(k, t) for k, t, _ in RANGES]
 # what the refusal names when it is not the key's last part: a noise schedule is checked as a whole
@@ -137,7 +139,7 @@ def test_an_unknown_group_option_is_refused_with_the_choices(group, name):
 @FAST
 @given(NAME)
 def test_an_unknown_group_or_key_is_refused(name):
-    if name in {*GROUPS, "seed", "engine", "engine_sparse_from", "force", "baseline", "paths", "hydra"}:
+    if name in {*GROUPS, "seed", "engine", "engine_sparse_from", "force", "baseline", "onset", "paths", "hydra"}:
         return
     assert_refused([f"{name}=1"], f"'{name}'")
     assert_refused([f"+pathology.{name}=1"] if name not in ("sparsity", "scope", "relapse_fraction", "relapse_cap")
@@ -162,6 +164,8 @@ VALID = [
     ("treatment.lr", "ssri", st.floats(1e-9, 1, exclude_min=True)),
     ("treatment.epochs", "ketamine", st.integers(0, 500)),
     ("treatment.damping", "neurosteroid", st.floats(0, 5, exclude_min=True)),
+    ("onset.every", "ssri", st.integers(0, 200)),
+    ("onset.response", "ssri", st.floats(0, 100)),
     ("model.hidden", "ketamine", st.lists(st.integers(1, 64), min_size=1, max_size=4).map(lambda h: f"[{','.join(map(str, h))}]")),
 ]
 
@@ -188,6 +192,9 @@ CLI_CASES = [
     (["nosuchgroup=x"], "Could not override 'nosuchgroup'"),
     (["treatment.phases.0.kind=prune"], "kind 'prune' is unknown"),
     (["model.hidden=[]"], "model.hidden must be a non-empty list"),
+    (["onset.every=-5"], "onset.every must be >= 0 epochs (0: no onset course), got -5"),
+    (["onset.every=2.5"], "onset.every must be an integer, got 2.5"),
+    (["onset.response=120"], "onset.response must be in [0, 100] (%), got 120"),
     (["-m", "seed=range(a)"], "Error parsing override 'seed=range(a)'"),
     (["-m", "treatment=ketamine,ssri", "seed=range(3,1)"], "the sweep has no jobs: seed=range(3,1) is empty"),
     (["-m", "seed=range(0,4,0)"], "range() arg 3 must not be zero"),

@@ -46,7 +46,7 @@ def test_protocol_end_to_end_on_a_tiny_job():
     course = m["longitudinal"]
     assert len(course["combined"]) == 3 and course["combined"][0] == m["treated"]["combined"]
     assert course["total_drop"] == pytest.approx(course["combined"][0] - course["combined"][-1])
-    assert all(k.startswith(("baseline", "evaluate", "treatment/", "relapse", "longitudinal", "maintenance/"))
+    assert all(k.startswith(("baseline", "evaluate", "onset", "treatment/", "relapse", "longitudinal", "maintenance/"))
                for k in result["timings"])
     assert json.loads(json.dumps(result)) == result  # JSON-ready as it is
 

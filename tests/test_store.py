@@ -73,7 +73,7 @@ RELEVANT = ["seed=1", "data.seed=3", "data.spread=0.7", "data.train_size=400", "
             "treatment.init_std=0.05", "treatment.score_batches=10", "treatment.maintenance_epochs=4",
             "stress.input_sigma=0.9", "stress.internal_sigma=0.4", "stress.profile=[0,2.5]",
             "longitudinal.cycles=2", "longitudinal.prune_fraction=0.2", "longitudinal.relapse_threshold=70",
-            "engine=dense", "engine_sparse_from=0.5"]
+            "onset.every=2", "onset.response=70", "engine=dense", "engine_sparse_from=0.5"]
 
 
 @pytest.mark.parametrize("override", RELEVANT)
