@@ -51,7 +51,10 @@ def ev(v: float = 50.0, sparsity: float = 95.0, **kw) -> dict:
 
 def result(configs, seed: int, treatment: str = "ketamine", *, treated: dict | None = None,
            untreated: dict | None = None, off: dict | None = None, drop: float = 1.0,
-           course: list[float] | None = None, threshold: float = 80.0, edit=None) -> dict:
+           course: list[float] | None = None, threshold: float = 80.0, edit=None,
+           onset: list[float] | None = None, every: int = 5, env: dict | None = None) -> dict:
+    """A result as the store writes it; ``onset``: the combined-stress course during treatment (its
+    response computed against ``threshold``), None for a result from before the course existed."""
     base = "ketamine" if treatment not in configs else treatment
     config = copy.deepcopy(configs[base])
     config["seed"] = config["data"]["seed"] = seed
@@ -67,7 +70,14 @@ def result(configs, seed: int, treatment: str = "ketamine", *, treated: dict | N
               "relapse_cycle": relapsed[0] if relapsed else None, "final": course[-1],
               "total_drop": course[0] - course[-1]}
     tr = treated or ev(90.0)
-    return {
+    extra = {}
+    if onset is not None:
+        epochs = [i * every for i in range(len(onset))]
+        hit = [e for e, v in zip(epochs, onset) if v >= threshold]
+        extra["onset"] = {"epoch": epochs, "combined": onset, "standard": [min(100.0, v + 5) for v in onset],
+                          "extreme": [v - 10 for v in onset]}
+        extra["response"] = {"threshold": threshold, "epoch": hit[0] if hit else None}
+    out = {
         "schema": SCHEMA, "config_hash": config_hash(config), "config": config, "seed": seed,
         "treatment": treatment, "label": config["treatment"]["label"],
         "metrics": {"healthy": ev(99.0, 0.0), "untreated": untreated or ev(30.0 + seed), "treated": tr,
@@ -79,6 +89,10 @@ def result(configs, seed: int, treatment: str = "ketamine", *, treated: dict | N
         "timings": {"baseline": 1.0, "evaluate": 0.5}, "wall_seconds": 2.0,
         "versions": {"torch": "test", "pruning_lab": "0.1.0"},
     }
+    out["metrics"].update(extra)
+    if env is not None:
+        out["environment"] = env
+    return out
 
 
 def write(path: Path, obj: dict) -> Path:
@@ -518,3 +532,109 @@ def test_loading_results_imports_neither_torch_nor_hydra():
             "print(sorted(m for m in ('torch', 'hydra', 'omegaconf') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+# -- onset and response -------------------------------------------------------------------------
+
+# combined-stress courses by onset point (every 5 epochs): responds at 10, at 20, never
+SSRI_ONSET = [[40.0, 60.0, 85.0, 86.0, 88.0, 90.0, 91.0], [40.0, 50.0, 70.0, 75.0, 81.0, 85.0, 88.0],
+              [40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0]]
+
+
+def onset_sweep(configs, folder: Path, old: int = 0) -> Path:
+    for seed, course in enumerate(SSRI_ONSET):
+        write(folder / f"s{seed}.json", result(configs, seed, "ssri", onset=course))
+        write(folder / f"k{seed}.json", result(configs, seed, "ketamine", onset=[85.0 + seed, 90.0, 95.0]))
+    for seed in range(3, 3 + old):   # results from before the onset course was recorded
+        write(folder / f"old{seed}.json", result(configs, seed, "ssri"))
+    return folder
+
+
+def test_response_epochs_never_responders_and_kaplan_meier(configs, tmp_path):
+    from pruning_lab.analysis import response
+    from pruning_lab.analysis.arms import layout
+    rs = read_results(onset_sweep(configs, tmp_path))
+    onset = rs.tidy[(rs.tidy.section == "onset") & (rs.tidy.metric == "combined") & (rs.tidy.seed == 1)
+                    & (rs.tidy.treatment == "ssri")]
+    assert onset["x"].tolist() == [0, 5, 10, 15, 20, 25, 30] and onset["value"].tolist() == SSRI_ONSET[1]
+    lay = layout(rs)
+    summ = response.summary(response.per_seed(arms(rs), lay), lay).set_index("arm")
+    s = summ.loc["ssri"]
+    assert (s["n"], s["responded"], s["never"]) == (3, 2, 1)
+    assert (s["median"], s["q1"], s["q3"]) == (15.0, 12.5, 17.5)
+    # Kaplan-Meier: 3 at risk, events at 10 and 20, one censored at 30: S(10)=2/3, S(20)=1/3
+    assert s["km_median"] == 20.0
+    assert summ.loc["ketamine", "median"] == 0.0 and summ.loc["ketamine", "never"] == 0
+    d = response.table(summ.reset_index(), lay).display.set_index("Treatment")
+    assert d.loc["SSRI-like", "Responded"] == "2/3"
+    assert d.loc["SSRI-like", "Median epochs to response (IQR)"] == "15 (12.5–17.5)"
+
+
+def test_results_without_onset_still_aggregate_and_the_report_says_so(configs, tmp_path):
+    onset_sweep(configs, tmp_path / "in", old=2)
+    report = build(read_results(tmp_path / "in"), tmp_path / "out", figures=False).read_text()
+    assert "**2 of 8 result(s) have no onset data**" in report
+    resp = pd.read_csv(tmp_path / "out" / "response.csv").set_index("arm")
+    assert resp.loc["ssri", "n"] == 3            # the old results have no response cell
+
+
+def test_a_sweep_mixing_numerics_modes_is_flagged(configs, tmp_path):
+    native = {"numerics": "native", "portable": False, "cpu": "AMD EPYC 9R14", "isa": "avx512"}
+    write(tmp_path / "a.json", result(configs, 0, env={**native, "numerics": "portable", "portable": True}))
+    write(tmp_path / "b.json", result(configs, 1, env=native))
+    write(tmp_path / "c.json", result(configs, 2))
+    report = build(read_results(tmp_path), tmp_path / "out", figures=False).read_text()
+    assert "**This sweep mixes numerics modes**" in report
+    assert "| unknown    | unknown    | unknown" in report
+
+
+# -- figures: the series they should hold -------------------------------------------------------
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures drawn, kept open instead of saved."""
+    from pruning_lab.analysis import figures
+    kept = {}
+
+    def keep(fig, folder, stem):
+        kept[stem] = fig
+        return Path(folder) / f"{stem}.png"
+    monkeypatch.setattr(figures, "_save", keep)
+    yield kept
+    import matplotlib.pyplot as plt
+    plt.close("all")
+
+
+def _lines(ax) -> dict:
+    return {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+
+
+def test_onset_figure_has_a_mean_line_per_treatment_seed_lines_and_the_threshold(configs, tmp_path, drawn):
+    from pruning_lab.analysis.arms import layout
+    from pruning_lab.analysis.figures import onset
+    rs = read_results(onset_sweep(configs, tmp_path))
+    onset(arms(rs), layout(rs), 1, 80.0, tmp_path, "onset")
+    top, bottom = drawn["onset"].axes
+    lines = _lines(top)
+    assert set(lines) == {"Ketamine-like", "SSRI-like", "response threshold (80%)"}
+    assert lines["SSRI-like"].get_ydata().tolist() == pytest.approx(np.mean(SSRI_ONSET, axis=0).tolist())
+    assert list(lines["response threshold (80%)"].get_ydata()) == [80.0, 80.0]
+    thin = [ln for ln in top.get_lines() if ln.get_linewidth() < 0.5]
+    assert len(thin) == 6                                   # one per seed and treatment
+    assert len(top.collections) == 2                        # a ± SD band per treatment
+    ext = [ln for ln in bottom.get_lines() if ln.get_linewidth() > 1]
+    assert ext[-1].get_ydata().tolist() == pytest.approx((np.mean(SSRI_ONSET, axis=0) - 10).tolist())
+
+
+def test_response_figure_steps_to_the_share_responded(configs, tmp_path, drawn):
+    from pruning_lab.analysis.arms import layout
+    from pruning_lab.analysis.figures import response_curve
+    rs = read_results(onset_sweep(configs, tmp_path))
+    response_curve(arms(rs), layout(rs), tmp_path, "response")
+    lines = _lines(drawn["response"].axes[0])
+    assert set(lines) == {"Ketamine-like (3/3)", "SSRI-like (2/3)"}
+    ssri = lines["SSRI-like (2/3)"]
+    assert ssri.get_ydata()[-1] == pytest.approx(200 / 3)
+    assert lines["Ketamine-like (3/3)"].get_ydata()[-1] == pytest.approx(100.0)
+    assert dict(zip(ssri.get_xdata()[1:], ssri.get_ydata()[1:]))[10.0] == pytest.approx(100 / 3)

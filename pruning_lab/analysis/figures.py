@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from . import response  # noqa: E402
 from .arms import Layout  # noqa: E402
 from .load import order_key  # noqa: E402
 
@@ -218,12 +219,93 @@ def state_dependence(frame: pd.DataFrame, layout: Layout, ddof: int, folder: Pat
         return _save(fig, folder, stem)
 
 
+def _band(ax, st: pd.DataFrame, x: str, kw: dict, label: str | None, alpha: float = 0.15, **line) -> None:
+    ax.fill_between(st[x], st["mean"] - st["sd"], st["mean"] + st["sd"], color=kw["color"], alpha=alpha,
+                    linewidth=0, zorder=2)
+    ax.plot(st[x], st["mean"], label=label, zorder=3, **{**kw, **line})
+
+
+def onset(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float | None, folder: Path,
+          stem: str) -> Path | None:
+    """Accuracy during treatment, by treatment epoch: combined stress and extreme noise, mean ± SD
+    per arm over thin per-seed lines; the response threshold dashed."""
+    f = frame[frame["section"] == "onset"]
+    if f.empty:
+        return None
+    keys = _arm_keys(f, layout)
+    styles = _styles(keys)
+    prof = frame.loc[frame["metric"] == "profile", "x"]
+    extreme = f"Extreme internal noise (σ = {prof.max():g})" if len(prof) else "Extreme internal noise"
+    panels = [("combined", "Combined stress"), ("extreme", extreme)]
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 4.4), sharex=True, layout="constrained")
+        for ax, (metric, title) in zip(axes, panels):
+            m = f[f["metric"] == metric]
+            for arm, tv in keys:
+                sub = _select(m, layout, arm, tv)
+                if sub.empty:
+                    continue
+                kw = styles[(arm, tv)]
+                for _, s in sub.groupby("seed"):
+                    s = s.sort_values("x")
+                    ax.plot(s["x"], s["value"], color=kw["color"], linewidth=0.4, alpha=0.35, zorder=1)
+                st = _stats(sub, ["x"], ddof).sort_values("x")
+                # a fine course has a point every epoch or two: markers on every one would be a smear
+                _band(ax, st, "x", kw, layout.label(arm, tv) if metric == "combined" else None,
+                      markevery=max(1, len(st) // 8))
+            if metric == "combined" and threshold is not None:
+                ax.axhline(threshold, color="black", linewidth=0.8, linestyle=(0, (4, 2)), zorder=0,
+                           label=f"response threshold ({threshold:g}%)")
+            ax.axhline(25, color="0.5", linewidth=0.6, linestyle=(0, (2, 2)), zorder=0)
+            ax.set(ylabel="Accuracy (%)", ylim=(0, 102))
+            ax.set_title(title, loc="left")
+        axes[1].set_xlabel("Treatment epoch (cumulative over training phases)")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
+        return _save(fig, folder, stem)
+
+
+def response_curve(frame: pd.DataFrame, layout: Layout, folder: Path, stem: str) -> Path | None:
+    """Share of seeds responded by treatment epoch (Kaplan-Meier, 95% band), a step line per arm;
+    a tick where a seed that never responded was last seen."""
+    seeds = response.per_seed(frame, layout)
+    seeds = seeds[seeds["time"].notna()]
+    if seeds.empty:
+        return None
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(WIDTH, 3.0), layout="constrained")
+        keys = [(arm, tv) for _, arm, tv, _ in response.groups(seeds, layout)]
+        styles = _styles(list(dict.fromkeys(keys)))
+        for g, arm, tv, s in response.groups(seeds, layout):
+            km = response.kaplan_meier(s)
+            kw = styles[(arm, tv)]
+            # from 0% just before epoch 0 (a seed can respond at epoch 0) to the last epoch any seed
+            # was followed, so a curve whose seeds all responded at once still shows
+            end = float(np.nanmax([s["time"].max(), s["last_epoch"].max()]))
+            t = np.r_[-1e-9, km.cumulative_density_.index.to_numpy(float), end]
+            cd = 100 * np.r_[0.0, km.cumulative_density_.iloc[:, 0].to_numpy(), km.cumulative_density_.iloc[-1, 0]]
+            ci = 100 * km.confidence_interval_cumulative_density_.to_numpy()
+            ci = np.vstack([[0.0, 0.0], ci, ci[-1:]])
+            ax.fill_between(t, ci[:, 0], ci[:, 1], step="post", color=kw["color"], alpha=0.12, linewidth=0)
+            label = f"{layout.label(arm, tv)} ({int(s['responded'].sum())}/{len(s)})"
+            ax.step(t, cd, where="post", color=kw["color"], linestyle=kw["linestyle"], label=label)
+            cens = s.loc[~s["responded"], "time"].to_numpy(float)
+            if len(cens):
+                ax.plot(cens, [100 * km.cumulative_density_at_times(c).iloc[0] for c in cens], linestyle="none",
+                        marker="|", markersize=6, color=kw["color"])
+        ax.set(xlabel="Treatment epoch", ylabel="Seeds responded (%)", ylim=(-2, 102))
+        # a little room left of 0, so a rise at epoch 0 is not hidden by the axis
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(-0.02 * hi, hi)
+        fig.legend(loc="outside lower center", ncols=2)
+        return _save(fig, folder, stem)
+
+
 def slug(gvals: dict) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9.=-]+", "-", f"{k}={v}") for k, v in gvals.items())
 
 
-def all_figures(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float | None, folder: Path
-                ) -> list[tuple[Path, str]]:
+def all_figures(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float | None, folder: Path,
+                response_threshold: float | None = None) -> list[tuple[Path, str]]:
     """Every figure the data allow, one set per combination of the global swept axes."""
     out = []
     g = layout.global_axes
@@ -246,6 +328,13 @@ def all_figures(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float
              f"Sparsity per cycle{tag}: mean ± {sd} across seeds."),
             (state_dependence(sub, layout, ddof, folder, f"state_dependence{suffix}"),
              f"Modulated treatments on and off drug{tag}: bars mean ± {sd}, dots single seeds."),
+            (onset(sub, layout, ddof, response_threshold, folder, f"onset{suffix}"),
+             f"Onset{tag}: accuracy by treatment epoch, mean ± {sd} across seeds (bands) over thin single-seed "
+             "lines; dashed: response threshold; dotted: chance (25%)."),
+            (response_curve(sub, layout, folder, f"response{suffix}"),
+             f"Response{tag}: share of seeds whose combined-stress accuracy has reached the threshold, by "
+             "treatment epoch (Kaplan-Meier, 95% band; responders/seeds in the legend); ticks: seeds that "
+             "never responded, censored at their last onset point."),
         ]
         out += [(p, c) for p, c in made if p is not None]
     return out

@@ -7,10 +7,12 @@ schema is named and skipped; one bad file never stops the reading. The same resu
 
 The tidy frame has one row per run x metric: ``path, config_hash, seed, treatment, label,
 baseline_key, <axes...>, section, metric, x, value``. ``section`` is the key under
-``metrics`` (healthy, untreated, treated, off_drug, relapse, longitudinal); ``x`` is the
-internal sigma of a ``profile`` value, the cycle of a longitudinal series (for the course
-summaries final, total_drop, relapsed, relapse_cycle: its last cycle), the layer of a
-``layer_sparsity`` value, NaN otherwise. Axes are the config values that differ across the sweep.
+``metrics`` (healthy, untreated, treated, off_drug, relapse, longitudinal, onset, response);
+``x`` is the internal sigma of a ``profile`` value, the cycle of a longitudinal series (for the
+course summaries final, total_drop, relapsed, relapse_cycle: its last cycle), the treatment
+epoch of an onset point, the layer of a ``layer_sparsity`` value, NaN otherwise. ``response``
+holds threshold, responded (1/0), epoch (if it responded) and time (the epoch of response, or
+of the last onset point for a seed that never responds: censored there). Axes are the config values that differ across the sweep.
 Nothing here imports torch or Hydra (Hydra's override parser only to read a ``multirun.yaml``).
 """
 
@@ -35,6 +37,8 @@ SCHEMA_PREFIX = SCHEMA.rsplit("/", 1)[0] + "/"
 JOB_STATUS = "job.status"   # written by every Hydra job (pruning_lab.hydra_callbacks.STATUS)
 EVAL_SECTIONS = ("healthy", "untreated", "treated", "off_drug")
 EVAL_SCALARS = ("sparsity", "clean", "standard", "combined")
+ONSET_SERIES = ("combined", "standard", "extreme")   # metrics.onset[...] per point of metrics.onset["epoch"]
+ENVIRONMENT = ("numerics", "portable", "cpu", "isa")
 RELAPSE_KEYS = ("drop", "combined_before", "combined_after", "sparsity_before", "sparsity_after", "target")
 # Keys that follow the seed rather than define a condition of the sweep.
 SEED_KEYS = ("seed", "data.seed")
@@ -77,6 +81,19 @@ def _missing_fields(obj: dict) -> list[str]:
               and (lg.get("relapse_cycle") is None or isinstance(lg.get("relapse_cycle"), int)))
         if not ok:
             bad.append("metrics.longitudinal")
+    on = m.get("onset")
+    if on is not None:
+        series = [on.get(k) for k in ONSET_SERIES] if isinstance(on, dict) else [None]
+        if not (isinstance(on, dict) and all(isinstance(v, list) and len(v) == len(on.get("epoch") or [])
+                                             and all(_is_number(x) for x in v) for v in series + [on.get("epoch")])
+                and len(on["epoch"]) > 0):
+            bad.append("metrics.onset")
+    resp = m.get("response")
+    if resp is not None:
+        e = resp.get("epoch") if isinstance(resp, dict) else None
+        if not (isinstance(resp, dict) and _is_number(resp.get("threshold"))
+                and (e is None or (isinstance(e, int) and not isinstance(e, bool)))):
+            bad.append("metrics.response")
     return bad
 
 
@@ -246,6 +263,21 @@ def _metric_rows(key: str, m: dict) -> list[tuple]:
         # recomputed from the series, so a result from an older writer still reads the same
         rows.append((key, "longitudinal", "final", last, float(acc[-1])))
         rows.append((key, "longitudinal", "total_drop", last, float(acc[0] - acc[-1])))
+    on = m.get("onset")
+    if on is not None:
+        rows += [(key, "onset", k, float(e), float(v)) for k in ONSET_SERIES for e, v in zip(on["epoch"], on[k])]
+    resp = m.get("response")
+    if resp is not None:
+        e = resp["epoch"]
+        rows.append((key, "response", "threshold", nan, float(resp["threshold"])))
+        rows.append((key, "response", "responded", nan, float(e is not None)))
+        if e is not None:
+            rows.append((key, "response", "epoch", nan, float(e)))
+        # time to response, or, for a seed that never responds, to the last point it was seen
+        # below the threshold (censored)
+        last = float(on["epoch"][-1]) if on else nan
+        if e is not None or on:
+            rows.append((key, "response", "time", nan, float(e) if e is not None else last))
     return rows
 
 
@@ -329,9 +361,10 @@ def read_results(root: Path | str) -> ResultSet:
                  "treatment": r["treatment"], "label": r.get("label") or r["treatment"],
                  "baseline_key": (r.get("baseline") or {}).get("key", ""),
                  "cache_hit": (r.get("baseline") or {}).get("cache_hit"),
-                 "wall_seconds": float(r.get("wall_seconds") or 0.0)} for h, r in results.items()]
+                 "wall_seconds": float(r.get("wall_seconds") or 0.0), "onset": _onset_state(r["metrics"]),
+                 **_environment(r)} for h, r in results.items()]
     runs = pd.DataFrame(run_rows, columns=["config_hash", "path", "copies", "seed", "treatment", "label",
-                                           "baseline_key", "cache_hit", "wall_seconds"])
+                                           "baseline_key", "cache_hit", "wall_seconds", "onset", *ENVIRONMENT])
     axes = swept_axes(configs, runs.set_index("config_hash").loc[configs.index, "treatment"]) if len(runs) else []
     for a in axes:
         runs[a] = runs["config_hash"].map(configs[a].map(show))
@@ -342,7 +375,8 @@ def read_results(root: Path | str) -> ResultSet:
     keep = ["config_hash", "path", "seed", "treatment", "label", "baseline_key", *axes]
     tidy = runs[keep].merge(metrics, on="config_hash", how="inner")
 
-    versions = pd.DataFrame([{"config_hash": h, **(r.get("versions") or {})} for h, r in results.items()])
+    versions = pd.DataFrame([{"config_hash": h, **(r.get("versions") or (r.get("environment") or {}).get("versions")
+                                                   or {})} for h, r in results.items()])
     timings = pd.DataFrame([{"config_hash": h, **(r.get("timings") or {})} for h, r in results.items()])
 
     rs = ResultSet(root=root, runs=runs, tidy=tidy, axes=axes, problems=problems, duplicates=duplicates,
@@ -354,6 +388,19 @@ def read_results(root: Path | str) -> ResultSet:
                                                                         if h.is_dir())
                               if not (d / "result.json").exists()]
     return rs
+
+
+def _onset_state(m: dict) -> str:
+    """"recorded", "off" (the course was turned off) or "absent" (a result from before it existed)."""
+    if "onset" not in m:
+        return "absent"
+    return "off" if m["onset"] is None else "recorded"
+
+
+def _environment(r: dict) -> dict:
+    """Where a result's numbers were computed; "unknown" for results that do not say."""
+    env = r.get("environment") if isinstance(r.get("environment"), dict) else {}
+    return {k: "unknown" if env.get(k) is None else str(env[k]) for k in ENVIRONMENT}
 
 
 def _job_state(job_dir: Path) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .. import __version__
 from . import published as pubmod
+from . import response
 from .arms import Layout, arms, layout
 from .load import ResultSet, order_key
 from .stats import binomial_se, ceilings, pairwise, summary_frame
@@ -108,6 +109,11 @@ def _threshold(results: ResultSet) -> float | None:
     return float(pd.Series(vals).mode().iloc[0]) if vals else None
 
 
+def _response_threshold(frame: pd.DataFrame) -> float | None:
+    thr = frame.loc[(frame["section"] == "response") & (frame["metric"] == "threshold"), "value"]
+    return float(thr.mode().iloc[0]) if len(thr) else None
+
+
 def data_quality(results: ResultSet, out: Path) -> list[str]:
     lines = ["## Data quality", ""]
     n_files = len(results.runs) + results.duplicates + len(results.problems)
@@ -141,7 +147,45 @@ def data_quality(results: ResultSet, out: Path) -> list[str]:
     if results.inconsistent:
         lines.append("- **Jobs sharing a baseline disagree about its metrics** (they should be identical):")
         lines += [f"  - {s}" for s in results.inconsistent[:MAX_LISTED]]
+    lines += onset_lines(results) + environment_lines(results)
     return lines + [""]
+
+
+def onset_lines(results: ResultSet) -> list[str]:
+    """Which results carry the onset course; older ones still count everywhere else."""
+    state = results.runs["onset"].value_counts()
+    n = len(results.runs)
+    lines = []
+    if not n:
+        return lines
+    if state.get("absent", 0):
+        lines.append(f"- **{state['absent']} of {n} result(s) have no onset data** (written before the onset course "
+                     "was recorded): their onset and response cells are missing.")
+    if state.get("off", 0):
+        lines.append(f"- {state['off']} of {n} result(s) ran with the onset course off (`onset.every=0`): no onset "
+                     "or response cells.")
+    if state.get("recorded", 0) == n:
+        lines.append("- Every result has its onset course.")
+    return lines
+
+
+def environment_lines(results: ResultSet) -> list[str]:
+    """Whether the results were computed in one numeric environment (numerics mode, CPU, ISA)."""
+    env = results.runs[["numerics", "portable", "cpu", "isa"]]
+    combos = env.value_counts().reset_index(name="runs")
+    unknown = int((env == "unknown").all(axis=1).sum())
+    lines = []
+    if len(combos) > 1:
+        modes = sorted(set(env["numerics"]))
+        what = "numerics modes" if len(modes) > 1 else "numeric environments"
+        lines += [f"- **This sweep mixes {what}**: results computed under different numerics modes, CPUs or "
+                  "instruction sets may differ in their last digits, and native results are not bit-reproducible "
+                  "elsewhere (\"unknown\": a result that does not record it):", "", md(combos), ""]
+    elif len(combos) == 1:
+        r = combos.iloc[0]
+        lines.append(f"- Numeric environment: numerics {r['numerics']}, portable {r['portable']}, CPU {r['cpu']}, "
+                     f"ISA {r['isa']}" + (" (not recorded by these results)." if unknown == len(env) else "."))
+    return lines
 
 
 def protocol_section(proto: pd.DataFrame | None, paper: int) -> list[str]:
@@ -334,7 +378,7 @@ def agreement(comp: pd.DataFrame, paper: int, proto: pd.DataFrame | None) -> lis
 
 
 GENERATED = {".": ("report.md", "tidy.csv", "summary.csv", "comparison.csv", "pairwise.csv", "provenance.csv",
-                   "bad_files.csv", "missing_cells.csv"),
+                   "bad_files.csv", "missing_cells.csv", "response.csv"),
              "tables": ("*.md", "*.csv", "*.tex"), "figures": ("*.png", "*.svg")}
 
 
@@ -387,6 +431,10 @@ def build(results: ResultSet, out: Path | str, ddof: int = 1, paper: int | str |
 
     look = Lookup(summary, lay)
     tables = {t.name: t for t in all_tables(look, frame, results.seeds, threshold)}
+    resp = response.summary(response.per_seed(frame, lay), lay)
+    if len(resp):
+        tables["response"] = response.table(resp, lay)
+        resp.to_csv(out / "response.csv", index=False)
     tdir = out / "tables"
     for t in tables.values():
         t.write(tdir)
@@ -445,7 +493,7 @@ def build(results: ResultSet, out: Path | str, ddof: int = 1, paper: int | str |
 
     if figures:
         from .figures import all_figures
-        figs = all_figures(frame, lay, ddof, threshold, out / "figures")
+        figs = all_figures(frame, lay, ddof, threshold, out / "figures", _response_threshold(frame))
         lines += ["## Figures", "", "PNG (300 dpi) and SVG in `figures/`, one journal column wide.", ""]
         for path, caption in figs:
             rel = os.path.relpath(path, out)
