@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first and pinned: an unpinned torch would pull the CUDA build and its GB of packages
 TORCH  := torch==2.13.0
 
-.PHONY: venv test test-all reproduce reproduce-paper1 aggregate bench clean
+.PHONY: venv test test-all reproduce reproduce-paper1 severity onset-study aggregate bench clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,16 @@ reproduce: $(STAMP)
 reproduce-paper1: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=paper1
 	$(PY) -m pruning_lab.aggregate outputs/paper1/sweep --out outputs/paper1
+
+## the pruning cliff: sparsity 0.5..0.99 x 3 treatments x 10 seeds (experiments/severity/)
+severity: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=severity
+	$(PY) -m pruning_lab.aggregate outputs/severity/sweep --out outputs/severity
+
+## onset of response: 5 treatments x 10 seeds, scored every epoch (experiments/onset/)
+onset-study: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=onset
+	$(PY) -m pruning_lab.aggregate outputs/onset/sweep --out outputs/onset
 
 ## tables of any sweep or store: make aggregate DIR=outputs/multirun/...
 aggregate: $(STAMP)
