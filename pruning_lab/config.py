@@ -216,7 +216,11 @@ class Job:
 
     @staticmethod
     def from_config(cfg: Mapping) -> "Job":
-        """Validate a resolved config (plain dict or DictConfig) into a Job."""
+        """Validate a composed config (DictConfig or plain dict) into a Job.
+
+        Pass it unresolved: a treatment's knobs are known by the ``${treatment.<knob>}``
+        interpolations of its phases, and a resolved copy has none left.
+        """
         from omegaconf import DictConfig, OmegaConf
 
         try:
