@@ -19,6 +19,8 @@ TINY = ["baseline.epochs=1", "treatment.epochs=1", "longitudinal.cycles=1", "dat
 
 @pytest.fixture(autouse=True)
 def one_thread():
+    # tests that call the library below protocol.run compute as a job does, whatever ran before
+    # them; run's own pin is tested by setting another count first (test_multirun.py)
     torch.set_num_threads(1)
 
 

@@ -14,7 +14,8 @@ from pruning_lab.config import DataConfig, Modulate, ModelConfig, Regrow, Train
 from pruning_lab.evaluation import accuracy
 from pruning_lab.network import Network, dense_linears, forward, init, logits
 from pruning_lab.phases import run_phases
-from pruning_lab.protocol import longitudinal
+from pruning_lab import protocol
+from pruning_lab.protocol import acute_relapse, longitudinal
 from pruning_lab.pruning import further, prune
 from pruning_lab.regrowth import gradient_scores, n_regrow, regrow
 from pruning_lab.rng import generator
@@ -31,6 +32,26 @@ def full_net(seed: int = 0) -> Network:
 
 def small_data(n: int = 600, seed: int = 0) -> data_mod.Datasets:
     return data_mod.load(DataConfig(train_size=n, test_size=400, clean_size=200, seed=seed))
+
+
+def ladder(*shapes: tuple[int, int]) -> Network:
+    """Layers of the given (out, in) shapes whose n weights have magnitudes 1..n, scrambled, signs mixed.
+
+    Every magnitude is distinct and known, so the survivors of a pruning can be named exactly.
+    """
+    g = torch.Generator().manual_seed(0)
+    weights = []
+    for out, inp in shapes:
+        n = out * inp
+        sign = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
+        weights.append(((torch.randperm(n, generator=g) + 1).float() * sign).view(out, inp))
+    return Network(weights, [torch.zeros(out) for out, _ in shapes],
+                   [torch.ones(out, inp, dtype=torch.bool) for out, inp in shapes])
+
+
+def survivors(net: Network) -> list[list[int]]:
+    """Each layer's surviving magnitudes, ascending."""
+    return [sorted(int(x) for x in w[m].abs()) for w, m in zip(net.weights, net.masks)]
 
 
 # -- network ---------------------------------------------------------------------------------
@@ -104,6 +125,20 @@ def test_per_layer_pruning_hits_the_target_exactly(target):
         assert w0[m].abs().min() >= w0[~m].abs().max()  # magnitude order respected
         assert torch.equal(b, b0)  # biases are never pruned
     assert abs(net.sparsity() - target) < 1e-4
+
+
+@pytest.mark.parametrize("shapes,target,kept", [
+    # 0.4 * (6 - 1) = 2: the threshold is magnitude 3 itself, and |W| >= threshold keeps it;
+    # 0.4 * (12 - 1) = 4.4: the threshold falls between 5 and 6
+    (((3, 2), (4, 3)), 0.4, [[3, 4, 5, 6], list(range(6, 13))]),
+    # the paper's 95% where 0.95 * (21 - 1) = 19: the threshold is magnitude 20, and it stays
+    (((3, 7),), 0.95, [[20, 21]]),
+])
+def test_a_weight_exactly_at_the_threshold_survives(shapes, target, kept):
+    net = ladder(*shapes)
+    prune(net, target)
+    assert survivors(net) == kept
+    assert all(torch.equal(w == 0, ~m) for w, m in zip(net.weights, net.masks))
 
 
 def test_paper_sparsity_is_95_percent_per_layer():
@@ -246,6 +281,56 @@ def test_data_follow_the_published_generators():
     assert len(d.standard) == 4000 and len(d.clean) == 2000
     centres = torch.tensor([(-3, -3), (3, 3), (-3, 3), (3, -3)], dtype=torch.float32)
     assert torch.equal(d.clean.x, centres[d.clean.y])  # the clean set sits on the centres
+
+
+# -- relapse -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides,target,kept", [
+    # the protocol's acute relapse: 40% of the survivors (not the longitudinal 10%), capped at 99%;
+    # 70% of 6 and 12 weights, zeros included, cut at positions 3.5 and 7.7 of their magnitudes
+    ((), 70.0, [[5, 6], [9, 10, 11, 12]]),
+    # a cap below that is the target; at 60% the cuts are 3.0 (magnitude 4 itself stays) and 6.6
+    (("pathology.relapse_cap=0.6",), 60.0, [[4, 5, 6], [8, 9, 10, 11, 12]]),
+])
+def test_acute_relapse_prunes_a_copy_toward_the_target(monkeypatch, overrides, target, kept):
+    job = compose_job(*overrides)
+    net = ladder((3, 2), (4, 3))
+    prune(net, 0.5)
+    assert survivors(net) == [[4, 5, 6], list(range(7, 13))]  # sparsity exactly 50%
+    measured = []
+
+    def share_kept(n, data, stress, seed):  # stands in for combined-stress accuracy
+        measured.append(survivors(n))
+        return 100.0 * (1.0 - n.sparsity())
+
+    monkeypatch.setattr(protocol, "combined", share_kept)
+    r = acute_relapse(net, None, job)
+    assert measured == [[[4, 5, 6], list(range(7, 13))], kept]  # the treated network, then the pruned copy
+    after = 100.0 * (1 - sum(map(len, kept)) / 18)  # 66.7% and 55.6%: per layer, short of the target
+    assert r["target"] == pytest.approx(target, abs=1e-9)
+    assert r["sparsity_before"] == 50.0 and r["sparsity_after"] == pytest.approx(after, abs=1e-9)
+    assert r["combined_before"] == 50.0 and r["combined_after"] == pytest.approx(100 - after, abs=1e-9)
+    assert r["drop"] == pytest.approx(50.0 - (100 - after), abs=1e-9)
+    assert survivors(net) == [[4, 5, 6], list(range(7, 13))]  # the treated network itself is untouched
+
+
+@pytest.mark.parametrize("course,relapse_cycle", [
+    ([90.0, 80.0, 79.9, 85.0], 2),   # exactly at the threshold is not a relapse
+    ([90.0, 80.0, 80.0, 80.0], None),
+    ([79.9, 85.0, 90.0, 95.0], 0),   # already below it after the treatment
+])
+def test_relapse_is_the_first_cycle_strictly_below_the_threshold(monkeypatch, course, relapse_cycle):
+    job = compose_job("treatment=ketamine", "longitudinal.cycles=3")
+    assert job.longitudinal.relapse_threshold == 80.0
+    job = dataclasses.replace(job, treatment=dataclasses.replace(job.treatment, maintenance=()))
+    script = iter(course)
+    monkeypatch.setattr(protocol, "combined", lambda *args: next(script))
+    net = ladder((5, 2), (4, 5))
+    prune(net, 0.5)
+    result = longitudinal(net, small_data(64), job)
+    assert result["combined"] == course and result["relapse_cycle"] == relapse_cycle
+    assert result["final"] == course[-1] and result["total_drop"] == pytest.approx(course[0] - course[-1])
 
 
 # -- longitudinal ------------------------------------------------------------------------------
