@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first and pinned: an unpinned torch would pull the CUDA build and its GB of packages
 TORCH  := torch==2.13.0
 
-.PHONY: venv test test-all reproduce reproduce-paper1 severity onset-study aggregate bench clean
+.PHONY: venv test test-slurm test-all reproduce reproduce-paper1 severity onset-study aggregate bench clean
 
 venv: $(STAMP)
 
@@ -19,7 +19,12 @@ $(STAMP): pyproject.toml
 
 ## the fast suite (a few minutes on 2 cores); paper-scale runs are marked slow
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not slurm"
+
+## the cluster path on a real single-node SLURM, set up from nothing (as root: installs
+## Debian's slurmctld, slurmd, slurm-client and munge if missing; a few minutes)
+test-slurm: $(STAMP)
+	PRUNING_LAB_INSTALL_SLURM=1 $(PY) -m pytest -q -m slurm tests/test_slurm.py
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q

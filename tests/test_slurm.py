@@ -1,0 +1,138 @@
+"""The cluster path on a real SLURM: a single-node cluster set up from nothing (``make test-slurm``).
+
+Skipped with the reason where SLURM cannot be installed or started. The cluster keeps no
+accounting, so these also check that the launcher follows its jobs without ``sacct``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pruning_lab.run import execute
+
+from .conftest import compose_job
+from .helpers_cli import ROOT, command, places, statuses, summary, valid_results, wait_for
+from .helpers_slurm import Cluster, install
+
+pytestmark = pytest.mark.slurm
+
+# tiny jobs: a few seconds each on one core
+SMALL = ["model.hidden=[32,32,16]", "baseline.epochs=3", "longitudinal.cycles=2",
+         "data.train_size=1000", "data.test_size=400", "data.clean_size=200"]
+SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.mem_gb=1"]
+TREATMENTS = "treatment=ketamine,ssri,neurosteroid"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    reason = install()
+    if reason:
+        pytest.skip(reason)
+    cluster = Cluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        reason = cluster.start()
+        if reason:
+            pytest.skip(reason)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def sweep_command(tmp: Path, *args: str) -> list[str]:
+    return command("-m", *SMALL, *args, *places(tmp), *SLURM)
+
+
+def launch(cluster: Cluster, tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(sweep_command(tmp, *args), cwd=ROOT, env=cluster.env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def array_tasks(sweep_dir: Path) -> dict[int, str]:
+    """SLURM id of each job of the sweep's latest array ("12_1" for job #1)."""
+    tasks = [p.name for p in (sweep_dir / ".submitit").glob("*_*") if p.is_dir()]
+    latest = max(int(t.split("_")[0]) for t in tasks)
+    return {int(t.split("_")[1]): t for t in tasks if int(t.split("_")[0]) == latest}
+
+
+def no_sacct_noise(done: subprocess.CompletedProcess) -> None:
+    text = done.stdout + done.stderr
+    assert "sacct" not in text and "accounting storage is disabled" not in text, text[-3000:]
+
+
+def test_a_sweep_runs_as_an_array_and_a_rerun_reuses_it(cluster, tmp_path):
+    first = launch(cluster, tmp_path, TREATMENTS, "seed=1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert summary(first.stdout) == "3 jobs: ran 3, reused 0"
+    no_sacct_noise(first)
+    tasks = array_tasks(tmp_path / "sweep")
+    assert sorted(tasks) == [0, 1, 2]  # one array task per job, each run by SLURM to the end
+    # (a task ends a moment after it hands its result back)
+    wait_for(lambda: {cluster.jobs()[t] for t in tasks.values()} == {"COMPLETED"}, 60, "the tasks to complete")
+    stored = valid_results(tmp_path / "store")
+    assert len(stored) == 3
+
+    # a job run by SLURM stores the very numbers it stores when run here
+    job = compose_job("treatment=ketamine", "seed=1", *SMALL)
+    here, reused = execute(job, tmp_path / "here")
+    assert not reused and stored[job.hash]["metrics"] == here["metrics"]
+
+    again = launch(cluster, tmp_path, TREATMENTS, "seed=1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert summary(again.stdout) == "3 jobs: ran 0, reused 3"
+    no_sacct_noise(again)
+    assert valid_results(tmp_path / "store") == stored
+
+
+def test_a_task_cancelled_past_the_grace_period_is_the_only_one_redone(cluster, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = subprocess.Popen(sweep_command(tmp_path, TREATMENTS, "seed=2"), cwd=ROOT, env=cluster.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        running = wait_for(lambda: statuses(sweep_dir).get(1, {}).get("state") == "running", 300, "job #1 to start")
+        assert running
+        victim = array_tasks(sweep_dir)[1]
+        # the job ignores SLURM's SIGTERM (submitit logs and bypasses it): SIGKILL ends it KillWait later
+        cluster.run("scancel", victim)
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert cluster.jobs()[victim] == "CANCELLED"
+    assert statuses(sweep_dir)[1]["state"] == "running"  # killed before it could record an end
+    assert proc.returncode == 1, err[-3000:]
+    assert summary(out).startswith("3 jobs: ran 2, reused 0"), out[-3000:]
+    assert "treatment=ssri" in err
+    stored = valid_results(tmp_path / "store")
+    cancelled = compose_job("treatment=ssri", "seed=2", *SMALL).hash
+    assert len(stored) == 2 and cancelled not in stored
+
+    again = launch(cluster, tmp_path, TREATMENTS, "seed=2")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert summary(again.stdout) == "3 jobs: ran 1, reused 2"
+    after = valid_results(tmp_path / "store")
+    assert set(after) == set(stored) | {cancelled}
+    assert all(after[h] == stored[h] for h in stored)
+
+
+def test_a_task_past_its_time_limit_is_requeued_once(cluster, tmp_path):
+    # SLURM signals a task signal_delay_s before its limit (checking every 30 s); submitit then
+    # requeues it, max_num_timeout (1) times. The slow job never ends, the other is tiny.
+    started = time.monotonic()
+    done = launch(cluster, tmp_path, "baseline.epochs=3,100000", "hydra.launcher.timeout_min=1",
+                  "hydra.launcher.signal_delay_s=45", "seed=3")
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert summary(done.stdout) == "2 jobs: ran 1, reused 0, failed 1"
+    tasks = array_tasks(tmp_path / "sweep")
+    assert "timed-out too many times" in done.stderr and "baseline.epochs=100000" in done.stderr
+    assert cluster.restarts(tasks[1]) == 1 and cluster.restarts(tasks[0]) == 0
+    logs = tmp_path / "sweep" / ".submitit" / tasks[1]
+    err, out = ((logs / f"{tasks[1]}_0_log.{kind}").read_text() for kind in ("err", "out"))
+    # submitit's stderr handler shows each warning once: one signal per run, two runs
+    assert err.count("Caught signal SIGUSR2") == 2 and "Requeued job" in out
+    assert time.monotonic() - started < 600
+    assert len(valid_results(tmp_path / "store")) == 1
