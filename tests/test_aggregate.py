@@ -638,3 +638,71 @@ def test_response_figure_steps_to_the_share_responded(configs, tmp_path, drawn):
     assert ssri.get_ydata()[-1] == pytest.approx(200 / 3)
     assert lines["Ketamine-like (3/3)"].get_ydata()[-1] == pytest.approx(100.0)
     assert dict(zip(ssri.get_xdata()[1:], ssri.get_ydata()[1:]))[10.0] == pytest.approx(100 / 3)
+
+
+# -- dose response ------------------------------------------------------------------------------
+
+
+def dose_sweep(configs, folder: Path, epochs=(5, 10)) -> Path:
+    """Sparsity x the treatments' training epochs (a phase-1 key for ketamine, phase 0 for SSRI)."""
+    for s in (0.9, 0.95):
+        for e in epochs:
+            for seed in (0, 1):
+                def edit(c, s=s, e=e):
+                    c["pathology"]["sparsity"] = s
+                    for ph in c["treatment"]["phases"]:
+                        if ph["kind"] == "train":
+                            ph["epochs"] = e
+                for t, level in (("ketamine", 90.0), ("ssri", 60.0)):
+                    v = level - 100 * (s - 0.9) + e + seed
+                    write(folder / f"{t}{s}{e}{seed}.json", result(configs, seed, t, treated=ev(v), edit=edit,
+                                                                   drop=2.0 + seed))
+    return folder
+
+
+def test_phase_keys_of_one_knob_are_one_dose_axis(configs, tmp_path):
+    from pruning_lab.analysis.dose import dose_axes
+    rs = read_results(dose_sweep(configs, tmp_path))
+    assert set(rs.axes) == {"pathology.sparsity", "treatment.phases.0.epochs", "treatment.phases.1.epochs"}
+    axes, notes = dose_axes(rs)
+    assert {a.name: a.levels for a in axes} == {"pathology.sparsity": [0.9, 0.95], "treatment.epochs": [5.0, 10.0]}
+    assert notes == []
+
+
+def test_an_axis_with_a_single_value_gets_a_note_not_a_curve(configs, tmp_path):
+    dose_sweep(configs, tmp_path / "sweep", epochs=(5,))
+    (tmp_path / "sweep" / "multirun.yaml").write_text(
+        "hydra:\n  overrides:\n    task: []\n  sweeper:\n    params:\n      treatment: ketamine,ssri\n"
+        "      seed: range(2)\n      pathology.sparsity: 0.9,0.95\n      treatment.epochs: '5'\n")
+    report = build(read_results(tmp_path / "sweep"), tmp_path / "out", figures=False).read_text()
+    assert "- `treatment.epochs` was swept over a single value (5): no dose curve." in report
+    assert "`pathology.sparsity` (2 values, 0.9–0.95)" in report
+
+
+def test_dose_figure_has_a_line_per_treatment_at_the_mean_of_its_seeds(configs, tmp_path, drawn):
+    from pruning_lab.analysis.arms import layout
+    from pruning_lab.analysis.dose import dose_axes
+    from pruning_lab.analysis.figures import dose_figures
+    rs = read_results(dose_sweep(configs, tmp_path))
+    axes, _ = dose_axes(rs)
+    made = dose_figures(arms(rs), layout(rs), 1, axes, tmp_path / "figures")
+    stems = sorted(p.stem for p, _ in made)
+    assert stems == ["dose_pathology.sparsity_epochs=10", "dose_pathology.sparsity_epochs=5",
+                     "dose_treatment.epochs_sparsity=0.9", "dose_treatment.epochs_sparsity=0.95",
+                     "phase_pathology.sparsity_treatment.epochs"]
+    combined, extreme, drop = drawn["dose_pathology.sparsity_epochs=10"].axes
+    lines = _lines(combined)
+    assert set(lines) == {"Untreated (pruned)", "Ketamine-like", "SSRI-like"}
+    ket = lines["Ketamine-like"]
+    assert list(ket.get_xdata()) == [0.9, 0.95]
+    assert list(ket.get_ydata()) == pytest.approx([100.5, 95.5])    # 90 - 100 (s - 0.9) + 10 + mean seed 0.5
+    assert len(combined.collections) == 6                          # a band and the seeds' dots per arm
+    assert list(_lines(drop)) == [] and len(drop.get_lines()) == 2   # no untreated relapse drop
+    assert drop.get_lines()[0].get_ydata() == pytest.approx([2.5, 2.5])
+    # the epochs axis: the untreated network does not depend on it
+    assert set(_lines(drawn["dose_treatment.epochs_sparsity=0.9"].axes[0])) == {"Ketamine-like", "SSRI-like"}
+    phase = drawn["phase_pathology.sparsity_treatment.epochs"]
+    panels = {ax.get_title(loc="left"): ax for ax in phase.axes if ax.get_images()}
+    assert set(panels) == {"Ketamine-like", "SSRI-like"}     # the untreated network has no epochs
+    grid = panels["SSRI-like"].get_images()[0].get_array()
+    assert np.asarray(grid).ravel().tolist() == pytest.approx([65.5, 60.5, 70.5, 65.5])  # rows: epochs 5, 10

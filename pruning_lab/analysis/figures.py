@@ -6,6 +6,7 @@ mean ± SD across seeds with the report's SD convention.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from . import response  # noqa: E402
+from . import dose, response  # noqa: E402
 from .arms import Layout  # noqa: E402
 from .load import order_key  # noqa: E402
 
@@ -234,9 +235,7 @@ def onset(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float | Non
         return None
     keys = _arm_keys(f, layout)
     styles = _styles(keys)
-    prof = frame.loc[frame["metric"] == "profile", "x"]
-    extreme = f"Extreme internal noise (σ = {prof.max():g})" if len(prof) else "Extreme internal noise"
-    panels = [("combined", "Combined stress"), ("extreme", extreme)]
+    panels = [("combined", "Combined stress"), ("extreme", "Extreme internal noise")]
     with plt.rc_context(RC):
         fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 4.4), sharex=True, layout="constrained")
         for ax, (metric, title) in zip(axes, panels):
@@ -298,6 +297,133 @@ def response_curve(frame: pd.DataFrame, layout: Layout, folder: Path, stem: str)
         ax.set_xlim(-0.02 * hi, hi)
         fig.legend(loc="outside lower center", ncols=2)
         return _save(fig, folder, stem)
+
+
+DOSE_MEASURES = [("treated", "combined", None, "Combined stress (%)"),
+                 ("treated", "profile", "extreme", "Extreme noise (%)"),
+                 ("relapse", "drop", None, "Relapse drop (pp)")]
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("treatment.") if name.startswith("treatment.") else name.rsplit(".", 1)[-1]
+
+
+def dose_curve(frame: pd.DataFrame, layout: Layout, ddof: int, axis: str, folder: Path, stem: str,
+               title: str = "") -> Path | None:
+    """Combined stress, extreme noise and relapse drop against a dose (``frame["dose"]``): mean ± SD
+    per arm, a dot per seed."""
+    xe = frame.loc[frame["metric"] == "profile", "x"].max()
+    f = frame[frame["section"].isin(["treated", "untreated", "relapse"])]
+    if f.empty:
+        return None
+    keys = _arm_keys(f, layout)
+    styles = _styles(keys)
+    levels = np.sort(f["dose"].unique())
+    span = float(levels[-1] - levels[0]) or 1.0
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(3, 1, figsize=(WIDTH, 5.6), sharex=True, layout="constrained")
+        for ax, (section, metric, x, ylabel) in zip(axes, DOSE_MEASURES):
+            m = f[(f["metric"] == metric) & (f["section"].isin([section, "untreated"] if section == "treated"
+                                                               else [section]))]
+            if x == "extreme":
+                m = m[np.isclose(m["x"].astype(float), xe)]
+            for i, (arm, tv) in enumerate(keys):
+                sub = _select(m, layout, arm, tv)
+                if sub.empty:
+                    continue
+                kw = styles[(arm, tv)]
+                # the seeds of each arm side by side, so arms at one dose do not hide each other
+                dodge = (i - (len(keys) - 1) / 2) * 0.012 * span
+                ax.scatter(sub["dose"] + dodge, sub["value"], s=5, color=kw["color"], alpha=0.45, linewidths=0,
+                           zorder=1)
+                st = _stats(sub, ["dose"], ddof).sort_values("dose")
+                _band(ax, st, "dose", kw, layout.label(arm, tv) if section == "treated" else None)
+            ax.set_ylabel(ylabel)
+            if metric != "drop":
+                ax.set_ylim(0, 102)
+        if title:
+            axes[0].set_title(title, loc="left")
+        axes[-1].set_xlabel(axis)
+        if len(levels) <= 12:
+            axes[-1].set_xticks(levels, [f"{v:g}" for v in levels], rotation=45 if len(levels) > 6 else 0)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
+        return _save(fig, folder, stem)
+
+
+def phase_diagram(frame: pd.DataFrame, layout: Layout, a: str, b: str, folder: Path, stem: str,
+                  title: str = "") -> Path | None:
+    """Mean combined stress over two doses (``frame["dose_a"]``, ``["dose_b"]``): a heatmap per arm."""
+    f = frame[frame["section"].isin(["treated", "untreated"]) & (frame["metric"] == "combined")]
+    f = f.dropna(subset=["dose_a", "dose_b"])
+    if f.empty:
+        return None
+    keys = [k for k in _arm_keys(f, layout)]
+    xa, xb = np.sort(f["dose_a"].unique()), np.sort(f["dose_b"].unique())
+    ncols = 2 if len(keys) == 4 else min(3, len(keys))
+    nrows = -(-len(keys) // ncols)
+    cell = min(0.32, 2.4 / max(len(xa), 1))
+    width = WIDTH if ncols == 1 else 7.0   # more than one arm: two journal columns
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, 0.9 + nrows * max(1.6, cell * len(xb) + 0.9)),
+                                 squeeze=False, layout="constrained")
+        image = None
+        for ax, (arm, tv) in zip(axes.flat, keys):
+            sub = _select(f, layout, arm, tv)
+            grid = sub.groupby(["dose_b", "dose_a"])["value"].mean().unstack().reindex(index=xb, columns=xa)
+            image = ax.imshow(grid.to_numpy(), origin="lower", cmap="viridis", vmin=25, vmax=100, aspect="auto")
+            for (i, j), v in np.ndenumerate(grid.to_numpy()):
+                if not np.isnan(v):
+                    ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=5.5,
+                            color="white" if v < 70 else "black")
+            ax.set_title(layout.label(arm, tv), loc="left")
+            ax.set_xticks(range(len(xa)), [f"{v:g}" for v in xa], rotation=90 if len(xa) > 6 else 0)
+            ax.set_yticks(range(len(xb)), [f"{v:g}" for v in xb])
+        for ax in axes.flat[len(keys):]:
+            ax.set_visible(False)
+        for i, ax in enumerate(axes.flat[:len(keys)]):
+            if i + ncols >= len(keys):      # the lowest panel of its column
+                ax.set_xlabel(a)
+            if i % ncols == 0:
+                ax.set_ylabel(b)
+        if title:
+            fig.suptitle(title, x=0.01, ha="left", fontsize=8)
+        fig.colorbar(image, ax=axes, label="Combined stress, mean (%)", shrink=0.9)
+        return _save(fig, folder, stem)
+
+
+def dose_figures(frame: pd.DataFrame, layout: Layout, ddof: int, axes: list, folder: Path
+                 ) -> list[tuple[Path, str]]:
+    """A dose-response figure per numeric swept axis (one per combination of the other swept axes),
+    and a phase diagram per pair of axes."""
+    out = []
+    sd = "SD" if ddof == 1 else "population SD"
+    merged = {k for a in axes for k in a.keys}
+    for axis in axes:
+        others = [o for o in axes if o is not axis]
+        lay = Layout(layout.global_axes, [t for t in layout.treatment_axes if t not in merged], layout.labels)
+        for fixed, sub in dose.conditions(frame, axis, others):
+            tag = ", ".join(f"{_short(k)}={v:g}" for k, v in fixed.items())
+            stem = f"dose_{axis.name}" + (f"_{slug({_short(k): f'{v:g}' for k, v in fixed.items()})}" if fixed else "")
+            p = dose_curve(sub, lay, ddof, axis.name, folder, stem, title=tag)
+            if p is not None:
+                out.append((p, f"Dose response across `{axis.name}`" + (f" ({tag})" if tag else "")
+                            + f": mean ± {sd} across seeds (bands), a dot per seed; the untreated network in "
+                              "black where the axis applies to it."))
+    for a, b in itertools.combinations(axes, 2):
+        others = [o for o in axes if o is not a and o is not b]
+        lay = Layout(layout.global_axes, [t for t in layout.treatment_axes if t not in merged], layout.labels)
+        for fixed, sub in dose.conditions(frame, a, others):
+            sub = sub.rename(columns={"dose": "dose_a"}).assign(dose_b=lambda d: d["config_hash"].map(b.values))
+            if b.treatment:
+                sub = sub[~sub["arm"].isin(["untreated", "healthy"])]
+            tag = ", ".join(f"{_short(k)}={v:g}" for k, v in fixed.items())
+            stem = f"phase_{a.name}_{b.name}" + (f"_{slug({_short(k): f'{v:g}' for k, v in fixed.items()})}"
+                                                 if fixed else "")
+            p = phase_diagram(sub, lay, a.name, b.name, folder, stem, title=tag)
+            if p is not None:
+                out.append((p, f"Phase diagram: mean combined-stress accuracy over `{a.name}` x `{b.name}`"
+                            + (f" ({tag})" if tag else "") + ", one panel per treatment."))
+    return out
 
 
 def slug(gvals: dict) -> str:

@@ -217,6 +217,7 @@ class ResultSet:
     configs: dict = field(default_factory=dict)                     # config_hash -> resolved config
     versions: pd.DataFrame = field(default_factory=pd.DataFrame)
     timings: pd.DataFrame = field(default_factory=pd.DataFrame)     # config_hash x phase seconds
+    declared: dict[str, set[str]] = field(default_factory=dict)     # swept key -> values a multirun asked for
 
     @property
     def treatment_axes(self) -> list[str]:
@@ -281,13 +282,14 @@ def _metric_rows(key: str, m: dict) -> list[tuple]:
     return rows
 
 
-def _hydra_declared(root: Path) -> tuple[set[int], set[str]]:
-    """Seeds and treatments a Hydra multirun under ``root`` was asked for (``multirun.yaml``)."""
-    seeds: set[int] = set()
-    treatments: set[str] = set()
+def _hydra_declared(root: Path) -> dict[str, set[str]]:
+    """The swept keys of the Hydra multiruns under ``root`` (``multirun.yaml``), seed and treatment
+    always, each with the values asked for: a sweep override, or a key of the preset's
+    ``hydra.sweeper.params`` even when it lists one value."""
+    asked: dict[str, set[str]] = {"seed": set(), "treatment": set()}
     files = list(root.rglob("multirun.yaml"))
     if not files:
-        return seeds, treatments
+        return asked
     import yaml
 
     from ..overrides import sweep_arguments, values
@@ -296,25 +298,27 @@ def _hydra_declared(root: Path) -> tuple[set[int], set[str]]:
         try:
             hy = (yaml.safe_load(f.read_text()) or {}).get("hydra", {}) or {}
             task = (hy.get("overrides") or {}).get("task") or []
+            params = (hy.get("sweeper") or {}).get("params") or {}
             # the last override of a key wins, as in the sweep itself
-            asked = {o.key_or_group: values(o) for o in sweep_arguments(task, (hy.get("sweeper") or {}).get("params"))}
-            seeds.update(int(v) for v in asked.get("seed", []))
-            treatments.update(asked.get("treatment", []))
+            last = {o.key_or_group: o for o in sweep_arguments(task, params)}
+            for key, o in last.items():
+                if key in asked or o.is_sweep_override() or key in params:
+                    asked.setdefault(key, set()).update(values(o))
         except Exception as e:  # a damaged multirun.yaml only costs the declared grid
             log.warning("could not read %s (%s)", f, type(e).__name__)
-    return seeds, treatments
+    return asked
 
 
-def _missing_cells(runs: pd.DataFrame, axes: list[str], declared: tuple[set[int], set[str]]) -> pd.DataFrame:
+def _missing_cells(runs: pd.DataFrame, axes: list[str], declared: dict[str, set[str]]) -> pd.DataFrame:
     """Every (global condition x treatment condition x seed) the sweep implies but lacks."""
     t_axes = [a for a in axes if a.startswith("treatment.")]
     g_axes = [a for a in axes if not a.startswith("treatment.")]
     cols = g_axes + ["treatment"] + t_axes + ["seed"]
     if runs.empty:
         return pd.DataFrame(columns=cols)
-    seeds = pd.DataFrame({"seed": sorted(set(runs["seed"]) | declared[0])})
+    seeds = pd.DataFrame({"seed": sorted(set(runs["seed"]) | {int(v) for v in declared["seed"]})})
     conditions = runs[["treatment"] + t_axes].drop_duplicates()
-    extra = sorted(declared[1] - set(conditions["treatment"]))
+    extra = sorted(declared["treatment"] - set(conditions["treatment"]))
     if extra:
         conditions = pd.concat([conditions, pd.DataFrame({"treatment": extra})], ignore_index=True).fillna("")
     grid = conditions.merge(seeds, how="cross")
@@ -383,7 +387,8 @@ def read_results(root: Path | str) -> ResultSet:
                    conflicts=conflicts, configs={h: r["config"] for h, r in results.items()},
                    versions=versions, timings=timings)
     if root.is_dir():
-        rs.missing = _missing_cells(runs, axes, _hydra_declared(root))
+        rs.declared = _hydra_declared(root)
+        rs.missing = _missing_cells(runs, axes, rs.declared)
         rs.incomplete_dirs = [f"{d}: {_job_state(d)}" for d in sorted(h.parent for h in root.rglob(".hydra")
                                                                         if h.is_dir())
                               if not (d / "result.json").exists()]

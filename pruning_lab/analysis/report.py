@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from . import dose
 from . import published as pubmod
 from . import response
 from .arms import Layout, arms, layout
@@ -498,6 +499,21 @@ def build(results: ResultSet, out: Path | str, ddof: int = 1, paper: int | str |
         for path, caption in figs:
             rel = os.path.relpath(path, out)
             lines += [f"![{caption}]({rel})", "", f"_{caption}_ (`{rel}`, `.svg` beside it)", ""]
+
+    dose_axes, dose_notes = dose.dose_axes(results)
+    if dose_axes or dose_notes:
+        lines += ["## Dose response", ""]
+        if dose_axes:
+            lines += ["Numeric swept axes: " + ", ".join(f"`{a.name}` ({len(a.levels)} values, "
+                                                         f"{a.levels[0]:g}–{a.levels[-1]:g})" for a in dose_axes)
+                      + ". Each gets a figure of combined stress, extreme noise and relapse drop across its values "
+                        "(one per combination of the other axes); each pair a phase diagram.", ""]
+        lines += [f"- {n}" for n in dose_notes] + ([""] if dose_notes else [])
+        if figures and dose_axes:
+            from .figures import dose_figures
+            for path, caption in dose_figures(frame, lay, ddof, dose_axes, out / "figures"):
+                rel = os.path.relpath(path, out)
+                lines += [f"![{caption}]({rel})", "", f"_{caption}_ (`{rel}`, `.svg` beside it)", ""]
 
     lines += provenance_section(results, out)
     lines += ["## Files", "",
