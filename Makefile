@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first and pinned: an unpinned torch would pull the CUDA build and its GB of packages
 TORCH  := torch==2.13.0
 
-.PHONY: venv test test-slurm test-all reproduce reproduce-paper1 severity onset-study aggregate bench clean
+.PHONY: venv test test-slurm test-all mutants reproduce reproduce-paper1 severity onset-study aggregate bench clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,13 @@ test-slurm: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
+
+## mutation testing of the science modules (pyproject.toml [tool.mutmut]), from scratch; long, at
+## the lowest priority. MUTANTS='pruning_lab.pruning.*' checks only the mutants matching the globs.
+mutants: $(STAMP)
+	rm -rf mutants
+	nice -n 19 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS); status=$$?; \
+	$(PY) tools/mutation_score.py; exit $$status
 
 ## paper 2: 10 seeds x 3 treatments, full protocol, then its tables, figures and report
 reproduce: $(STAMP)
@@ -59,4 +66,4 @@ bench: $(STAMP)
 	$(PY) bench/aggregate_bench.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache mutants

@@ -17,26 +17,27 @@ def _threshold(magnitudes: torch.Tensor, target: float) -> torch.Tensor:
     return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
-@torch.no_grad()
 def prune(net: Network, target: float, scope: str = "per_layer") -> None:
     """Prune in place to sparsity ``target``: keep |W| >= quantile(|W|, target).
 
     Pruned synapses stay pruned (a threshold of 0 must not revive them), and pruned weights
     are set to exactly zero. Biases are never pruned.
     """
-    if target <= 0:
-        return
-    if scope == "per_layer":
-        thresholds = [_threshold(w.abs(), target) for w in net.weights]
-    elif scope == "global":
-        t = _threshold(torch.cat([w.abs().flatten() for w in net.weights]), target)
-        thresholds = [t] * len(net.weights)
-    else:
-        raise ValueError(f"unknown pruning scope {scope!r}")
-    for i, (w, t) in enumerate(zip(net.weights, thresholds)):
-        mask = net.masks[i] & (w.abs().double() >= t)
-        net.masks[i] = mask
-        net.weights[i] = w * mask
+    # a block, not a decorator: mutmut (make mutants) leaves decorated functions alone
+    with torch.no_grad():
+        if target <= 0:
+            return
+        if scope == "per_layer":
+            thresholds = [_threshold(w.abs(), target) for w in net.weights]
+        elif scope == "global":
+            t = _threshold(torch.cat([w.abs().flatten() for w in net.weights]), target)
+            thresholds = [t] * len(net.weights)
+        else:
+            raise ValueError(f"unknown pruning scope {scope!r}")
+        for i, (w, t) in enumerate(zip(net.weights, thresholds)):
+            mask = net.masks[i] & (w.abs().double() >= t)
+            net.masks[i] = mask
+            net.weights[i] = w * mask
 
 
 def further(sparsity: float, fraction: float, cap: float = 1.0) -> float:

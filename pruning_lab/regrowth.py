@@ -40,20 +40,21 @@ def n_regrow(n_pruned: int, fraction: float) -> int:
     return min(n_pruned, max(1, int(fraction * n_pruned))) if n_pruned else 0
 
 
-@torch.no_grad()
 def regrow(net: Network, phase: Regrow, data: Split, batch_size: int, generator: torch.Generator) -> None:
     """Per layer, reinstate the top-k pruned positions (k = n_regrow) with N(0, init_std^2) weights."""
-    scores = gradient_scores(net, data, phase.batches, batch_size, generator) if phase.score == "gradient" else None
-    for i, (w, mask) in enumerate(zip(net.weights, net.masks)):
-        pruned = (~mask).flatten().nonzero().squeeze(1)
-        k = n_regrow(pruned.numel(), phase.fraction)
-        if k == 0:
-            continue
-        if scores is None:
-            chosen = pruned[torch.randperm(pruned.numel(), generator=generator)[:k]]
-        else:
-            chosen = pruned[torch.topk(scores[i].flatten()[pruned], k).indices]
-        new_w, new_mask = w.clone().flatten(), mask.clone().flatten()
-        new_w[chosen] = torch.randn(k, generator=generator) * phase.init_std
-        new_mask[chosen] = True
-        net.weights[i], net.masks[i] = new_w.view_as(w), new_mask.view_as(mask)
+    # a block, not a decorator: mutmut (make mutants) leaves decorated functions alone
+    with torch.no_grad():
+        scores = gradient_scores(net, data, phase.batches, batch_size, generator) if phase.score == "gradient" else None
+        for i, (w, mask) in enumerate(zip(net.weights, net.masks)):
+            pruned = (~mask).flatten().nonzero().squeeze(1)
+            k = n_regrow(pruned.numel(), phase.fraction)
+            if k == 0:
+                continue
+            if scores is None:
+                chosen = pruned[torch.randperm(pruned.numel(), generator=generator)[:k]]
+            else:
+                chosen = pruned[torch.topk(scores[i].flatten()[pruned], k).indices]
+            new_w, new_mask = w.clone().flatten(), mask.clone().flatten()
+            new_w[chosen] = torch.randn(k, generator=generator) * phase.init_std
+            new_mask[chosen] = True
+            net.weights[i], net.masks[i] = new_w.view_as(w), new_mask.view_as(mask)

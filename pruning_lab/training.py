@@ -52,12 +52,13 @@ class Adam:
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
         self.steps = [torch.zeros(()) for _ in params]  # float32 step counts, as torch.optim keeps them
 
-    @torch.no_grad()
     def step(self) -> None:
-        torch._foreach_add_(self.steps, 1)
-        torch._fused_adam_(self.params, [p.grad for p in self.params], self.exp_avg, self.exp_avg_sq, [],
-                           self.steps, amsgrad=False, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0,
-                           eps=1e-8, maximize=False, grad_scale=None, found_inf=None)
+        # a block, not a decorator: mutmut (make mutants) leaves decorated functions alone
+        with torch.no_grad():
+            torch._foreach_add_(self.steps, 1)
+            torch._fused_adam_(self.params, [p.grad for p in self.params], self.exp_avg, self.exp_avg_sq, [],
+                               self.steps, amsgrad=False, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0,
+                               eps=1e-8, maximize=False, grad_scale=None, found_inf=None)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator):

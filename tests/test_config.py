@@ -150,12 +150,18 @@ REFUSED = [
     ("direct", f"{P0}.batches", 0, "treatment.phases[0].batches must be >= 1, got 0"),
     ("direct", f"{P0}.batches", 2.5, "treatment.phases[0].batches must be an integer"),
     ("direct", f"{P0}.init_std", -0.01, "treatment.phases[0].init_std must be >= 0"),
+    ("direct", f"{P0}.init_std", "wide", "treatment.phases[0].init_std must be a number"),
     ("direct", f"{P1}.epochs", -1, "treatment.phases[1].epochs must be >= 0, got -1"),
     ("direct", f"{P1}.epochs", DELETE, "treatment.phases[1].epochs is missing"),
+    ("direct", f"{P1}.epochs", 2.5, "treatment.phases[1].epochs must be an integer, got 2.5"),
     ("direct", f"{P1}.lr", 0, "treatment.phases[1].lr must be > 0, got 0"),
+    ("direct", f"{P1}.lr", "fast", "treatment.phases[1].lr must be a number"),
+    ("direct", f"{P1}.noise_start", "x", "treatment.phases[1].noise_start must be a number"),
+    ("direct", f"{P1}.noise_end", "x", "treatment.phases[1].noise_end must be a number"),
     ("direct", f"{P1}.noise_start", -0.1, "treatment.phases[1] noise sigma must be >= 0, got -0.1 -> 0.0"),
     ("direct", "treatment.maintenance.0.noise_end", -0.1, "treatment.maintenance[0] noise sigma must be >= 0"),
     ("direct", f"{P2}.damping", 0, "treatment.phases[2].damping must be > 0, got 0"),
+    ("direct", f"{P2}.damping", "x", "treatment.phases[2].damping must be a number"),
     ("direct", f"{P2}.activation", "sigmoid", "treatment.phases[2].activation must be one of relu, tanh"),
     # seed and data
     ("ketamine", "seed", -1, "seed must be >= 0, got -1"),
@@ -261,7 +267,10 @@ ACCEPTED = [
     ("direct", f"{P0}.init_std", 0.0, lambda j: j.treatment.phases[0].init_std),
     ("direct", f"{P1}.epochs", 0, lambda j: j.treatment.phases[1].epochs),
     ("ketamine", "treatment.fraction", 1.0, lambda j: j.treatment.phases[0].fraction),  # the knob reaches its phase
+    ("direct", f"{P0}.score", "random", lambda j: j.treatment.phases[0].score),
     ("direct", f"{P1}.noise_start", 0.0, lambda j: j.treatment.phases[1].noise_start),
+    ("direct", f"{P1}.noise_end", 0.2, lambda j: j.treatment.phases[1].noise_end),
+    ("direct", "treatment.maintenance.0.noise_end", 0.1, lambda j: j.treatment.maintenance[0].noise_end),
     ("direct", f"{P2}.activation", "relu", lambda j: j.treatment.phases[2].activation),
     ("direct", f"{P2}.damping", 2.0, lambda j: j.treatment.phases[2].damping),
 ]
@@ -289,6 +298,7 @@ def test_phase_defaults_apply_when_a_field_is_left_out(base):
     assert j.treatment.label == "direct" and j.stress.profile == ()
     engine = edited(edited(base["ketamine"], "engine", DELETE), "engine_sparse_from", DELETE)
     assert (job(engine).engine, job(engine).engine_sparse_from) == ("auto", 0.8)
+    job(edited(base["ketamine"], "force", DELETE))  # force is off unless set
 
 
 # -- properties over whole ranges -------------------------------------------------------------------
