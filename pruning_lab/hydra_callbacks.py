@@ -226,7 +226,7 @@ class WatchSlurmQueue(Callback):
     """SLURM sweeps: read job states from ``squeue`` where ``sacct`` has no accounting to read."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if str(config.hydra.launcher.get("_target_", "")).endswith(".SlurmLauncher"):
+        if str(config.hydra.launcher.get("_target_", "")).endswith("SlurmLauncher"):
             from .slurm_queue import watch_the_queue  # submitit is needed by SLURM sweeps only
 
             watch_the_queue()

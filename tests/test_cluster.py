@@ -1,9 +1,13 @@
-"""The cluster path: hydra-submitit-launcher presets, run here with submitit's local executor."""
+"""The cluster path: hydra-submitit-launcher presets, run here with submitit's local executor,
+and SLURM job states read without accounting (the real SLURM is in test_slurm.py)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 
 from .conftest import CONF, ROOT, TINY
@@ -51,3 +55,69 @@ def test_submitit_local_stores_what_joblib_stores_and_resumes_like_it(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert summary(again.stdout) == "2 jobs: ran 1, reused 1"
     assert valid_results(tmp_path / "submitit" / "store")[lost]["metrics"] == joblib[lost]["metrics"]
+
+
+def fake_slurm(bin_dir: Path, accounting: str, squeue: str, squeue_rc: int = 0) -> None:
+    """``scontrol``, ``squeue`` and ``sacct`` stand-ins; ``sacct`` leaves a trace if called."""
+    bin_dir.mkdir()
+    scripts = {"scontrol": f"echo 'AccountingStorageType   = {accounting}'",
+               "squeue": f"printf '{squeue}'; [ {squeue_rc} = 0 ] || echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit {squeue_rc}",
+               "sacct": f"touch {bin_dir / 'sacct-called'}; echo 'JobID|State|NodeList'; echo '7_2|COMPLETED|n1'"}
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+
+
+@pytest.mark.parametrize("accounting, squeue, squeue_rc, ended", [
+    # no accounting: squeue's states; a task it has forgotten has ended too
+    ("accounting_storage/none", "7_0|COMPLETED|n1\\n7_1|CANCELLED|n1\\n7_2|RUNNING|n1\\n", 0, {"7_0", "7_1", "8_0"}),
+    ("accounting_storage/none", "", 1, {"7_0", "7_1", "7_2", "8_0"}),  # none of them known any more
+    # with accounting, sacct answers as before (here: only 7_2 is listed, completed)
+    ("accounting_storage/slurmdbd", "", 0, {"7_2"}),
+])
+def test_without_accounting_job_states_come_from_squeue(tmp_path, monkeypatch, accounting, squeue, squeue_rc, ended):
+    from pruning_lab import slurm_queue
+
+    fake_slurm(tmp_path / "bin", accounting, squeue, squeue_rc)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    slurm_queue.accounting.cache_clear()
+    try:
+        watcher = slurm_queue.QueueWatcher(delay_s=60)
+        for job in ("7_0", "7_1", "7_2", "8_0"):
+            watcher.register_job(job)
+        watcher.update()
+        assert {job for job in ("7_0", "7_1", "7_2", "8_0") if watcher.is_done(job, mode="cache")} == ended
+        assert (tmp_path / "bin" / "sacct-called").exists() == (accounting != "accounting_storage/none")
+    finally:
+        slurm_queue.accounting.cache_clear()
+
+
+def test_a_busy_controller_ends_no_job(tmp_path, monkeypatch):
+    from pruning_lab import slurm_queue
+
+    fake_slurm(tmp_path / "bin", "accounting_storage/none", "", 0)
+    (tmp_path / "bin" / "squeue").write_text("#!/bin/sh\necho 'Socket timed out on send/recv operation' >&2\nexit 1\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    slurm_queue.accounting.cache_clear()
+    try:
+        watcher = slurm_queue.QueueWatcher(delay_s=60)
+        watcher.register_job("7_0")
+        watcher.update()
+        assert not watcher.is_done("7_0", mode="cache")
+    finally:
+        slurm_queue.accounting.cache_clear()
+
+
+@pytest.mark.parametrize("name, watched", [("slurm", True), ("slurm_local", False)])
+def test_a_slurm_sweep_watches_its_jobs_through_squeue(monkeypatch, name, watched):
+    from submitit.slurm import slurm
+
+    from pruning_lab.hydra_callbacks import WatchSlurmQueue
+    from pruning_lab.slurm_queue import QueueWatcher
+
+    monkeypatch.setattr(slurm.SlurmJob, "watcher", slurm.SlurmInfoWatcher(delay_s=600))
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        config = compose("config", overrides=[f"hydra/launcher={name}"], return_hydra_config=True)
+    assert "WatchSlurmQueue" in str(config.hydra.callbacks)
+    WatchSlurmQueue().on_multirun_start(config)
+    assert isinstance(slurm.SlurmJob.watcher, QueueWatcher) == watched
