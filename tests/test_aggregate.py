@@ -706,3 +706,42 @@ def test_dose_figure_has_a_line_per_treatment_at_the_mean_of_its_seeds(configs, 
     assert set(panels) == {"Ketamine-like", "SSRI-like"}     # the untreated network has no epochs
     grid = panels["SSRI-like"].get_images()[0].get_array()
     assert np.asarray(grid).ravel().tolist() == pytest.approx([65.5, 60.5, 70.5, 65.5])  # rows: epochs 5, 10
+
+
+def test_profile_longitudinal_and_state_figures_hold_their_series(configs, tmp_path, drawn):
+    from pruning_lab.analysis.arms import layout
+    from pruning_lab.analysis.figures import longitudinal, profile, state_dependence
+    courses = {0: [97.0, 85.0, 79.0], 1: [97.0, 90.0, 88.0], 2: [97.0, 96.0, 95.0]}
+    for seed, course in courses.items():
+        for t in ("ketamine", "ssri", "neurosteroid"):
+            write(tmp_path / f"{t}{seed}.json", result(configs, seed, t, treated=ev(90.0 + seed), course=course,
+                                                       off=ev(60.0) if t == "neurosteroid" else None))
+    rs = read_results(tmp_path)
+    frame, lay = arms(rs), layout(rs)
+
+    profile(frame, lay, 1, tmp_path, "profile")
+    ax = drawn["profile"].axes[0]
+    lines = _lines(ax)
+    assert set(lines) == {"Untreated (pruned)", "Ketamine-like", "SSRI-like", "Neurosteroid-like",
+                          "Neurosteroid-like (off drug)"}
+    assert list(lines["SSRI-like"].get_xdata()) == [0.0, 0.5, 1.0, 1.5, 2.5]
+    assert list(lines["SSRI-like"].get_ydata()) == pytest.approx([91.0] * 5)
+    assert list(lines["Neurosteroid-like (off drug)"].get_ydata()) == pytest.approx([60.0] * 5)
+    assert list(lines["Untreated (pruned)"].get_ydata()) == pytest.approx([31.0] * 5)   # 30 + seed, mean
+
+    longitudinal(frame, lay, 1, 80.0, tmp_path, "longitudinal")
+    panels = drawn["longitudinal"].axes
+    assert [a.get_title(loc="left") for a in panels] == [f"{n}: n = 3 seeds, 1 relapsed"
+                                                         for n in ("Ketamine-like", "SSRI-like", "Neurosteroid-like")]
+    for a in panels:
+        ys = [list(ln.get_ydata()) for ln in a.get_lines()]
+        assert [80.0, 80.0] in ys                                         # the relapse threshold
+        assert pytest.approx(np.mean(list(courses.values()), axis=0).tolist()) in ys   # the mean course
+        assert sum(ln.get_linewidth() == 0.5 for ln in a.get_lines()) == 3            # a line per seed
+
+    state_dependence(frame, lay, 1, tmp_path, "state")
+    ax = drawn["state"].axes[0]
+    assert ax.get_title(loc="left") == "Neurosteroid-like (n = 3 seeds)"
+    from matplotlib.container import BarContainer
+    heights = [p.get_height() for c in ax.containers if isinstance(c, BarContainer) for p in c.patches]
+    assert heights == pytest.approx([91.0] * 4 + [60.0] * 4)              # on drug, then off, 4 measures

@@ -259,6 +259,7 @@ def onset(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float | Non
             ax.set(ylabel="Accuracy (%)", ylim=(0, 102))
             ax.set_title(title, loc="left")
         axes[1].set_xlabel("Treatment epoch (cumulative over training phases)")
+        axes[1].xaxis.get_major_locator().set_params(integer=True)
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
         return _save(fig, folder, stem)
 
@@ -292,6 +293,7 @@ def response_curve(frame: pd.DataFrame, layout: Layout, folder: Path, stem: str)
                 ax.plot(cens, [100 * km.cumulative_density_at_times(c).iloc[0] for c in cens], linestyle="none",
                         marker="|", markersize=6, color=kw["color"])
         ax.set(xlabel="Treatment epoch", ylabel="Seeds responded (%)", ylim=(-2, 102))
+        ax.xaxis.get_major_locator().set_params(integer=True)
         # a little room left of 0, so a rise at epoch 0 is not hidden by the axis
         lo, hi = ax.get_xlim()
         ax.set_xlim(-0.02 * hi, hi)
@@ -301,7 +303,7 @@ def response_curve(frame: pd.DataFrame, layout: Layout, folder: Path, stem: str)
 
 DOSE_MEASURES = [("treated", "combined", None, "Combined stress (%)"),
                  ("treated", "profile", "extreme", "Extreme noise (%)"),
-                 ("relapse", "drop", None, "Relapse drop (pp)")]
+                 ("relapse", "drop", None, "Acute relapse drop (pp)")]
 
 
 def _short(name: str) -> str:
