@@ -215,6 +215,11 @@ REFUSED = [
     ("ketamine", "longitudinal.cycles", -1, "longitudinal.cycles must be >= 0, got -1"),
     ("ketamine", "longitudinal.prune_fraction", -0.1, "longitudinal.prune_fraction must be in [0, 1], got -0.1"),
     ("ketamine", "longitudinal.prune_fraction", 1.1, "longitudinal.prune_fraction must be in [0, 1], got 1.1"),
+    # onset
+    ("ketamine", "onset.every", -1, "onset.every must be >= 0 epochs"),
+    ("ketamine", "onset.every", 2.5, "onset.every must be an integer"),
+    ("ketamine", "onset.response", -0.1, "onset.response must be in [0, 100] (%), got -0.1"),
+    ("ketamine", "onset.response", 100.5, "onset.response must be in [0, 100] (%), got 100.5"),
     # engine
     ("ketamine", "engine", "gpu", "engine must be one of auto, dense, sparse, got 'gpu'"),
     ("ketamine", "engine_sparse_from", -0.1, "engine_sparse_from must be in [0, 1], got -0.1"),
@@ -249,6 +254,9 @@ ACCEPTED = [
     ("ketamine", "engine_sparse_from", 0.0, lambda j: j.engine_sparse_from),
     ("ketamine", "engine_sparse_from", 1.0, lambda j: j.engine_sparse_from),
     ("ketamine", "engine", "sparse", lambda j: j.engine),
+    ("ketamine", "onset.every", 0, lambda j: j.onset.every),
+    ("ketamine", "onset.response", 0.0, lambda j: j.onset.response),
+    ("ketamine", "onset.response", 100.0, lambda j: j.onset.response),
     ("ketamine", "seed", 0, lambda j: j.seed),
     ("ketamine", "data.seed", 4_294_966, lambda j: j.data.seed),
     ("ketamine", "data.seed", 0, lambda j: j.data.seed),
