@@ -1,4 +1,4 @@
-"""The protocol's rules, number by number (PROTOCOL.md), on small and full-size networks."""
+"""The protocol's rules, number by number (docs/protocol.md), on small and full-size networks."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 
 from pruning_lab import data as data_mod
 from pruning_lab import noise
-from pruning_lab.config import DataConfig, Modulate, ModelConfig, Regrow, Train
-from pruning_lab.evaluation import accuracy
+from pruning_lab.config import DataConfig, Modulate, ModelConfig, Regrow, StressConfig, Train
+from pruning_lab.evaluation import accuracy, evaluate
 from pruning_lab.network import Network, dense_linears, forward, init, logits
 from pruning_lab.phases import run_phases
 from pruning_lab import protocol
@@ -269,6 +269,41 @@ def test_evaluation_noise_depends_only_on_seed_and_condition():
     b = accuracy(net, d.standard, sigma=2.0, input_sigma=1.0, seed=3, condition="combined")
     c = accuracy(net, d.standard, sigma=2.0, input_sigma=1.0, seed=4, condition="combined")
     assert a == b and a != c
+
+
+def trained_net(d: data_mod.Datasets) -> Network:
+    """A small network trained enough that noise moves its accuracy by more than a point."""
+    net = init(ModelConfig(hidden=(32, 32)), generator(0, "test"))
+    train(net, Train(3, 1e-2), d.train, 64, generator(0, "train"))
+    return net
+
+
+def test_evaluation_scores_each_condition_on_its_own_stream():
+    d = small_data()
+    net = trained_net(d)
+    m = evaluate(net, d, StressConfig(input_sigma=1.0, internal_sigma=0.5, profile=(0.0, 1.5, 2.5)), seed=3)
+    assert m["clean"] == accuracy(net, d.clean) and m["standard"] == accuracy(net, d.standard)
+    assert m["clean"] > 95  # noise-free and on the centres: any trained network gets them right
+    # combined stress: input noise 1.0 on x and internal noise 0.5, from stream eval/combined
+    assert m["combined"] == accuracy(net, d.standard, sigma=0.5, input_sigma=1.0, seed=3, condition="combined")
+    assert m["combined"] != accuracy(net, d.standard, sigma=1.0, input_sigma=0.5, seed=3, condition="combined")
+    # the profile: internal noise alone, each sigma from stream eval/internal/<sigma>
+    assert m["profile"] == {"0": m["standard"],
+                            "1.5": accuracy(net, d.standard, sigma=1.5, seed=3, condition="internal/1.5"),
+                            "2.5": accuracy(net, d.standard, sigma=2.5, seed=3, condition="internal/2.5")}
+    assert m["profile"]["2.5"] < m["profile"]["1.5"] < m["standard"]
+
+
+def test_off_drug_is_the_same_synapses_with_modulation_withdrawn():
+    d = small_data()
+    net = trained_net(d)
+    net.damping, net.activation = 0.7, "tanh"
+    off = net.unmodulated()
+    assert net.modulated and not off.modulated and (off.damping, off.activation) == (1.0, "relu")
+    assert all(a is b for a, b in zip(off.weights + off.biases + off.masks, net.weights + net.biases + net.masks))
+    plain = Network(net.weights, net.biases, net.masks)
+    stress = StressConfig()
+    assert evaluate(off, d, stress, 0) == evaluate(plain, d, stress, 0) != evaluate(net, d, stress, 0)
 
 
 def test_data_follow_the_published_generators():
