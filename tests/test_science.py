@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from pruning_lab.regrowth import gradient_scores, n_regrow, regrow
 from pruning_lab.rng import generator
 from pruning_lab.training import train
 
-from .conftest import compose_job, tiny_job
+from .conftest import ROOT, compose_job, tiny_job
 
 FULL = ModelConfig()  # 2 -> 512 -> 512 -> 256 -> 4
 
@@ -426,3 +427,16 @@ def test_presets():
     assert default.pathology.sparsity == 0.95 and default.pathology.scope == "per_layer"
     assert default.baseline.epochs == 20 and default.baseline.lr == 1e-3
     assert default.stress.profile == (0.0, 0.5, 1.0, 1.5, 2.5)
+
+
+# -- the specification -------------------------------------------------------------------------
+
+
+def test_docs_protocol_cites_only_tests_that_exist():
+    """docs/protocol.md names a test for each rule; a renamed or deleted test must not leave it stale."""
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    cited = set(re.findall(r"(test_\w+\.py)::(test_\w+)", text))
+    assert len(cited) > 40
+    missing = [f"{f}::{t}" for f, t in sorted(cited)
+               if not re.search(rf"^def {t}\(", (ROOT / "tests" / f).read_text(), re.M)]
+    assert missing == []
