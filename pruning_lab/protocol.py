@@ -21,9 +21,9 @@ from .config import NOISE_STREAM, SCHEMA, Job, Train, config_hash
 from .data import Datasets, load
 from .engines import choose
 from .evaluation import combined, evaluate
-from .pruning import further, prune
 from .network import Network, init
 from .phases import run_phases
+from .pruning import further, prune
 from .rng import generator
 from .store import BaselineCache
 from .training import train
@@ -147,7 +147,8 @@ def run(job: Job, store: Path | str | None = None) -> dict:
 
 
 def acute_relapse(net: Network, data: Datasets, job: Job) -> dict:
-    """Prune a copy further (40% of the survivors, per layer) and measure the combined-stress drop."""
+    """Prune a copy further (``relapse_fraction`` of the survivors, capped at ``relapse_cap``, in the
+    pathology's scope) and measure the combined-stress drop."""
     before = combined(net, data, job.stress, job.seed)
     hit = net.clone()
     target = further(net.sparsity(), job.pathology.relapse_fraction, job.pathology.relapse_cap)

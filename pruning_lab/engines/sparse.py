@@ -56,9 +56,9 @@ class Sparse:
 
     Pruned weights are not parameters at all, so they stay exactly zero without re-masking.
     A step is written out by hand, forward and backward, with no autograd graph: with autograd
-    (a custom Function per layer) the products were under a third of a step at 95% sparsity,
-    and autograd's bookkeeping, the per-tensor optimizer calls and the copies between layouts
-    most of the rest (bench/bench.py measures the step).
+    (a custom Function per layer) the products were the smaller part of a step at 95% sparsity,
+    autograd's bookkeeping, the per-tensor optimizer calls and the copies between layouts the
+    larger (bench/bench.py measures the step).
 
     - All parameters (each layer's surviving values, then its bias) live in one flat tensor, and
       their gradients in another, so the fused Adam update is one kernel; the per-layer tensors
