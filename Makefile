@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[dev,cluster]'
+	# compat: the checkout itself on sys.path, where Hydra's plugin scan finds hydra_plugins/
+	$(PY) -m pip install --quiet -e '.[dev,cluster]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 ## the fast suite (a few minutes on 2 cores); paper-scale runs are marked slow

@@ -2,12 +2,14 @@
 
 Hydra creates run and sweep directories before the task function runs, so validation has to
 happen in the run/multirun start callbacks. For a multirun every job of the sweep is composed
-and checked up front, so a typo in the tenth value does not leave nine finished jobs behind.
+(once per distinct combination of config groups, ``jobs.Composer``) and checked up front, so
+a typo in the tenth value does not leave nine finished jobs behind; the launcher then runs
+exactly these configs. The sweep directory is locked for the sweep's lifetime: a second sweep
+into the same directory is refused, so each summary and ``sweep.status`` is one sweep's own.
 
-Each job records its outcome in ``job.status`` in its own directory (joblib and submitit jobs
-run in other processes); at the end of the sweep ``ReportSweep`` reads them back and prints
-one line ("30 jobs: ran 4, reused 26"), plus one line per failed job, and exits non-zero if
-any job failed.
+Each job records its outcome in ``job.status`` in its own directory; at the end of the sweep
+``ReportSweep`` prints one line ("30 jobs: ran 4, reused 26"), plus one line per failed job,
+and exits non-zero if any job failed.
 """
 
 from __future__ import annotations
@@ -26,15 +28,16 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from .config import ConfigError, Job
-from .overrides import sweep_arguments
-from .store import atomic_write
+from filelock import FileLock, Timeout
 
-# set by the sweep for its jobs, so a status left in a reused sweep directory by an earlier
-# sweep is never counted as this one's
-SWEEP_ENV = "PRUNING_LAB_SWEEP"
-STATUS = "job.status"
+from .config import ConfigError, Job
+from .jobs import Composer, Planned
+from .overrides import sweep_arguments
+from .store import BadStore, atomic_write, check_root
+from .task import STATUS, SWEEP_ENV
+
 SWEEP_STATUS = "sweep.status"
+SWEEP_LOCK = ".sweep.lock"
 
 
 def refuse(message: str) -> None:
@@ -45,7 +48,8 @@ def refuse(message: str) -> None:
 def _sweep_arguments(config: DictConfig) -> list:
     """The sweep's overrides, parsed: the command line's and the preset's ``hydra.sweeper.params``."""
     task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    return sweep_arguments(task, config.hydra.sweeper.get("params"))
+    # the loader lets glob() list a group's options
+    return sweep_arguments(task, config.hydra.sweeper.get("params"), GlobalHydra.instance().config_loader())
 
 
 def sweep_overrides(config: DictConfig) -> list[list[str]]:
@@ -99,6 +103,11 @@ class Sweep:
     token: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     started: float = field(default_factory=time.time)
     jobs: list[tuple[list[str], str]] | None = None  # (overrides, config hash) in job order
+    planned: list[Planned] | None = None
+    composer: Composer | None = None
+    # each job's outcome, kept by pruning-lab's launchers (None: another launcher, read job.status files)
+    states: dict[int, dict] | None = None
+    lock: FileLock | None = None
 
 
 _sweep: Sweep | None = None
@@ -113,31 +122,51 @@ def current_sweep(config: DictConfig | None = None) -> Sweep | None:
     return _sweep
 
 
+def plan_job(config: DictConfig, num: int, overrides: list[str]) -> Planned:
+    """Job ``num`` of this process's sweep, composed and validated; refused in one line if bad."""
+    sweep = current_sweep(config)
+    if sweep.composer is None:
+        sweep.composer = Composer(config, GlobalHydra.instance().config_loader())
+    try:
+        return sweep.composer.plan(num, overrides)
+    except (ConfigError, BadStore) as e:
+        refuse(f"{e} (job {' '.join(overrides)})")
+    except Exception as e:  # unknown group option, bad override syntax, ...
+        refuse(f"{one_line(e)} (job {' '.join(overrides)})")
+
+
+def _take_sweep_dir(sweep: Sweep) -> None:
+    """Lock the sweep directory, or refuse it if another sweep holds it."""
+    sweep.dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(sweep.dir / SWEEP_LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        refuse(f"another sweep is running in {sweep.dir}; wait for it to end or give this one its own "
+               f"hydra.sweep.dir")
+    sweep.lock = lock
+
+
 class ValidateConfig(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             Job.from_config(config)
-        except ConfigError as e:
+            check_root(OmegaConf.select(config, "paths.store"))
+        except (ConfigError, BadStore) as e:
             refuse(str(e))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        loader = GlobalHydra.instance().config_loader()
         try:
             jobs = sweep_overrides(config)
+            str(config.hydra.sweep.dir)  # resolved once here: every job's ${now:...} is this one
         except Exception as e:
             refuse(one_line(e))
         if not jobs:
             refuse(f"the sweep has no jobs: {', '.join(empty_sweeps(config)) or 'a swept value'} is empty")
-        checked = []
-        for overrides in jobs:
-            try:
-                job = Job.from_config(loader.load_sweep_config(config, overrides))
-            except ConfigError as e:
-                refuse(f"{e} (job {' '.join(overrides)})")
-            except Exception as e:  # unknown group option, bad override syntax, ...
-                refuse(f"{one_line(e)} (job {' '.join(overrides)})")
-            checked.append((overrides, job.hash))
-        current_sweep(config).jobs = checked
+        sweep = current_sweep(config)
+        sweep.planned = [plan_job(config, num, overrides) for num, overrides in enumerate(jobs)]
+        sweep.jobs = [(p.overrides, p.config_hash) for p in sweep.planned]
+        _take_sweep_dir(sweep)
 
 
 # -- the end-of-sweep report --------------------------------------------------------------------
@@ -166,7 +195,7 @@ def read_statuses(sweep: Sweep) -> dict[int, dict]:
 
 def summarize(sweep: Sweep, finished: bool = True) -> tuple[str, list[str], list[dict]]:
     """One summary line, one line per failed (or, if not ``finished``, unfinished) job, and every job's row."""
-    statuses = read_statuses(sweep)
+    statuses = sweep.states if sweep.states is not None else read_statuses(sweep)
     if sweep.jobs is not None:
         rows = []
         for num, (overrides, config_hash) in enumerate(sweep.jobs):
@@ -177,7 +206,8 @@ def summarize(sweep: Sweep, finished: bool = True) -> tuple[str, list[str], list
     else:
         rows = [statuses[n] for n in sorted(statuses)]
     count = {s: sum(r.get("state") == s for r in rows) for s in ("ran", "reused", "failed")}
-    repaired = [line for r in rows for line in r.get("repaired", [])]
+    # a corrupt file is counted once its job has recomputed it
+    repaired = [line for r in rows if r.get("state") == "ran" for line in r.get("repaired", [])]
     parts = [f"ran {count['ran']}", f"reused {count['reused']}"]
     if count["failed"]:
         parts.append(f"failed {count['failed']}")

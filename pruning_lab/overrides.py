@@ -8,10 +8,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 
 
-def sweep_arguments(task: Iterable[str], params: Mapping | None = None) -> list[Override]:
-    """The command line's overrides ``task`` and a preset's ``hydra.sweeper.params``, parsed."""
+def sweep_arguments(task: Iterable[str], params: Mapping | None = None, config_loader=None) -> list[Override]:
+    """The command line's overrides ``task`` and a preset's ``hydra.sweeper.params``, parsed
+    (with Hydra's ``config_loader``, ``glob()`` can list a group's options)."""
     # as Hydra's BasicSweeper: the preset's params first, so the command line wins
-    return OverridesParser.create().parse_overrides(
+    return OverridesParser.create(config_loader=config_loader).parse_overrides(
         overrides=[f"{k}={v}" for k, v in (params or {}).items()] + list(task))
 
 

@@ -32,6 +32,36 @@ log = logging.getLogger(__name__)
 _repairs: list[str] = []
 
 
+class BadStore(ValueError):
+    """A ``paths.store`` no store can live at; the message is one line."""
+
+
+def check_root(value: object) -> Path:
+    """The store directory ``value`` names; ``BadStore`` if it is empty, a file or cannot be created."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadStore(f"paths.store must name a directory, got {value!r}")
+    path = Path(value)
+    if path.exists():
+        if not path.is_dir():
+            raise BadStore(f"paths.store {path} is a file, not a directory")
+        return path
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BadStore(f"paths.store {path} cannot be created: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BadStore(f"paths.store {path} cannot be created: {parent} is not writable")
+    return path
+
+
+def writable(root: Path | str) -> bool:
+    """False for a store that can only be read (an archive, a shared results directory)."""
+    root = Path(root)
+    return not root.exists() or all(os.access(p, os.W_OK) for p in (root, root / "results", root / "locks")
+                                    if p.exists())
+
+
 class Corrupt(ValueError):
     """A store file that exists but cannot be trusted; the message says why, in one line.
 

@@ -87,3 +87,37 @@ def test_multirun_writes_one_valid_json_per_job_and_workers_do_not_change_number
     # seeds differ, treatments of one seed share their untreated state
     assert two[("ketamine", 0)]["metrics"]["untreated"] == two[("neurosteroid", 0)]["metrics"]["untreated"]
     assert two[("ketamine", 0)]["metrics"]["untreated"] != two[("ketamine", 1)]["metrics"]["untreated"]
+
+
+@pytest.mark.parametrize("sweep_args", [
+    ["treatment=ketamine,ssri", "seed=range(3)", "pathology.sparsity=0.9,0.95", "model.hidden=[8]"],
+    ["experiment=paper2", "seed=range(2)"],
+    ["treatment=glob(*)", "seed=3,4", "model.hidden=[4]", "data.centres=[[0,0],[1,1]]", "model.classes=2"],
+])
+def test_each_job_is_exactly_the_config_hydra_composes_for_it(sweep_args):
+    """Jobs derived from their combination's config equal Hydra's own composition of each job."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf, open_dict
+
+    from pruning_lab.config import Job
+    from pruning_lab.hydra_callbacks import sweep_overrides
+    from pruning_lab.jobs import Composer, job_config, task_values
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration("config", overrides=sweep_args, run_mode=RunMode.MULTIRUN)
+        str(master.hydra.sweep.dir)  # as the sweep resolves it before its jobs
+        composer = Composer(master, loader)
+        planned = [composer.plan(num, overrides) for num, overrides in enumerate(sweep_overrides(master))]
+        assert len(composer.bases) < len(planned)  # some jobs were derived, not composed
+        for p in planned:
+            full = loader.load_sweep_config(master, p.overrides)
+            with open_dict(full):
+                full.hydra.job.num, full.hydra.job.id = p.num, f"{full.hydra.job.name}_{p.num}"
+            mine = job_config(composer.bases[p.base], p.overrides, p.values, p.num)
+            assert OmegaConf.to_yaml(mine) == OmegaConf.to_yaml(full), p.overrides
+            assert task_values(mine) == task_values(full)
+            assert p.job == Job.from_config(full)
+            assert str(p.output_dir) == f"{full.hydra.sweep.dir}/{full.hydra.sweep.subdir}"

@@ -17,7 +17,7 @@ from pruning_lab import config as config_mod
 from pruning_lab import store as store_mod
 from pruning_lab.config import config_hash, job_hash
 from pruning_lab.protocol import baseline_config
-from pruning_lab.run import execute
+from pruning_lab.task import execute
 from pruning_lab.store import BaselineCache, Corrupt, ResultStore, atomic_write, dump_json, sha256
 
 from .conftest import ROOT, TINY, tiny_job
