@@ -236,8 +236,13 @@ class Job:
             resolved = OmegaConf.to_container(cfg, resolve=True)
         except Exception as e:  # interpolation errors and the like
             raise ConfigError(str(e).splitlines()[0]) from None
-        _known_keys(resolved, raw)
-        return _job(resolved)
+        return Job.from_resolved(resolved, raw)
+
+    @staticmethod
+    def from_resolved(cfg: Mapping, treatment: Any) -> "Job":
+        """Validate a resolved plain config whose treatment node, unresolved, is ``treatment``."""
+        _known_keys(cfg, treatment)
+        return _job(cfg)
 
     def to_dict(self) -> dict:
         """Plain JSON types (lists, not tuples), as the config reads back from a result file."""

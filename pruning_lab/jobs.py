@@ -86,7 +86,8 @@ class _Base:
         self.cfg = cfg
         own = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
         self.resolved = OmegaConf.to_container(own, resolve=True)
-        templates = {p: _Template(t) for p, t in _interpolations(OmegaConf.to_container(own, resolve=False)).items()}
+        self.raw = OmegaConf.to_container(own, resolve=False)
+        templates = {p: _Template(t) for p, t in _interpolations(self.raw).items()}
         subdir = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"]
         self.subdir = _Template(str(subdir))
         self.sweep_dir = Path(str(cfg.hydra.sweep.dir))
@@ -95,23 +96,28 @@ class _Base:
         self.templates = templates
         self.scratch = copy.deepcopy(cfg) if not self.fast else None
 
-    def job(self, values: list[Override], num: int) -> tuple[dict, Path]:
-        """The job's own resolved config and its output directory."""
+    def job(self, values: list[Override], num: int) -> tuple[Job, dict, Path]:
+        """The job's validated Job, its own resolved config and its output directory."""
         if not self.fast:
             ConfigLoaderImpl._apply_overrides_to_config(values, self.scratch)
             with open_dict(self.scratch.hydra.job):
                 self.scratch.hydra.job.num = num
-            return task_values(self.scratch), self.sweep_dir / str(self.scratch.hydra.sweep.subdir)
+            own = task_values(self.scratch)
+            return Job.from_config(self.scratch), own, self.sweep_dir / str(self.scratch.hydra.sweep.subdir)
         own = copy.deepcopy(self.resolved)
+        raw_treatment = copy.deepcopy(self.raw.get("treatment"))
         given = {}
         for o in values:
             value = o.value()
             given[o.key_or_group] = value
             *parents, last = o.key_or_group.split(".")
-            node = own
-            for k in parents:
-                node = node[k]
-            node[last] = copy.deepcopy(value)
+            for tree, keys in ((own, parents), (raw_treatment, parents[1:]) if parents[:1] == ["treatment"] else (None, [])):
+                if tree is None:
+                    continue
+                node = tree
+                for k in keys:
+                    node = node[k]
+                node[last] = copy.deepcopy(value)
 
         def lookup(key: str):
             if key == "hydra.job.num":
@@ -132,7 +138,7 @@ class _Base:
                 for k in path[:-1]:
                     node = node[k]
                 node[path[-1]] = template(lookup)
-        return own, self.sweep_dir / str(self.subdir(lookup))
+        return Job.from_resolved(own, raw_treatment), own, self.sweep_dir / str(self.subdir(lookup))
 
 
 def path_key(path: tuple) -> str:
@@ -158,9 +164,10 @@ class Composer:
     def plan(self, num: int, overrides: list[str]) -> Planned:
         """Compose (or derive) and validate one job; ``ConfigError`` or Hydra's errors if it is bad."""
         parsed = _parse(overrides)
-        keys = [o.key_or_group for o in parsed]
-        nested = any(a != b and b.startswith(a + ".") for a in keys for b in keys)
-        values = [o for o in parsed if not nested and self._value(o)]
+        values = [o for o in parsed if self._value(o)]
+        keys = [o.key_or_group for o in values]
+        if any(a != b and b.startswith(a + ".") for a in keys for b in keys):
+            values = []  # one value inside another: applied in order, by composition
         combination = tuple(("value", o.key_or_group) if o in values else ("other", o.input_line) for o in parsed)
         at = self._index.get(combination)
         if at is None:
@@ -168,8 +175,7 @@ class Composer:
             at = self._index[combination] = len(self.bases)
             self.bases.append(base)
             self._fast.append(_Base(base))
-        own, out = self._fast[at].job(values, num)
-        job = Job.from_config(own)
+        job, own, out = self._fast[at].job(values, num)
         store = check_root((own.get("paths") or {}).get("store"))
         return Planned(num, list(overrides), at, [o.input_line for o in values], job, out, store, flag(own, "force"))
 
