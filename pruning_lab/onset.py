@@ -51,8 +51,10 @@ class Course:
         for m, v in self.score().items():
             self.curve[m].append(v)
 
-    def before_epoch(self) -> None:
+    def before_epoch(self, sync: Callable[[], None]) -> None:
+        """For ``train``: score the network before this epoch if it is due (``sync`` brings it up to date)."""
         if self.epochs % self.every == 0:
+            sync()
             self._record()
         self.epochs += 1
 

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def apply(phase: Phase, net: Network, data: Split, job: Job, generator: torch.Generator, label: str,
-          before_epoch: Callable[[], None] | None = None) -> None:
+          before_epoch: Callable[[Callable[[], None]], None] | None = None) -> None:
     if isinstance(phase, Regrow):
         regrow(net, phase, data, job.data.batch_size, generator)
     elif isinstance(phase, Train):
@@ -34,7 +34,7 @@ def apply(phase: Phase, net: Network, data: Split, job: Job, generator: torch.Ge
 
 def run_phases(phases: Sequence[Phase], net: Network, data: Split, job: Job, generator: torch.Generator,
                stage: str, timings: dict[str, float] | None = None,
-               before_epoch: Callable[[], None] | None = None) -> None:
+               before_epoch: Callable[[Callable[[], None]], None] | None = None) -> None:
     """Apply ``phases`` in order, logging (and recording) each one's wall time.
 
     ``before_epoch`` is called before every training epoch of every phase (see ``train``).

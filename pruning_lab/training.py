@@ -77,12 +77,14 @@ def shuffled(data: Split, batch_size: int, generator: torch.Generator):
 
 
 def train(net: Network, phase: Train, data: Split, batch_size: int, generator: torch.Generator,
-          engine: str = "dense", label: str = "train", before_epoch: Callable[[], None] | None = None) -> None:
+          engine: str = "dense", label: str = "train",
+          before_epoch: Callable[[Callable[[], None]], None] | None = None) -> None:
     """Train ``net`` in place; a new optimizer per phase, pruned weights stay exactly zero.
 
-    ``before_epoch`` is called before each epoch with ``net`` holding the weights trained so
-    far, outside flush-to-zero (so what it evaluates equals an evaluation after training); it
-    must not draw from ``generator``.
+    ``before_epoch(sync)`` is called before each epoch, outside flush-to-zero (so what it
+    evaluates equals an evaluation after training); after ``sync()`` ``net`` holds the weights
+    trained so far (synced only on demand: a hook that scores every few epochs skips the copy
+    on the others). It must not draw from ``generator``.
     """
     if phase.epochs == 0:
         return
@@ -94,9 +96,7 @@ def train(net: Network, phase: Train, data: Split, batch_size: int, generator: t
     start = time.perf_counter()
     for epoch in range(phase.epochs):
         if before_epoch is not None:
-            if epoch > 0:
-                model.write_back()
-            before_epoch()
+            before_epoch(model.write_back)
         with subnormals_flushed():
             sigma = phase.sigma(epoch)
             xs, ys = shuffled(data, batch_size, generator)

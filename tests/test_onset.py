@@ -116,12 +116,14 @@ def test_a_job_records_its_response_from_its_own_curve(results):
 
 
 def test_course_counts_every_epoch_it_is_shown():
-    scored = []
-    course = Course(3, lambda: scored.append(len(scored)) or {"combined": 1.0, "standard": 2.0, "extreme": 3.0})
+    events = []
+    course = Course(3, lambda: events.append("score") or {"combined": 1.0, "standard": 2.0, "extreme": 3.0})
     for _ in range(7):
-        course.before_epoch()
+        course.before_epoch(lambda: events.append("sync"))
     curve = course.finish()
-    assert curve["epoch"] == [0, 3, 6, 7] and len(scored) == 4
+    assert curve["epoch"] == [0, 3, 6, 7]
+    # the network is brought up to date before each score during training, and only then
+    assert events == ["sync", "score"] * 3 + ["score"]
     with pytest.raises(ValueError):
         Course(0, lambda: {})
 
