@@ -48,15 +48,23 @@ def compose(overrides: Sequence[str]):
 def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> dict:
     """Run one job (``["treatment=ssri", "seed=3"]``, as on the command line) and return its result.
 
-    ``store``: a result store (the CLI's ``paths.store``): a valid stored result for the same
-    config is returned without recomputing (``force=true`` recomputes), a new one is stored.
-    Without it the job is computed in memory and nothing is written.
+    ``store``: a result store (the CLI's ``paths.store``, checked as it is): a valid stored
+    result for the same config is returned without recomputing (``force=true`` recomputes), a
+    new one is stored; a read-only store serves its results. Without it the job is computed in
+    memory and nothing is written.
     """
     if isinstance(overrides, str):
         raise TypeError("overrides must be a list of strings, e.g. ['treatment=ssri', 'seed=3']")
     cfg = compose(overrides)
     job = Job.from_config(cfg)
     force = flag(cfg, "force")
+    if store is not None:
+        from .store import BadStore, check_root
+
+        try:
+            store = check_root(str(store))
+        except BadStore as e:
+            raise ConfigError(str(e)) from None
 
     import torch
 
@@ -67,9 +75,9 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
 
             result = run(job)
         else:
-            from .run import execute
+            from .task import execute
 
-            result, _ = execute(job, Path(store), force=force)
+            result, _ = execute(job, store, force=force)
     finally:
         torch.set_num_threads(threads)
     return json.loads(json.dumps(result))  # the plain JSON types a stored result reads back as

@@ -72,6 +72,13 @@ def test_simulate_composes_its_own_config_beside_the_callers_hydra_state():
         assert compose("ssri").name == "ssri"  # the caller's search path, unchanged
 
 
+def test_a_store_that_cannot_be_one_is_refused_as_on_the_command_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    for store, words in ((tmp_path / "file", "is a file, not a directory"), ("", "must name a directory")):
+        with pytest.raises(pruning_lab.ConfigError, match=words):
+            pruning_lab.simulate(TINY, store=store)
+
+
 def test_overrides_given_as_one_string_are_a_type_error():
     with pytest.raises(TypeError, match="list of strings"):
         pruning_lab.simulate("treatment=ssri")
