@@ -25,7 +25,8 @@ test: $(STAMP)
 ## the cluster path on a real single-node SLURM, set up from nothing (as root: installs
 ## Debian's slurmctld, slurmd, slurm-client and munge if missing; a few minutes)
 test-slurm: $(STAMP)
-	PRUNING_LAB_INSTALL_SLURM=1 $(PY) -m pytest -q -m slurm tests/test_slurm.py
+	tmp=$$(mktemp -d /tmp/pruning-lab-slurm.XXXXXX) && PRUNING_LAB_INSTALL_SLURM=1 \
+	  $(PY) -m pytest -q -m slurm --basetemp=$$tmp tests/test_slurm.py && rm -rf $$tmp
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q

@@ -12,6 +12,7 @@ summary is this sweep's own even when another sweep writes to the same directory
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -237,6 +238,11 @@ def launch_submitit(launcher, job_overrides: Sequence[Sequence[str]], initial_jo
 
 
 def _submitit_error(e: Exception) -> str:
+    # a job that died without handing a result back (scancel, SIGKILL, out of memory): its state
+    # says why, the tail of its log (submitit's next lines) seldom does
+    ended = re.search(r"has not produced any output \(state: ([A-Z_]+)", str(e))
+    if ended:
+        return f"ended without a result (state {ended.group(1)})"
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     last = next((ln for ln in reversed(lines) if not ln.startswith(("File ", "^", "raise", "Traceback"))), "")
     return f"{type(e).__name__}: {last or (lines[0] if lines else '')}"

@@ -103,10 +103,12 @@ def test_a_task_cancelled_past_the_grace_period_is_the_only_one_redone(cluster, 
             proc.kill()
             proc.wait()
     assert cluster.jobs()[victim] == "CANCELLED"
-    assert statuses(sweep_dir)[1]["state"] == "running"  # killed before it could record an end
+    logs = sweep_dir / ".submitit" / victim
+    assert "Bypassing signal SIGTERM" in (logs / f"{victim}_0_log.err").read_text()
+    assert not (logs / f"{victim}_0_result.pkl").exists()  # SIGKILLed: it never handed a result back
     assert proc.returncode == 1, err[-3000:]
-    assert summary(out).startswith("3 jobs: ran 2, reused 0"), out[-3000:]
-    assert "treatment=ssri" in err
+    assert summary(out) == "3 jobs: ran 2, reused 0, failed 1", out[-3000:]
+    assert "failed: #1 treatment=ssri: ended without a result (state CANCELLED)" in err
     stored = valid_results(tmp_path / "store")
     cancelled = compose_job("treatment=ssri", "seed=2", *SMALL).hash
     assert len(stored) == 2 and cancelled not in stored
