@@ -310,6 +310,18 @@ def _short(name: str) -> str:
     return name.removeprefix("treatment.") if name.startswith("treatment.") else name.rsplit(".", 1)[-1]
 
 
+def _spaced_labels(levels: np.ndarray, room: float = 0.06) -> list[str]:
+    """A label per tick, blank where it would overlap its labelled neighbour (the last always shows)."""
+    span = float(levels[-1] - levels[0]) or 1.0
+    shown, last = [], None
+    for v in levels[:-1]:
+        ok = last is None or (v - last) / span >= room
+        ok = ok and (levels[-1] - v) / span >= room
+        shown.append(f"{v:g}" if ok else "")
+        last = v if ok else last
+    return shown + [f"{levels[-1]:g}"]
+
+
 def dose_curve(frame: pd.DataFrame, layout: Layout, ddof: int, axis: str, folder: Path, stem: str,
                title: str = "") -> Path | None:
     """Combined stress, extreme noise and relapse drop against a dose (``frame["dose"]``): mean ± SD
@@ -347,7 +359,7 @@ def dose_curve(frame: pd.DataFrame, layout: Layout, ddof: int, axis: str, folder
             axes[0].set_title(title, loc="left")
         axes[-1].set_xlabel(axis)
         if len(levels) <= 12:
-            axes[-1].set_xticks(levels, [f"{v:g}" for v in levels], rotation=45 if len(levels) > 6 else 0)
+            axes[-1].set_xticks(levels, _spaced_labels(levels), rotation=45 if len(levels) > 6 else 0)
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
         return _save(fig, folder, stem)
 
