@@ -3,20 +3,34 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# torch first and pinned: an unpinned torch would pull the CUDA build and its GB of packages
-TORCH  := torch==2.13.0
+# Every package at the exact version and hash requirements.lock names, torch's CPU build
+# 2.13.0+cpu included (pip finds it through its find-links or PyTorch's CPU index; an unpinned
+# torch would pull the CUDA build and its GB of packages). `make lock` updates the lock file.
+LOCK   := requirements.lock
+PIP    := pip==26.3
+UV     := uv==0.13.8
+# where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
+TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv test test-slurm test-all mutants reproduce reproduce-paper1 severity onset-study aggregate bench clean
+.PHONY: venv lock test test-slurm test-all mutants reproduce reproduce-paper1 severity onset-study aggregate verify bench clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet $(PIP)
+	$(PY) -m pip install --quiet --require-hashes --no-deps --find-links $(TORCH_WHEELS) -r $(LOCK)
 	# compat: the checkout itself on sys.path, where Hydra's plugin scan finds hydra_plugins/
-	$(PY) -m pip install --quiet -e '.[dev,cluster]' --config-settings editable_mode=compat
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
+	$(PY) -m pip check
 	touch $(STAMP)
+
+## re-resolve requirements.lock from pyproject.toml's ranges (newest versions that fit), with hashes
+lock: $(STAMP)
+	$(PY) -m pip install --quiet $(UV)
+	echo "torch==2.13.0+cpu" | $(VENV)/bin/uv pip compile pyproject.toml - --extra dev --extra cluster \
+	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	    --find-links $(TORCH_WHEELS) --custom-compile-command "make lock" -o $(LOCK)
 
 ## the fast suite (a few minutes on 2 cores); paper-scale runs are marked slow
 test: $(STAMP)

@@ -13,6 +13,8 @@ Options:
   --crossover    dense vs sparse engine across sparsities, to place engine_sparse_from
   --equivalence  one seed's three treatments on engine=auto and engine=dense, full size:
                  masks, sparsities and metrics compared stage by stage (several minutes)
+  --numerics     the per-phase figures in portable and in native numerics (one subprocess
+                 each, interleaved repeats within each), and the ratio: what portability costs
   --sweep        the paper-2 sweep (30 jobs, 2 workers, fresh stores) plus its aggregation,
                  for engine=auto and engine=dense in the same run, and the two result sets
                  compared seed by seed. Takes a long time; --sweep-overrides "..." passes
@@ -42,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import pruning_lab  # noqa: E402,F401  (first: it sets the numerics before torch and numba load)
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -414,6 +417,35 @@ def sweep(args) -> None:
           f"largest metric difference {worst[0]:.2f}" + (f" ({worst[1]})" if worst[0] else ""))
 
 
+def numerics_child(args) -> None:
+    """The per-phase speeds in this process's numerics mode, as JSON on the last line."""
+    from pruning_lab import numerics
+
+    mode = os.environ.get(numerics.MODE_ENV, "portable")
+    env = numerics.establish(mode)
+    print(f"  {mode}: ISA {env['isa']}, portable {env['portable']}", file=sys.stderr)
+    print(json.dumps(speed(args)))
+
+
+def compare_numerics(args) -> None:
+    from pruning_lab import numerics
+
+    fresh = {k: v for k, v in os.environ.items() if k not in (*numerics.PINS, numerics.PINNED_ENV)}
+    rates = {}
+    for mode in numerics.MODES:
+        cmd = [sys.executable, __file__, "--numerics-child", "--repeats", str(args.repeats),
+               "--epochs", str(args.epochs), "--clock", args.clock]
+        out = subprocess.run(cmd, env={**fresh, numerics.MODE_ENV: mode}, cwd=ROOT, check=True, stdout=subprocess.PIPE,
+                             text=True).stdout
+        rates[mode] = json.loads(out.splitlines()[-1])
+    print(f"\nPortable vs native numerics: epochs per second of the engine auto picks ({args.clock} time; "
+          f"median of {args.repeats} x {args.epochs} epochs; regrow scoring: scorings per second)\n")
+    print("| phase kind | sparsity | engine | portable | native | portable / native |\n|---|---:|---|---:|---:|---:|")
+    for p, n in zip(rates["portable"], rates["native"]):
+        print(f"| {p['kind']} | {100 * p['sparsity']:.1f}% | {p['auto']} | {p['auto_rate']:.2f} | {n['auto_rate']:.2f} | "
+              f"{p['auto_rate'] / n['auto_rate']:.2f}x |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats per engine and phase kind (default 5)")
@@ -428,11 +460,15 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="time the paper-2 sweep for engine=auto and engine=dense")
     ap.add_argument("--sweep-overrides", default="", help='Hydra overrides for both sweeps, e.g. "hydra.sweeper.params.seed=0 baseline.epochs=1"')
     ap.add_argument("--workers", type=int, default=2, help="sweep workers (default 2)")
+    ap.add_argument("--numerics", action="store_true", help="per-phase speeds, portable vs native numerics")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
+    ap.add_argument("--numerics-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.memory_child:
         return memory_child(args.memory_child)
+    if args.numerics_child:
+        return numerics_child(args)
 
     print(f"pruning-lab bench: {os.cpu_count()} cores, torch {torch.__version__}, "
           f"engine_sparse_from {sparse_from()}; {load_text()}")
@@ -448,6 +484,8 @@ def main() -> None:
         crossover(args)
     if args.equivalence:
         equivalence(args)
+    if args.numerics:
+        compare_numerics(args)
     if args.sweep:
         sweep(args)
     print(f"\n{load_text()}")

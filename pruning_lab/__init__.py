@@ -17,3 +17,9 @@ def __getattr__(name: str):
 
         return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+from . import numerics  # noqa: E402
+
+# before torch and numba are used: they read these settings once, at first use
+numerics.prepare()

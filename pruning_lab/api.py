@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from . import numerics
 from .config import ConfigError, Job, flag
 
 # the package is installed editable, beside the conf/ the CLI's @hydra.main reads
@@ -65,6 +66,7 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
             store = check_root(str(store))
         except BadStore as e:
             raise ConfigError(str(e)) from None
+    numerics.prepare(job.numerics)  # before this process first loads torch and numba, if it has not
 
     import torch
 

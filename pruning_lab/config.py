@@ -14,6 +14,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
+from . import numerics
+
 SCHEMA = "pruning-lab/result/1"
 # How internal noise is drawn (noise.py). Not a setting, but it determines every result that
 # uses noise, so it is part of each job's hash: results drawn under another definition are
@@ -213,6 +215,7 @@ class Job:
     onset: OnsetConfig = OnsetConfig()
     engine: str = "auto"
     engine_sparse_from: float = 0.8
+    numerics: str = "portable"
 
     @staticmethod
     def from_config(cfg: Mapping) -> "Job":
@@ -260,8 +263,9 @@ def config_hash(d: Any) -> str:
 
 
 def job_hash(config: Mapping) -> str:
-    """A job's hash, from its config as ``Job.to_dict`` gives it and the noise stream."""
-    return config_hash({**config, "noise_stream": NOISE_STREAM})
+    """A job's hash, from its config as ``Job.to_dict`` gives it, the noise stream and the
+    portable numerics' version (numerics.py)."""
+    return config_hash({**config, "noise_stream": NOISE_STREAM, "numerics_version": numerics.VERSION})
 
 
 def _section(cfg: Mapping, key: str) -> Mapping:
@@ -276,7 +280,7 @@ _FIXED = {"data": DataConfig, "model": ModelConfig, "baseline": BaselineConfig, 
           "stress": StressConfig, "longitudinal": LongitudinalConfig, "onset": OnsetConfig}
 
 
-_TOP = {"seed", "engine", "engine_sparse_from", "force", "paths", "treatment", *_FIXED}
+_TOP = {"seed", "engine", "engine_sparse_from", "numerics", "force", "paths", "treatment", *_FIXED}
 _PATHS = {"store"}
 _TREATMENT = {"name", "label", "phases", "maintenance"}
 _KNOB = re.compile(r"\$\{treatment\.(\w+)")
@@ -434,9 +438,11 @@ def _job(cfg: Mapping) -> Job:
     _check(engine in ("auto", *ENGINES), f"engine must be one of {', '.join(('auto', *ENGINES))}, got {engine!r}")
     sparse_from = _number({"engine_sparse_from": cfg.get("engine_sparse_from", 0.8)}, "engine_sparse_from", "config")
     _check(0 <= sparse_from <= 1, f"engine_sparse_from must be in [0, 1], got {sparse_from}")
+    mode = cfg.get("numerics", "portable")
+    _check(mode in numerics.MODES, f"numerics must be one of {', '.join(numerics.MODES)}, got {mode!r}")
 
     return Job(
         seed=int(seed), treatment=treatment, data=data, model=model, baseline=baseline,
         pathology=pathology, stress=stress, longitudinal=longitudinal, onset=onset, engine=engine,
-        engine_sparse_from=sparse_from,
+        engine_sparse_from=sparse_from, numerics=mode,
     )

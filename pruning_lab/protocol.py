@@ -7,6 +7,7 @@ the job pins torch to one thread so the numbers never depend on how it was launc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import platform
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, onset
+from . import __version__, numerics, onset
 from .config import NOISE_STREAM, SCHEMA, Job, Train, config_hash
 from .data import Datasets, load
 from .engines import choose
@@ -41,6 +42,8 @@ def baseline_config(job: Job) -> dict:
         "sparsity": job.pathology.sparsity,
         "scope": job.pathology.scope,
         "engine": choose(job.engine, 0.0, job.engine_sparse_from),
+        "numerics": job.numerics,
+        "numerics_version": numerics.VERSION,
     }
 
 
@@ -79,9 +82,21 @@ def versions() -> dict:
             "python": platform.python_version()}
 
 
+def digest(net: Network) -> str:
+    """SHA-256 of a network's exact bits (weights, biases, masks, modulation), first 16 hex digits."""
+    h = hashlib.sha256(f"{net.damping!r} {net.activation}".encode())
+    for t in net.state().values():
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def run(job: Job, store: Path | str | None = None) -> dict:
-    """Run the whole protocol for one (seed, treatment); returns the JSON-ready result."""
+    """Run the whole protocol for one (seed, treatment); returns the JSON-ready result.
+
+    Refuses (``numerics.NumericsError``) a portable job whose numerics cannot be established.
+    """
     torch.set_num_threads(1)
+    environment = numerics.establish(job.numerics)
     timings = Timer()
     started = time.time()
     tag = f"[{job.treatment.name} seed {job.seed}]"
@@ -125,8 +140,9 @@ def run(job: Job, store: Path | str | None = None) -> dict:
 
     with timings("relapse"):
         metrics["relapse"] = acute_relapse(net, data, job)
+    final: list[Network] = []
     with timings("longitudinal"):
-        metrics["longitudinal"] = longitudinal(net, data, job, timings) if job.longitudinal.cycles > 0 else None
+        metrics["longitudinal"] = longitudinal(net, data, job, timings, final) if job.longitudinal.cycles > 0 else None
 
     result = {
         "schema": SCHEMA,
@@ -141,6 +157,9 @@ def run(job: Job, store: Path | str | None = None) -> dict:
         "timings": dict(timings),
         "wall_seconds": time.time() - started,
         "versions": versions(),
+        "environment": environment,
+        # the networks' exact bits: what a numerical change moves before any accuracy does
+        "digests": {"treated": digest(net), "final": digest(final[0]) if final else None},
     }
     log.info("%s done in %.1fs", tag, result["wall_seconds"])
     return result
@@ -159,8 +178,12 @@ def acute_relapse(net: Network, data: Datasets, job: Job) -> dict:
             "combined_after": after, "drop": before - after}
 
 
-def longitudinal(net: Network, data: Datasets, job: Job, timings: dict | None = None) -> dict:
-    """Cycles of further pruning + maintenance from a copy of the post-treatment network."""
+def longitudinal(net: Network, data: Datasets, job: Job, timings: dict | None = None,
+                 final: list | None = None) -> dict:
+    """Cycles of further pruning + maintenance from a copy of the post-treatment network.
+
+    ``final``, if given, receives the network after the last cycle.
+    """
     lg = job.longitudinal
     net = net.clone()
     g = generator(job.seed, "longitudinal")
@@ -173,6 +196,8 @@ def longitudinal(net: Network, data: Datasets, job: Job, timings: dict | None = 
         sparsity.append(100.0 * net.sparsity())
         log.info("[%s seed %d] cycle %d/%d: combined %.1f%%, sparsity %.1f%%", job.treatment.name, job.seed,
                  cycle, lg.cycles, accuracy[-1], sparsity[-1])
+    if final is not None:
+        final.append(net)
     relapsed = [c for c, a in enumerate(accuracy) if a < lg.relapse_threshold]
     return {"combined": accuracy, "sparsity": sparsity,
             "relapse_cycle": relapsed[0] if relapsed else None,

@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from . import numerics
 from .config import Job, flag
 from .store import Corrupt, ResultStore, atomic_write, clear_temporaries, dump_json, take_repairs, writable
 
@@ -41,6 +42,7 @@ def execute(job: Job, store: Path, force: bool = False) -> tuple[dict, bool]:
     store serves its results. The job's lock is held while it is computed, so a concurrent
     sweep that reaches the same job waits and then reuses the result instead of computing it twice.
     """
+    numerics.prepare(job.numerics)  # before this process first loads torch and numba, if it has not
     from .protocol import run  # here, so that a refused command line never waits for torch to load
 
     results = ResultStore(store)

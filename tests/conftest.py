@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pruning_lab  # noqa: F401  (first: it sets the numerics before torch and numba load)
 import pytest
 import torch
 from hydra import compose, initialize_config_dir

@@ -1,0 +1,140 @@
+"""``python -m pruning_lab.verify``: rerun paper 2 and compare every per-seed metric with the reference.
+
+The sweep runs from nothing (a temporary store and sweep directory, removed afterwards) in
+the default, portable numerics, so on any x86-64 CPU with AVX2 and the locked packages it must
+reproduce ``experiments/paper2/expected.csv`` value for value: the script prints how many
+values it compared and each one that differs, and exits 1 if any does (2 if the sweep
+itself failed). ``--write`` makes the reference from the run instead; ``--results DIR``
+compares (or writes) results already computed, without running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPECTED = ROOT / "experiments" / "paper2" / "expected.csv"
+FIELDS = ("treatment", "seed", "metric", "value")
+
+
+def flatten(node, prefix: str = ""):
+    """(dotted path, leaf) pairs of a result's metrics; list items by index (cycle 0, 1, ...)."""
+    if isinstance(node, dict):
+        for k in sorted(node):
+            yield from flatten(node[k], f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from flatten(v, f"{prefix}.{i}")
+    else:
+        yield prefix, node
+
+
+def text(value) -> str:
+    """A leaf as the CSV holds it: repr of a float (exact round trip), empty for null."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def rows(results_dir: Path) -> dict[tuple[str, str, str], str]:
+    """{(treatment, seed, metric): value} of every result JSON under ``results_dir`` (once per hash)."""
+    out: dict[tuple[str, str, str], str] = {}
+    seen: set[str] = set()
+    for path in sorted(results_dir.rglob("*.json")):
+        try:
+            result = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if not isinstance(result, dict) or "metrics" not in result or result.get("config_hash") in seen:
+            continue
+        seen.add(result["config_hash"])
+        for metric, value in flatten(result["metrics"]):
+            out[(result["treatment"], str(result["seed"]), metric)] = text(value)
+    return out
+
+
+def read(path: Path) -> dict[tuple[str, str, str], str]:
+    with path.open(newline="") as f:
+        return {(r["treatment"], r["seed"], r["metric"]): r["value"] for r in csv.DictReader(f)}
+
+
+def write(values: dict[tuple[str, str, str], str], path: Path) -> None:
+    order = sorted(values, key=lambda k: (k[0], int(k[1]), k[2]))
+    with path.open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(FIELDS)
+        w.writerows((*k, values[k]) for k in order)
+
+
+def same(a: str, b: str) -> bool:
+    """Equal values; NaN equals NaN (a metric undefined on both sides)."""
+    if a == b:
+        return True
+    try:
+        return math.isnan(float(a)) and math.isnan(float(b))
+    except ValueError:
+        return False
+
+
+def compare(expected: dict, got: dict) -> list[str]:
+    lines = []
+    for key in sorted(set(expected) | set(got), key=lambda k: (k[0], int(k[1]), k[2])):
+        e, g = expected.get(key), got.get(key)
+        if e is not None and g is not None and same(e, g):
+            continue
+        where = f"{key[0]} seed {key[1]} {key[2]}"
+        lines.append(f"{where}: expected {e if e is not None else '(none)'}, got {g if g is not None else '(none)'}")
+    return lines
+
+
+def sweep(tmp: Path, overrides: list[str]) -> Path:
+    """Run paper 2 into ``tmp`` (store and sweep directory); the sweep directory."""
+    out = tmp / "sweep"
+    cmd = [sys.executable, "-m", "pruning_lab.run", "experiment=paper2", f"paths.store={tmp / 'store'}",
+           f"hydra.sweep.dir={out}", *overrides]
+    print("pruning-lab verify:", " ".join(cmd[1:]), flush=True)
+    code = subprocess.call(cmd, cwd=ROOT)
+    if code != 0:
+        print(f"pruning-lab: error: the sweep exited with status {code}", file=sys.stderr)
+        sys.exit(2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pruning_lab.verify", description=__doc__.splitlines()[0])
+    p.add_argument("--expected", type=Path, default=EXPECTED, help="reference CSV (default: %(default)s)")
+    p.add_argument("--results", type=Path, help="compare results already under this directory; run nothing")
+    p.add_argument("--write", action="store_true", help="write the reference from the run instead of comparing")
+    p.add_argument("overrides", nargs="*", help="extra overrides for the sweep (e.g. hydra.launcher.n_jobs=2)")
+    args = p.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="pruning-lab-verify-") as tmp:
+        got = rows(args.results if args.results else sweep(Path(tmp), args.overrides))
+    if not got:
+        print("pruning-lab: error: no results to compare", file=sys.stderr)
+        return 2
+    if args.write:
+        write(got, args.expected)
+        print(f"pruning-lab verify: wrote {len(got)} values to {args.expected}")
+        return 0
+    expected = read(args.expected)
+    differences = compare(expected, got)
+    for line in differences:
+        print(line)
+    jobs = len({k[:2] for k in expected})
+    print(f"pruning-lab verify: compared {len(expected)} values of {jobs} jobs with {args.expected.name}: "
+          f"{len(differences)} difference(s)")
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
