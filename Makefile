@@ -25,10 +25,12 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip check
 	touch $(STAMP)
 
-## re-resolve requirements.lock from pyproject.toml's ranges (newest versions that fit), with hashes
-lock: $(STAMP)
-	$(PY) -m pip install --quiet $(UV)
-	echo "torch==2.13.0+cpu" | $(VENV)/bin/uv pip compile pyproject.toml - --extra dev --extra cluster \
+## re-resolve requirements.lock from pyproject.toml's ranges (newest versions that fit), with
+## hashes; uv runs from a venv of its own, so a lock that no longer fits pyproject.toml can be redone
+lock:
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install --quiet $(UV)
+	echo "torch==2.13.0+cpu" | $(VENV)-lock/bin/uv pip compile pyproject.toml - --extra dev --extra cluster \
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	    --find-links $(TORCH_WHEELS) --custom-compile-command "make lock" -o $(LOCK)
 
@@ -82,4 +84,4 @@ bench: $(STAMP)
 	$(PY) bench/aggregate_bench.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache mutants
+	rm -rf $(VENV) $(VENV)-lock *.egg-info .pytest_cache mutants
