@@ -1,0 +1,73 @@
+"""Numerics modes: validated, hashed apart, set before the libraries load, verified at each job.
+
+Whether portable numbers really are the same across CPU paths is tests/test_golden.py's job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from pruning_lab import numerics
+from pruning_lab.config import ConfigError
+from pruning_lab.protocol import baseline_config
+from tests.conftest import tiny_job
+
+
+def test_numerics_mode_is_validated():
+    assert tiny_job().numerics == "portable"
+    with pytest.raises(ConfigError, match="numerics must be one of portable, native, got 'fast'"):
+        tiny_job("numerics=fast")
+
+
+def test_modes_never_share_results_or_baselines():
+    portable, native = tiny_job(), tiny_job("numerics=native")
+    assert portable.hash != native.hash
+    assert baseline_config(portable) != baseline_config(native)
+
+
+@pytest.fixture
+def environ(monkeypatch):
+    """A private copy of the environment, as a shell without the project's settings has it."""
+    env = {k: v for k, v in os.environ.items() if k not in (*numerics.PINS, numerics.PINNED_ENV, numerics.MODE_ENV)}
+    monkeypatch.setattr(os, "environ", env)
+    return env
+
+
+def test_portable_replaces_a_users_setting_and_native_restores_it(environ):
+    environ["MKL_CBWR"] = "AVX512"
+    numerics.prepare("portable")
+    assert {k: environ[k] for k in numerics.PINS} == numerics.PINS
+    assert json.loads(environ[numerics.PINNED_ENV])["MKL_CBWR"] == "AVX512"
+    numerics.prepare("native")
+    assert environ["MKL_CBWR"] == "AVX512"
+    assert not any(k in environ for k in numerics.PINS if k != "MKL_CBWR")
+    assert environ[numerics.MODE_ENV] == "native"
+
+
+def test_the_mode_comes_from_the_environment_by_default(environ):
+    environ[numerics.MODE_ENV] = "native"
+    numerics.prepare()
+    assert not any(k in environ for k in numerics.PINS)
+
+
+def test_a_portable_job_refuses_when_a_library_runs_another_path(monkeypatch, environ):
+    """As when torch computed with MKL's default branch before the job: refused, not recorded."""
+    monkeypatch.setattr(numerics, "mkl_branch", lambda force_compatible=False: "BRANCH_OFF")
+    with pytest.raises(numerics.NumericsError, match="MKL runs branch BRANCH_OFF, not COMPATIBLE"):
+        numerics.establish("portable")
+    env = numerics.establish("native")
+    assert env["portable"] is False and env["isa"]["mkl"] == "BRANCH_OFF"
+    assert any("MKL" in p for p in env["unpinned"])
+
+
+def test_the_environment_record_names_the_cpu_and_versions():
+    env = numerics.establish("portable")
+    assert env["portable"] is True and env["unpinned"] == []
+    assert env["isa"] == {"aten": "AVX2", "mkl": "COMPATIBLE", "numba": "haswell (its own features)"}
+    assert env["settings"]["MKL_CBWR"] == "COMPATIBLE" and env["settings"]["mkl_branch"] == "COMPATIBLE"
+    assert env["cpu"]["vendor"] and env["cpu"]["model"]
+    assert set(env["versions"]) >= {"torch", "mkl", "numba", "llvmlite", "numpy"}
+    assert all(env["versions"][k] for k in ("torch", "mkl", "numba", "llvmlite", "numpy"))
