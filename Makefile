@@ -78,6 +78,11 @@ onset-study: $(STAMP)
 aggregate: $(STAMP)
 	$(PY) -m pruning_lab.aggregate $(DIR)
 
+## paper 2 rerun from nothing (temporary store and sweep dir), every per-seed value compared with
+## experiments/paper2/expected.csv; exits 1 on any difference
+verify: $(STAMP)
+	$(PY) -m pruning_lab.verify
+
 ## speed and memory figures (BENCH_ARGS=--sweep adds the full paper-2 sweep, auto vs dense)
 bench: $(STAMP)
 	$(PY) bench/bench.py $(BENCH_ARGS)
