@@ -167,6 +167,21 @@ def test_pruning_never_revives_pruned_synapses():
     assert all(torch.equal(a, b) for a, b in zip(before, net.masks))
 
 
+@pytest.mark.parametrize("target,kept", [
+    (0.9, [[6], [11, 12]]),  # positions 4.5 of 0..5 and 9.9 of 0..11: thresholds 5.5 and 10.9
+    (1.0, [[6], [12]]),      # the last position: the threshold is the largest magnitude, which survives
+])
+def test_pruning_at_the_top_of_the_range_interpolates_between_the_largest_magnitudes(target, kept):
+    net = ladder((3, 2), (4, 3))
+    prune(net, target)
+    assert survivors(net) == kept
+
+
+def test_an_unknown_pruning_scope_is_refused():
+    with pytest.raises(ValueError, match="unknown pruning scope 'layer'"):
+        prune(ladder((3, 2)), 0.5, scope="layer")
+
+
 def test_further_pruning_targets():
     assert further(0.95, 0.40, 0.99) == pytest.approx(0.97)
     assert further(0.475, 0.40, 0.99) == pytest.approx(0.685)
