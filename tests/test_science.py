@@ -334,6 +334,30 @@ def test_data_follow_the_published_generators():
     assert torch.equal(d.clean.x, centres[d.clean.y])  # the clean set sits on the centres
 
 
+# -- baseline --------------------------------------------------------------------------------------
+
+
+def test_the_baseline_is_pruned_with_the_pathologys_scope():
+    job = tiny_job("pathology.scope=global")
+    state = protocol.train_baseline(job, data_mod.load(job.data))
+    healthy, pruned = protocol._split(state, "healthy"), protocol._split(state, "pruned")
+    assert healthy.sparsity() == 0.0
+    expected = healthy.clone()
+    prune(expected, 0.95, "global")
+    assert all(torch.equal(a, b) for a, b in zip(pruned.masks, expected.masks))
+    per_layer = healthy.clone()
+    prune(per_layer, 0.95)
+    assert pruned.layer_sparsity() != per_layer.layer_sparsity()
+
+
+def test_the_baseline_is_shared_by_the_engines_that_train_it_alike():
+    """Its cache key names the engine the baseline trains on: auto and dense share one, sparse not."""
+    job = tiny_job()
+    key = {e: protocol.baseline_config(dataclasses.replace(job, engine=e)) for e in ("auto", "dense", "sparse")}
+    assert key["auto"] == key["dense"] != key["sparse"]
+    assert key["auto"]["engine"] == "dense" and key["sparse"]["engine"] == "sparse"
+
+
 # -- relapse -----------------------------------------------------------------------------------
 
 
