@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pruning_lab  # noqa: F401  (first: it sets the numerics before torch and numba load)
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hypothesis import Phase, settings
 
 from pruning_lab.config import Job
+
+if "MUTANT_UNDER_TEST" in os.environ:  # under make mutants (mutmut)
+    # the first failing example kills the mutant; shrinking it to the simplest one is wasted time
+    settings.register_profile("mutants", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    settings.load_profile("mutants")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
