@@ -5,7 +5,8 @@ the default, portable numerics, so on any x86-64 CPU with AVX2 and the locked pa
 reproduce ``experiments/paper2/expected.csv`` value for value: the script prints how many
 values it compared and each one that differs, and exits 1 if any does (2 if the sweep
 itself failed). ``--write`` makes the reference from the run instead; ``--results DIR``
-compares (or writes) results already computed, without running anything.
+compares (or writes) results already computed, without running anything; ``--table`` prints
+the README's results table (mean ± sample SD over seeds) from the reference.
 """
 
 from __future__ import annotations
@@ -96,6 +97,47 @@ def compare(expected: dict, got: dict) -> list[str]:
     return lines
 
 
+ARMS = ("ketamine", "ssri", "neurosteroid")
+# the README's table: its label, the metric per arm (None: no cell) and the paper's values
+TABLE = [
+    ("untreated, combined stress", {"ketamine": "untreated.combined"}, "28.9 ± 2.4"),
+    ("combined stress: ketamine / SSRI / neurosteroid", dict.fromkeys(ARMS, "treated.combined"), "97.3 / 81.3 / 97.8"),
+    ("extreme noise (σ 2.5): ketamine / SSRI / neurosteroid", dict.fromkeys(ARMS, "treated.profile.2.5"),
+     "81.7 / 42.0 / 41.2"),
+    ("acute relapse drop (pp): ketamine / SSRI / neurosteroid", dict.fromkeys(ARMS, "relapse.drop"), "0.0 / 9.1 / 6.9"),
+    ("cycle 8 accuracy: ketamine / SSRI / neurosteroid", dict.fromkeys(ARMS, "longitudinal.combined.8"),
+     "97.6 / 93.2 / 88.2"),
+]
+
+
+def table(values: dict[tuple[str, str, str], str]) -> str:
+    """The README's results table from reference ``values`` (mean ± sample SD over seeds)."""
+    import statistics
+
+    def per_seed(arm: str, metric: str) -> list[float]:
+        return [float(v) for (t, _, m), v in sorted(values.items()) if t == arm and m == metric and v != ""]
+
+    def cell(arm: str, metric: str) -> str:
+        xs = per_seed(arm, metric)
+        return f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}"
+
+    lines = ["| | ours | paper 2 |", "|---|---|---|"]
+    for label, metrics, paper in TABLE:
+        lines.append(f"| {label} | {' / '.join(cell(a, m) for a, m in metrics.items())} | {paper} |")
+    lines.append(f"| neurosteroid off drug: combined / extreme | {cell('neurosteroid', 'off_drug.combined')} / "
+                 f"{cell('neurosteroid', 'off_drug.profile.2.5')} | 68.8 / 51.9 |")
+    relapsed = [sum(v != "" for (t, _, m), v in values.items() if t == a and m == "longitudinal.relapse_cycle")
+                for a in ARMS]
+    seeds = len({s for t, s, _ in values if t == ARMS[0]})
+    lines.append(f"| seeds relapsed (< 80%): ketamine / SSRI / neurosteroid | {' / '.join(map(str, relapsed))} "
+                 f"of {seeds} | 0 / 4 / 2 of 10 |")
+    sparsity = {a: (statistics.mean(per_seed(a, "longitudinal.sparsity.0")),
+                    statistics.mean(per_seed(a, "longitudinal.sparsity.8"))) for a in ARMS}
+    lines.append("| sparsity, cycle 0 -> 8: " + " / ".join(ARMS) + " | "
+                 + " / ".join(f"{a:.1f} -> {b:.1f}" for a, b in sparsity.values()) + " | the same |")
+    return "\n".join(lines)
+
+
 def sweep(tmp: Path, overrides: list[str]) -> Path:
     """Run paper 2 into ``tmp`` (store and sweep directory); the sweep directory."""
     out = tmp / "sweep"
@@ -114,8 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--expected", type=Path, default=EXPECTED, help="reference CSV (default: %(default)s)")
     p.add_argument("--results", type=Path, help="compare results already under this directory; run nothing")
     p.add_argument("--write", action="store_true", help="write the reference from the run instead of comparing")
+    p.add_argument("--table", action="store_true", help="print the README's results table from the reference")
     p.add_argument("overrides", nargs="*", help="extra overrides for the sweep (e.g. hydra.launcher.n_jobs=2)")
     args = p.parse_args(argv)
+    if args.table:
+        print(table(read(args.expected)))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="pruning-lab-verify-") as tmp:
         got = rows(args.results if args.results else sweep(Path(tmp), args.overrides))
