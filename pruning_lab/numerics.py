@@ -6,9 +6,9 @@ mode (the default) fixes every such choice the protocol's numbers depend on, to 
 any x86-64 CPU with AVX2 and FMA runs the same way:
 
 - MKL (torch's dense products, sgemm): its kernels differ by CPU maker and instruction set.
-  ``MKL_CBWR=COMPATIBLE`` selects its SSE2 reproducibility branch, the same on every CPU; its
-  AVX2 and AVX-512 branches are honoured on Intel CPUs only (asked for on an AMD EPYC, MKL
-  keeps choosing for itself).
+  ``MKL_CBWR=COMPATIBLE`` selects its SSE2 reproducibility branch, the same on every CPU. Its
+  AVX2 branch is no way out: asked for on an AMD EPYC, MKL runs its AUTO branch instead, which
+  still dispatches by CPU.
 - ATen (torch's elementwise kernels, reductions, randn, fused Adam, embedding_bag's dispatch):
   compiled once per instruction set, one chosen at first use; ``ATEN_CPU_CAPABILITY=avx2``.
 - numba (the sparse engine's loops, the noise stream): compiled for the host CPU, whose vector
