@@ -39,6 +39,7 @@ def test_protocol_end_to_end_on_a_tiny_job():
     result = run(tiny_job("treatment=neurosteroid", "longitudinal.cycles=2"))
     m = result["metrics"]
     assert result["schema"] == SCHEMA and result["treatment"] == "neurosteroid"
+    assert m["healthy"]["sparsity"] == 0.0 and m["healthy"]["clean"] >= m["untreated"]["clean"]
     assert m["untreated"]["sparsity"] == pytest.approx(95.0, abs=0.2)
     assert m["treated"]["sparsity"] == m["untreated"]["sparsity"]  # the mask is unchanged
     assert m["off_drug"] is not None and set(m["off_drug"]["profile"]) == {"0", "0.5", "1", "1.5", "2.5"}
@@ -70,8 +71,12 @@ def test_cached_and_freshly_trained_baselines_give_identical_metrics(tmp_path):
     fresh = run(job)
     trained = run(job, tmp_path)
     cached = run(job, tmp_path)
-    assert not trained["baseline"]["cache_hit"] and cached["baseline"]["cache_hit"]
+    assert not fresh["baseline"]["cache_hit"] and not trained["baseline"]["cache_hit"]
+    assert cached["baseline"]["cache_hit"]
     assert fresh["metrics"] == trained["metrics"] == cached["metrics"]
+    # another seed's baseline is its own, never the one already stored
+    other = run(tiny_job("treatment=ssri", "treatment.epochs=2", "seed=1"), tmp_path)
+    assert not other["baseline"]["cache_hit"] and other["baseline"]["key"] != cached["baseline"]["key"]
 
 
 def test_multirun_writes_one_valid_json_per_job_and_workers_do_not_change_numbers(tmp_path):
