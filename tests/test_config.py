@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import math
+from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -19,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from pruning_lab.config import ConfigError, Job, Modulate, Regrow, Train
+from pruning_lab.config import ConfigError, Job, Modulate, Regrow, Train, config_hash, job_hash
 
 from .conftest import CONF
 
@@ -96,7 +98,7 @@ def test_the_shipped_config_holds_the_protocols_numbers(base):
     assert j.stress.profile == (0.0, 0.5, 1.0, 1.5, 2.5)
     lg = j.longitudinal
     assert (lg.cycles, lg.prune_fraction, lg.relapse_threshold) == (8, 0.10, 80.0)
-    assert (j.seed, j.engine, j.engine_sparse_from) == (0, "auto", 0.8)
+    assert (j.seed, j.engine, j.engine_sparse_from, j.numerics) == (0, "auto", 0.8, "portable")
     treatments = {t: job(base[t]).treatment for t in TREATMENTS}
     assert treatments["ketamine"].phases == (Regrow(0.5, "gradient", 30, 0.03), Train(15, 5e-4))
     assert treatments["ketamine"].maintenance == (Train(5, 5e-4),)
@@ -220,6 +222,8 @@ REFUSED = [
     ("ketamine", "onset.every", 2.5, "onset.every must be an integer"),
     ("ketamine", "onset.response", -0.1, "onset.response must be in [0, 100] (%), got -0.1"),
     ("ketamine", "onset.response", 100.5, "onset.response must be in [0, 100] (%), got 100.5"),
+    # numerics
+    ("ketamine", "numerics", "fast", "numerics must be one of portable, native, got 'fast'"),
     # engine
     ("ketamine", "engine", "gpu", "engine must be one of auto, dense, sparse, got 'gpu'"),
     ("ketamine", "engine_sparse_from", -0.1, "engine_sparse_from must be in [0, 1], got -0.1"),
@@ -254,6 +258,7 @@ ACCEPTED = [
     ("ketamine", "engine_sparse_from", 0.0, lambda j: j.engine_sparse_from),
     ("ketamine", "engine_sparse_from", 1.0, lambda j: j.engine_sparse_from),
     ("ketamine", "engine", "sparse", lambda j: j.engine),
+    ("ketamine", "numerics", "native", lambda j: j.numerics),
     ("ketamine", "onset.every", 0, lambda j: j.onset.every),
     ("ketamine", "onset.response", 0.0, lambda j: j.onset.response),
     ("ketamine", "onset.response", 100.0, lambda j: j.onset.response),
@@ -307,6 +312,23 @@ def test_phase_defaults_apply_when_a_field_is_left_out(base):
     engine = edited(edited(base["ketamine"], "engine", DELETE), "engine_sparse_from", DELETE)
     assert (job(engine).engine, job(engine).engine_sparse_from) == ("auto", 0.8)
     job(edited(base["ketamine"], "force", DELETE))  # force is off unless set
+
+
+def test_a_noise_schedule_of_one_or_two_epochs():
+    assert Train(1, 1e-3, 0.5, 0.1).sigma(0) == 0.5  # one epoch: the start
+    assert [Train(2, 1e-3, 0.5, 0.1).sigma(e) for e in (0, 1)] == pytest.approx([0.5, 0.1])
+    assert Train(0, 1e-3, 0.5, 0.1).sigma(0) == 0.5
+
+
+def test_the_job_hash_is_stable_and_changes_with_every_value(base):
+    """Stored results are found by this hash: its format is part of every store written so far."""
+    j = job(base["ketamine"])
+    assert j.hash == job(base["ketamine"]).hash == job_hash(j.to_dict())
+    assert j.hash != config_hash(j.to_dict())  # the noise stream's definition is part of it
+    assert job(edited(base["ketamine"], "seed", 1)).hash != j.hash
+    assert job(edited(base["ketamine"], "pathology.relapse_cap", 0.9)).hash != j.hash
+    assert config_hash({"b": [1, 2], "a": 0.5}) == hashlib.sha256(b'{"a":0.5,"b":[1,2]}').hexdigest()[:16]
+    assert config_hash({"store": Path("x")}) == config_hash({"store": "x"})  # anything else as its str
 
 
 # -- properties over whole ranges -------------------------------------------------------------------
