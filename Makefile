@@ -41,7 +41,7 @@ test: $(STAMP)
 ## the cluster path on a real single-node SLURM, set up from nothing (as root: installs
 ## Debian's slurmctld, slurmd, slurm-client and munge if missing; a few minutes)
 test-slurm: $(STAMP)
-	tmp=$$(mktemp -d /tmp/pruning-lab-slurm.XXXXXX) && PRUNING_LAB_INSTALL_SLURM=1 \
+	tmp=$$(mktemp -d /tmp/pruning-lab-slurm.XXXXXX) && PRUNING_LAB_TEST_SLURM=1 \
 	  $(PY) -m pytest -q -m slurm --basetemp=$$tmp tests/test_slurm.py && rm -rf $$tmp
 
 test-all: $(STAMP)

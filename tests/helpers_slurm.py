@@ -1,8 +1,8 @@
 """A single-node SLURM cluster set up from nothing for the tests: munge, slurmctld and slurmd,
 with their key, configuration, state, logs and sockets all under one directory.
 
-Debian's packages are installed when missing and ``PRUNING_LAB_INSTALL_SLURM=1`` (set by
-``make test-slurm``) and the user is root. Whatever cannot be done is a reason to skip.
+The tests run only with ``PRUNING_LAB_TEST_SLURM=1`` (set by ``make test-slurm``); Debian's
+packages are then installed if missing, as root. Whatever cannot be done is a reason to skip.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 PROGRAMS = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo"]
-INSTALL_ENV = "PRUNING_LAB_INSTALL_SLURM"
+ENABLE = "PRUNING_LAB_TEST_SLURM"
 
 
 def _free_port() -> int:
@@ -34,11 +34,11 @@ def _tail(path: Path, lines: int = 5) -> str:
 
 def install() -> str | None:
     """Install the packages if a program is missing; a reason to skip if that cannot be done."""
+    if os.environ.get(ENABLE) != "1":
+        return f"the SLURM tests start daemons as root: run them with `make test-slurm` ({ENABLE}=1)"
     missing = [p for p in PROGRAMS if shutil.which(p) is None]
     if not missing:
         return None
-    if os.environ.get(INSTALL_ENV) != "1":
-        return f"SLURM is not installed ({', '.join(missing)} missing); `make test-slurm` installs it"
     if os.geteuid() != 0:
         return f"SLURM is not installed ({', '.join(missing)} missing) and installing it needs root"
     if shutil.which("apt-get") is None:
@@ -110,7 +110,8 @@ class Cluster:
         (self.root / "plugstack.conf").write_text("")
         return "\n".join([
             "ClusterName=pruninglab",
-            f"SlurmctldHost={name}",
+            # the loopback address given, so the host's name need not resolve
+            f"SlurmctldHost={name}(127.0.0.1)",
             f"SlurmctldPort={_free_port()}",
             f"SlurmdPort={_free_port()}",
             "SlurmUser=root",
@@ -144,7 +145,7 @@ class Cluster:
             "MinJobAge=3600",
             "ReturnToService=2",
             "MailProg=/bin/true",
-            f"NodeName={name} {hardware} State=UNKNOWN",
+            f"NodeName={name} NodeAddr=127.0.0.1 {hardware} State=UNKNOWN",
             "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
             "",
         ])

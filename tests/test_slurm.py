@@ -7,7 +7,6 @@ accounting, so these also check that the launcher follows its jobs without ``sac
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -52,10 +51,14 @@ def launch(cluster: Cluster, tmp: Path, *args: str, timeout: float = 600) -> sub
 
 
 def array_tasks(sweep_dir: Path) -> dict[int, str]:
-    """SLURM id of each job of the sweep's latest array ("12_1" for job #1)."""
-    tasks = [p.name for p in (sweep_dir / ".submitit").glob("*_*") if p.is_dir()]
-    latest = max(int(t.split("_")[0]) for t in tasks)
-    return {int(t.split("_")[1]): t for t in tasks if int(t.split("_")[0]) == latest}
+    """SLURM id of each job of the sweep's latest submission: "12_1" for job #1 of array 12, or
+    "13" for a lone job (submitit submits a single job as a plain job)."""
+    names = [p.name for p in (sweep_dir / ".submitit").iterdir() if p.name.replace("_", "").isdigit()]
+    latest = max(int(n.split("_")[0]) for n in names)
+    ours = [n for n in names if n.split("_")[0] == str(latest)]
+    if ours == [str(latest)]:
+        return {0: ours[0]}
+    return {int(n.split("_")[1]): n for n in ours if "_" in n}
 
 
 def no_sacct_noise(done: subprocess.CompletedProcess) -> None:
@@ -122,19 +125,18 @@ def test_a_task_cancelled_past_the_grace_period_is_the_only_one_redone(cluster, 
 
 
 def test_a_task_past_its_time_limit_is_requeued_once(cluster, tmp_path):
-    # SLURM signals a task signal_delay_s before its limit (checking every 30 s); submitit then
-    # requeues it, max_num_timeout (1) times. The slow job never ends, the other is tiny.
-    started = time.monotonic()
-    done = launch(cluster, tmp_path, "baseline.epochs=3,100000", "hydra.launcher.timeout_min=1",
-                  "hydra.launcher.signal_delay_s=45", "seed=3")
+    # SLURM signals a task signal_delay_s before its limit, up to 30 s earlier still (here 15 to
+    # 45 s after it starts, once it has set up submitit's handler); submitit requeues it
+    # max_num_timeout (1) times. The job never ends on its own.
+    done = launch(cluster, tmp_path, "baseline.epochs=100000", "hydra.launcher.timeout_min=1",
+                  "hydra.launcher.signal_delay_s=15", "seed=3")
     assert done.returncode == 1, done.stderr[-3000:]
-    assert summary(done.stdout) == "2 jobs: ran 1, reused 0, failed 1"
-    tasks = array_tasks(tmp_path / "sweep")
-    assert "timed-out too many times" in done.stderr and "baseline.epochs=100000" in done.stderr
-    assert cluster.restarts(tasks[1]) == 1 and cluster.restarts(tasks[0]) == 0
-    logs = tmp_path / "sweep" / ".submitit" / tasks[1]
-    err, out = ((logs / f"{tasks[1]}_0_log.{kind}").read_text() for kind in ("err", "out"))
+    assert summary(done.stdout) == "1 jobs: ran 0, reused 0, failed 1"
+    assert "timed-out too many times" in done.stderr
+    task = array_tasks(tmp_path / "sweep")[0]
+    assert cluster.restarts(task) == 1
+    logs = tmp_path / "sweep" / ".submitit" / task
+    err, out = ((logs / f"{task}_0_log.{kind}").read_text() for kind in ("err", "out"))
     # submitit's stderr handler shows each warning once: one signal per run, two runs
     assert err.count("Caught signal SIGUSR2") == 2 and "Requeued job" in out
-    assert time.monotonic() - started < 600
-    assert len(valid_results(tmp_path / "store")) == 1
+    assert valid_results(tmp_path / "store") == {}
