@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from filelock import FileLock, Timeout
 
 from .config import ConfigError, Job
-from .jobs import Composer, Planned
+from .jobs import Composer, Planned, Refused, workers
 from .overrides import sweep_arguments
 from .store import BadStore, atomic_write, check_root
 from .task import STATUS, SWEEP_ENV
@@ -129,7 +129,9 @@ def plan_job(config: DictConfig, num: int, overrides: list[str]) -> Planned:
         sweep.composer = Composer(config, GlobalHydra.instance().config_loader())
     try:
         return sweep.composer.plan(num, overrides)
-    except (ConfigError, BadStore) as e:
+    except BadStore as e:
+        refuse(str(e))
+    except ConfigError as e:
         refuse(f"{e} (job {' '.join(overrides)})")
     except Exception as e:  # unknown group option, bad override syntax, ...
         refuse(f"{one_line(e)} (job {' '.join(overrides)})")
@@ -159,8 +161,16 @@ class ValidateConfig(Callback):
         try:
             jobs = sweep_overrides(config)
             str(config.hydra.sweep.dir)  # resolved once here: every job's ${now:...} is this one
+            if "n_jobs" in config.hydra.launcher:
+                workers(config.hydra.launcher.n_jobs)
+        except Refused as e:
+            refuse(str(e))
         except Exception as e:
-            refuse(one_line(e))
+            message = one_line(e)
+            if "INTERVAL_SWEEP" in message:
+                message = "interval() needs a sweeper that samples (Optuna, Nevergrad); this one takes lists, " \
+                          "range(), choice() and glob()"
+            refuse(message)
         if not jobs:
             refuse(f"the sweep has no jobs: {', '.join(empty_sweeps(config)) or 'a swept value'} is empty")
         sweep = current_sweep(config)

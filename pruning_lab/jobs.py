@@ -10,6 +10,7 @@ result is the config ``load_sweep_config`` would give (tests/test_multirun.py co
 from __future__ import annotations
 
 import copy
+import os
 import re
 from functools import lru_cache
 from dataclasses import dataclass, field
@@ -46,6 +47,17 @@ class Planned:
 @lru_cache(maxsize=100_000)
 def _parse_one(line: str) -> Override:
     return OverridesParser.create().parse_override(line)
+
+
+class Refused(ValueError):
+    """A launcher setting no sweep can run with; the message is one line."""
+
+
+def workers(n_jobs: object) -> int:
+    """joblib's meaning of ``n_jobs``: a count, or -1 for every core, -2 for all but one..."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise Refused(f"hydra.launcher.n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}")
+    return n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
 
 
 def _parse(lines: list[str]) -> list[Override]:

@@ -11,9 +11,11 @@ summary is this sweep's own even when another sweep writes to the same directory
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,14 +26,10 @@ from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
 from omegaconf import DictConfig
 
 from . import hydra_callbacks
-from .jobs import Planned, job_config
+from .jobs import Planned, job_config, workers
 from .progress import Progress
 from .store import Corrupt, ResultStore, atomic_write, writable
-from .task import SWEEP_ENV, task, write_status
-
-
-class Refused(ValueError):
-    """A launcher setting no sweep can run with; the message is one line."""
+from .task import STATUS, SWEEP_ENV, task, write_status
 
 
 def _planned(config: DictConfig, job_overrides: Sequence[Sequence[str]], initial: int) -> list[Planned]:
@@ -89,13 +87,6 @@ def _returns(plans: list[Planned], states: dict[int, dict]) -> list[JobReturn]:
     return out
 
 
-def workers(n_jobs: Any) -> int:
-    """joblib's meaning of ``n_jobs``: a count, or -1 for every core, -2 for all but one..."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
-        raise Refused(f"hydra.launcher.n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}")
-    return n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-
-
 class Run:
     """One batch of a sweep: settles stored jobs, runs the others, keeps every outcome."""
 
@@ -119,7 +110,7 @@ class Run:
         reused = sum(self.states[p.num]["state"] == "reused" for p in self.plans if p.num in self.states)
         self.progress = Progress(len(self.plans), reused, failed=len(self.plans) - reused - len(self.todo))
 
-    def ended(self, p: Planned, ok: bool, value: Any) -> None:
+    def ended(self, p: Planned, ok: bool, value: Any, running: int | None = None) -> None:
         """Record a job's end (``value``: its status, or why it has none)."""
         if ok and isinstance(value, dict) and value.get("state") in ("ran", "reused", "failed"):
             state = dict(value)
@@ -129,7 +120,8 @@ class Run:
             first = str(value).splitlines()[0] if value else "no result"
             state = _fail(p, first)
         self.states[p.num] = state
-        self.progress.update(ran=int(state["state"] in ("ran", "reused")), failed=int(state["state"] == "failed"))
+        self.progress.update(ran=int(state["state"] in ("ran", "reused")), failed=int(state["state"] == "failed"),
+                             running=running)
 
     def stopped(self, running: list[Planned]) -> None:
         """Interrupted: the running jobs are, the queued ones were never started."""
@@ -187,8 +179,7 @@ def launch_local(launcher, job_overrides: Sequence[Sequence[str]], initial_job_i
                 pool.submit(p.num, run_planned, p.base, p.overrides, p.values, p.num)
             run.progress.update(running=len(pool.running()))
             for num, ok, value in pool.results(timeout=1.0):
-                run.ended(by_num[num], ok, value)
-                run.progress.update(running=len(pool.running()))
+                run.ended(by_num[num], ok, value, running=len(pool.running()))
     except BaseException:
         running = [by_num[k] for k in pool.running()]
         pool.stop()
@@ -216,25 +207,61 @@ def launch_submitit(launcher, job_overrides: Sequence[Sequence[str]], initial_jo
                                   for k, v in params.items() if k not in specific | {"submitit_folder"}})
     launcher.bases = hydra_callbacks.current_sweep().composer.bases
     launcher.singleton_state = Singleton.get_state()
-    jobs = executor.map_array(launcher, *zip(*[(p.base, p.overrides, p.values, p.num) for p in run.todo]))
+    with _stderr_to(Path(str(launcher.config.hydra.sweep.dir)) / ".submitit" / "controllers.err",
+                    launcher._EXECUTOR == "local"):
+        jobs = executor.map_array(launcher, *zip(*[(p.base, p.overrides, p.values, p.num) for p in run.todo]))
     pending = dict(zip(jobs, run.todo))
+    def collect() -> None:
+        for job in [j for j in pending if j.done()]:
+            p = pending.pop(job)
+            try:
+                run.ended(p, True, job.result())
+            except Exception as e:  # submitit's report of a job that died or raised
+                run.ended(p, False, _submitit_error(e))
+
     try:
         while pending:
-            for job in [j for j in pending if j.done()]:
-                p = pending.pop(job)
-                try:
-                    run.ended(p, True, job.result())
-                except Exception as e:  # submitit's report of a job that died or raised
-                    run.ended(p, False, _submitit_error(e))
+            collect()
             run.progress.update(running=sum(j.state in ("RUNNING", "COMPLETING") for j in pending))
             if pending:
                 time.sleep(1.0)
     except BaseException:
-        for job in pending:
+        collect()  # what ended before the signal counts as done
+        for job in list(pending):
             job.cancel(check=False)
+            # a job that had recorded its end when the signal stopped its process has ended
+            if (st := _own_status(pending[job])) is not None:
+                run.ended(pending.pop(job), True, st)
         run.stopped([p for j, p in pending.items() if j.state in ("RUNNING", "COMPLETING", "UNKNOWN")])
         raise
     return run.returns()
+
+
+def _own_status(p: Planned) -> dict | None:
+    try:
+        st = json.loads((p.output_dir / STATUS).read_text())
+    except (OSError, ValueError):
+        return None
+    ended = st.get("state") in ("ran", "reused", "failed")
+    return st if ended and st.get("sweep") == os.environ.get(SWEEP_ENV) and st.get("num") == p.num else None
+
+
+@contextmanager
+def _stderr_to(path: Path, redirect: bool):
+    """Start child processes with their stderr in ``path``: submitit's local controllers inherit
+    the terminal and print a traceback there when a Ctrl-C stops them."""
+    if not redirect:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = os.dup(2)
+    with open(path, "ab") as f:
+        os.dup2(f.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _submitit_error(e: Exception) -> str:

@@ -13,13 +13,15 @@ import signal
 import sys
 
 _stopped_by: int | None = None
+_armed = False  # raise at once (in main) or only remember (while the imports below run)
 
 
 def _on_signal(signum, frame) -> None:
     global _stopped_by
     if _stopped_by is None:
         _stopped_by = signum
-        raise KeyboardInterrupt
+        if _armed:
+            raise KeyboardInterrupt
 
 
 # first, before the imports below take their second: a Ctrl-C at any moment ends the same way
@@ -36,7 +38,7 @@ from omegaconf import DictConfig  # noqa: E402
 from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 
 from . import hydra_callbacks  # noqa: E402
-from .launcher import Refused  # noqa: E402
+from .jobs import Refused  # noqa: E402
 from .overrides import name_unparsable  # noqa: E402
 from .task import JobFailed, describe, execute, task  # noqa: E402, F401 (execute: the library's entry to one job)
 
@@ -70,10 +72,10 @@ def _quiet_about_interrupts() -> None:
 
 
 def _stop(code: int, message: str, sweep_report: bool) -> None:
+    # a second Ctrl-C while the summary is written must not cut it short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sweep_report and (sweep := hydra_callbacks.current_sweep()) is not None:
-        # a second Ctrl-C while the summary is written must not cut it short
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         hydra_callbacks.report(sweep, finished=False)
     print(f"pruning-lab: {message}", file=sys.stderr, flush=True)
     sys.exit(code)
@@ -84,10 +86,14 @@ def main() -> None:
     full_trace = os.environ.get("HYDRA_FULL_ERROR") == "1"
     # Hydra re-raises instead of printing a multi-line report; the one line is printed below
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    global _armed
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     _quiet_about_interrupts()
     try:
+        _armed = True
+        if _stopped_by is not None:
+            raise KeyboardInterrupt
         _check_arguments()
         app()
     except BaseException as e:

@@ -98,3 +98,8 @@ def valid_results(store: Path) -> dict[str, dict]:
 def leftovers(store: Path) -> list[Path]:
     """Temporary files of interrupted writes."""
     return sorted(p for p in store.rglob("*.tmp")) if store.exists() else []
+
+
+# trivial jobs: a launch path test should spend its time launching, not training
+TRIVIAL = ["treatment=none", "longitudinal=none", "baseline.epochs=0", "model.hidden=[8]", "data.train_size=100",
+           "data.test_size=100", "data.clean_size=100"]

@@ -24,7 +24,7 @@ from pruning_lab.config import ConfigError, Job
 from pruning_lab.hydra_callbacks import one_line
 
 from .conftest import CONF, TINY
-from .helpers_cli import cli, places, valid_results
+from .helpers_cli import TRIVIAL, cli, places, valid_results
 
 # each example composes the real config (tens of ms): enough examples to roam, few enough to be quick
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -249,3 +249,46 @@ def test_a_valid_config_off_the_defaults_runs(tmp_path):
     assert result["seed"] == 3 and result["config"]["pathology"]["sparsity"] == 0.9
     assert set(result["metrics"]["treated"]["profile"]) == {"0", "1.5"}
     assert (tmp_path / "run" / "result.json").exists()
+
+
+BAD_STORES = [("null", "paths.store must name a directory, got None"),
+              ("", "paths.store must name a directory, got ''"),
+              ("{tmp}/a-file", "paths.store {tmp}/a-file is a file, not a directory"),
+              ("{tmp}/a-file/store", "paths.store {tmp}/a-file/store cannot be created: {tmp}/a-file is a file")]
+
+
+@pytest.mark.parametrize("multirun", [False, True], ids=["run", "sweep"])
+@pytest.mark.parametrize("store, expected", BAD_STORES, ids=["null", "empty", "file", "under-a-file"])
+def test_a_store_path_no_store_can_live_at_is_refused_before_any_work(tmp_path, store, expected, multirun):
+    (tmp_path / "a-file").write_text("not a store")
+    args = ["-m", "seed=0,1"] if multirun else []
+    proc = cli(*args, *TRIVIAL, f"paths.store={store.format(tmp=tmp_path)}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+               f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-2000:]
+    assert proc.stderr == f"pruning-lab: error: {expected.format(tmp=tmp_path)}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+LAUNCH_CASES = [
+    (["-m", "hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs must be a non-zero integer (-1: every core), got 0"),
+    (["-m", "pathology.sparsity=interval(0.8,0.9)"], "interval() needs a sweeper that samples"),
+]
+
+
+@pytest.mark.parametrize("args, expected", LAUNCH_CASES, ids=["n_jobs=0", "interval"])
+def test_launch_settings_that_cannot_run_are_refused_in_one_line(tmp_path, args, expected):
+    proc = cli(*args, *places(tmp_path / "out"), cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-2000:]
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"pruning-lab: error: {expected}"), proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_single_run_that_fails_says_so_in_one_line_only(tmp_path):
+    """No Hydra line ("Error executing job with overrides") before the project's own."""
+    (tmp_path / "store" / "results").mkdir(parents=True)
+    (tmp_path / "store" / "locks").write_text("a file where the lock directory goes")
+    proc = cli(*TRIVIAL, *places(tmp_path), cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.splitlines() if not ln.startswith("[")]  # the job's own log lines
+    assert len(lines) == 1 and lines[0].startswith("pruning-lab: error: job failed: "), proc.stderr
+    assert "Traceback" not in proc.stderr and "Error executing job" not in proc.stderr

@@ -4,6 +4,7 @@ and SLURM job states read without accounting (the real SLURM is in test_slurm.py
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from .conftest import CONF, ROOT, TINY
-from .helpers_cli import command, places, summary, valid_results
+from .helpers_cli import alive, command, places, start, statuses, stop_group, summary, valid_results, wait_for
 
 SWEEP = ["-m", "treatment=ketamine,neurosteroid", *TINY]
 
@@ -121,3 +122,22 @@ def test_a_slurm_sweep_watches_its_jobs_through_squeue(monkeypatch, name, watche
     assert "WatchSlurmQueue" in str(config.hydra.callbacks)
     WatchSlurmQueue().on_multirun_start(config)
     assert isinstance(slurm.SlurmJob.watcher, QueueWatcher) == watched
+
+
+def test_ctrl_c_under_submitit_local_stops_its_jobs_and_exits_130(tmp_path):
+    args = ["-m", "baseline.epochs=1,300", *(a for a in TINY if not a.startswith("baseline.epochs")),
+            *places(tmp_path), "hydra/launcher=slurm_local"]
+    proc = start(*args, log=tmp_path / "sweep")
+    try:
+        wait_for(lambda: statuses(tmp_path / "sweep").get(0, {}).get("state") == "ran"
+                 and statuses(tmp_path / "sweep").get(1, {}).get("state") == "running", what="job #1 running")
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        wait_for(lambda: not alive(proc.pid), timeout=20, what="the submitit jobs to exit")
+    finally:
+        stop_group(proc)
+    err, out = (tmp_path / "sweep.err").read_text(), (tmp_path / "sweep.out").read_text()
+    assert "Traceback" not in err + out
+    assert err.splitlines()[-1] == "pruning-lab: interrupted; finished results are kept, run the same command to resume"
+    assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
+    assert len(valid_results(tmp_path / "store")) == 1

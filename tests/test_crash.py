@@ -6,15 +6,20 @@ the sweep has finished, so the test controls exactly which work was done when th
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import signal
 import subprocess
+import time
 from pathlib import Path
+
+import pytest
 
 from pruning_lab.store import ResultStore
 
 from .conftest import ROOT, TINY, tiny_job
-from .helpers_cli import (alive, command, leftovers, places, start, statuses, stop_group, summary, valid_results,
+from .helpers_cli import (TRIVIAL, alive, command, leftovers, places, start, statuses, stop_group, summary, valid_results,
                           wait_for)
 
 # job #0 is done in a moment; job #1 trains its baseline for a few seconds
@@ -130,3 +135,67 @@ def test_a_job_that_raises_costs_only_its_own_result(tmp_path):
 def valid_results_except(store: Path, missing: str) -> dict[str, dict]:
     results = ResultStore(store)
     return {p.stem: results.check(p.stem) for p in results.root.glob("*.json") if p.stem != missing}
+
+
+def test_sigterm_stops_the_sweep_like_ctrl_c_and_exits_143(tmp_path):
+    """How SLURM and most schedulers stop a job: the launcher alone gets SIGTERM."""
+    proc = start(*FAST_SLOW, *places(tmp_path), "hydra.launcher.n_jobs=2", log=tmp_path / "sweep")
+    try:
+        pid = freeze_mid_training(proc, tmp_path / "sweep")
+        os.kill(pid, signal.SIGCONT)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+        wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers to exit")
+    finally:
+        stop_group(proc)
+    err = (tmp_path / "sweep.err").read_text()
+    out = (tmp_path / "sweep.out").read_text()
+    assert "Traceback" not in err and "Traceback" not in out
+    assert err.splitlines()[-1] == "pruning-lab: terminated; finished results are kept, run the same command to resume"
+    assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
+    status = json.loads((tmp_path / "sweep" / "sweep.status").read_text())
+    assert status["summary"] == "2 jobs: ran 1, reused 0, interrupted 1" and status["finished"] is False
+    assert_only_fast_job_stored(tmp_path / "store")
+
+
+def test_workers_of_a_launcher_killed_outright_end_on_their_own(tmp_path):
+    proc = start(*FAST_SLOW, *places(tmp_path), "hydra.launcher.n_jobs=2", log=tmp_path / "sweep")
+    try:
+        wait_for(lambda: statuses(tmp_path / "sweep").get(1, {}).get("state") == "running", what="job #1 running")
+        proc.kill()
+        proc.wait(timeout=10)
+        wait_for(lambda: not alive(proc.pid), timeout=10, what="the orphaned workers to exit")
+    finally:
+        stop_group(proc)
+    assert SLOW.hash not in valid_results(tmp_path / "store")
+
+
+def interrupt_at(tmp_path: Path, delay: float) -> None:
+    log = tmp_path / f"at-{delay:.2f}"
+    proc = start("-m", "seed=0,1", *TRIVIAL, *places(tmp_path), "hydra.launcher.n_jobs=2", log=log)
+    try:
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=60)
+        wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers to exit")
+    finally:
+        stop_group(proc)
+    err, out = log.with_suffix(".err").read_text(), log.with_suffix(".out").read_text()
+    assert "Traceback" not in err + out, (delay, err[-3000:])
+    if code == 0:  # done before the blow fell
+        assert summary(out) == "2 jobs: ran 2, reused 0" or summary(out).startswith("2 jobs: ran 0, reused 2")
+    else:
+        assert code == 130, (delay, err[-3000:])
+        assert err.splitlines()[-1] == "pruning-lab: interrupted; finished results are kept, run the same command to resume"
+
+
+def test_ctrl_c_at_a_few_moments_of_a_sweeps_start_exits_130_without_a_traceback(tmp_path):
+    for delay in random.Random(0).sample([0.3, 0.8, 1.5, 2.5, 4.0], 4):
+        interrupt_at(tmp_path, delay)
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_a_sweeps_start_exits_130_without_a_traceback(tmp_path):
+    rng = random.Random()
+    for _ in range(20):
+        interrupt_at(tmp_path, rng.uniform(0.05, 6.0))

@@ -126,3 +126,57 @@ def test_each_job_is_exactly_the_config_hydra_composes_for_it(sweep_args):
             assert task_values(mine) == task_values(full)
             assert p.job == Job.from_config(full)
             assert str(p.output_dir) == f"{full.hydra.sweep.dir}/{full.hydra.sweep.subdir}"
+
+
+def test_hydras_sweep_syntax_runs_through_the_cli(tmp_path):
+    """glob() over a group's options, range() and choice() of values; each job as Hydra expands it."""
+    from .helpers_cli import TRIVIAL, places, summary
+
+    args = ["-m", *TRIVIAL, "treatment=glob([keta*,none])", "seed=range(1,3)", "data.spread=choice(0.5,0.6)"]
+    proc = cli(*args, *places(tmp_path), "hydra.launcher.n_jobs=2", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert summary(proc.stdout) == "8 jobs: ran 8, reused 0"
+    ran = {(r["treatment"], r["seed"], r["config"]["data"]["spread"])
+           for r in (json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/result.json"))}
+    assert ran == {(t, s, d) for t in ("ketamine", "none") for s in (1, 2) for d in (0.5, 0.6)}
+
+
+def test_a_second_sweep_into_a_busy_sweep_dir_is_refused_and_the_first_reports_its_own_jobs(tmp_path):
+    from .helpers_cli import TRIVIAL, places, start, statuses, stop_group, summary, wait_for
+
+    args = ["-m", *TRIVIAL, "seed=range(4)", *places(tmp_path), "hydra.launcher.n_jobs=1"]
+    first = start(*args, log=tmp_path / "first")
+    try:
+        wait_for(lambda: statuses(tmp_path / "sweep"), what="the first sweep's first job")
+        second = cli(*args, cwd=ROOT)
+        assert first.wait(timeout=120) == 0
+    finally:
+        stop_group(first)
+    assert second.returncode == 2 and second.stdout == ""
+    assert second.stderr == (f"pruning-lab: error: another sweep is running in {tmp_path / 'sweep'}; wait for it "
+                             f"to end or give this one its own hydra.sweep.dir\n")
+    assert summary((tmp_path / "first.out").read_text()) == "4 jobs: ran 4, reused 0"
+    again = cli(*args, cwd=ROOT)  # the directory is free again
+    assert again.returncode == 0 and summary(again.stdout) == "4 jobs: ran 0, reused 4"
+
+
+def test_jobs_run_the_config_validated_at_launch_not_conf_as_it_is_later(tmp_path):
+    """conf/ is read once: a job that starts after conf/ changed still runs the launch-time config."""
+    import shutil
+
+    from .helpers_cli import TRIVIAL, places, start, stop_group, summary, wait_for
+
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    args = ["-m", *TRIVIAL, "seed=range(3)", *places(tmp_path), "hydra.launcher.n_jobs=1", f"--config-dir={conf}"]
+    proc = start(*args, log=tmp_path / "sweep")
+    try:
+        wait_for(lambda: (tmp_path / "sweep" / "multirun.yaml").exists(), what="the sweep to start")
+        none = conf / "treatment" / "none.yaml"
+        none.write_text(none.read_text().replace("name: none", "name: edited"))
+        assert proc.wait(timeout=120) == 0, (tmp_path / "sweep.err").read_text()[-3000:]
+    finally:
+        stop_group(proc)
+    assert summary((tmp_path / "sweep.out").read_text()) == "3 jobs: ran 3, reused 0"
+    names = {json.loads(p.read_text())["treatment"] for p in (tmp_path / "sweep").glob("*/result.json")}
+    assert names == {"none"}
