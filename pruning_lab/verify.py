@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", action="store_true", help="print the README's results table from the reference")
     p.add_argument("overrides", nargs="*", help="extra overrides for the sweep (e.g. hydra.launcher.n_jobs=2)")
     args = p.parse_args(argv)
+    if not args.write and not args.expected.is_file():
+        print(f"pruning-lab: error: no reference {args.expected} (--write makes one)", file=sys.stderr)
+        return 2
     if args.table:
         print(table(read(args.expected)))
         return 0
