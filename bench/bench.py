@@ -14,7 +14,9 @@ Options:
   --equivalence  one seed's three treatments on engine=auto and engine=dense, full size:
                  masks, sparsities and metrics compared stage by stage (several minutes)
   --numerics     the per-phase figures in portable and in native numerics (one subprocess
-                 each, interleaved repeats within each), and the ratio: what portability costs
+                 each, interleaved repeats within each) instead of the engines', and their
+                 ratio: what portability costs; with --sweep, the sweep is timed in the two
+                 numerics modes instead of the two engines
   --sweep        the paper-2 sweep (30 jobs, 2 workers, fresh stores) plus its aggregation,
                  for engine=auto and engine=dense in the same run, and the two result sets
                  compared seed by seed. Takes a long time; --sweep-overrides "..." passes
@@ -379,38 +381,41 @@ def equivalence(args) -> None:
 
 
 def sweep(args) -> None:
+    """The paper-2 sweep timed for engine=auto and engine=dense, or (with --numerics) for portable
+    and native numerics, and the two result sets compared seed by seed."""
     overrides = shlex.split(args.sweep_overrides)
+    axis, (a, b) = ("numerics", ("portable", "native")) if args.numerics else ("engine", ("auto", "dense"))
     tmp = Path(tempfile.mkdtemp(prefix="pruning-lab-bench-"))
     print(f"\nPaper-2 sweep, {args.workers} workers, fresh stores under {tmp}; overrides: {overrides or 'none'}")
     walls, results = {}, {}
-    for engine in ("auto", "dense"):
-        sweep_dir, store = tmp / f"sweep_{engine}", tmp / f"store_{engine}"
-        cmd = [sys.executable, "-m", "pruning_lab.run", "-m", "experiment=paper2", f"engine={engine}",
+    for value in (a, b):
+        sweep_dir, store = tmp / f"sweep_{value}", tmp / f"store_{value}"
+        cmd = [sys.executable, "-m", "pruning_lab.run", "-m", "experiment=paper2", f"{axis}={value}",
                f"paths.store={store}", f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.n_jobs={args.workers}",
                *overrides]
         t0 = time.perf_counter()
         code = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL).returncode
         t1 = time.perf_counter()
         if code != 0:  # the sweep's own summary says why; the figures are kept if results exist
-            print(f"  engine={engine}: the sweep exited with status {code}", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pruning_lab.aggregate", str(sweep_dir), "--out", str(tmp / f"report_{engine}"),
+            print(f"  {axis}={value}: the sweep exited with status {code}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pruning_lab.aggregate", str(sweep_dir), "--out", str(tmp / f"report_{value}"),
                         "--quiet"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         t2 = time.perf_counter()
-        walls[engine] = (t1 - t0, t2 - t1)
-        results[engine] = {}
+        walls[value] = (t1 - t0, t2 - t1)
+        results[value] = {}
         for f in sweep_dir.rglob("result.json"):
             r = json.loads(f.read_text())
-            results[engine][(r["treatment"], r["seed"])] = r["metrics"]
-        print(f"  engine={engine}: sweep {t1 - t0:.0f} s, aggregation {t2 - t1:.0f} s, "
-              f"{len(results[engine])} results ({load_text()})")
-    (sa, aa), (sd, ad) = walls["auto"], walls["dense"]
-    print(f"\n| engine | sweep (s) | aggregation (s) | total (min) |\n|---|---:|---:|---:|")
-    print(f"| auto | {sa:.0f} | {aa:.0f} | {(sa + aa) / 60:.1f} |\n| dense | {sd:.0f} | {ad:.0f} | {(sd + ad) / 60:.1f} |")
-    print(f"\nspeed-up of the sweep, auto over dense: {sd / sa:.2f}x")
-    keys = sorted(set(results["auto"]) & set(results["dense"]))
+            results[value][(r["treatment"], r["seed"])] = r["metrics"]
+        print(f"  {axis}={value}: sweep {t1 - t0:.0f} s, aggregation {t2 - t1:.0f} s, "
+              f"{len(results[value])} results ({load_text()})")
+    (sa, aa), (sb, ab) = walls[a], walls[b]
+    print(f"\n| {axis} | sweep (s) | aggregation (s) | total (min) |\n|---|---:|---:|---:|")
+    print(f"| {a} | {sa:.0f} | {aa:.0f} | {(sa + aa) / 60:.1f} |\n| {b} | {sb:.0f} | {ab:.0f} | {(sb + ab) / 60:.1f} |")
+    print(f"\nsweep time, {a} over {b}: {sa / sb:.2f}x")
+    keys = sorted(set(results[a]) & set(results[b]))
     worst, all_same = (0.0, ""), True
     for key in keys:
-        same, diff, where = compare_metrics(results["auto"][key], results["dense"][key])
+        same, diff, where = compare_metrics(results[a][key], results[b][key])
         all_same &= same
         worst = max(worst, (diff, f"{key[0]} seed {key[1]}: {where}"))
     print(f"results compared seed by seed ({len(keys)} jobs): sparsities {'identical' if all_same else 'DIFFER'}; "
@@ -472,8 +477,8 @@ def main() -> None:
 
     print(f"pruning-lab bench: {os.cpu_count()} cores, torch {torch.__version__}, "
           f"engine_sparse_from {sparse_from()}; {load_text()}")
-    if not args.no_speed:
-        print_speed(speed(args), args)
+    if not args.no_speed:  # with --numerics: the same figures, portable against native
+        compare_numerics(args) if args.numerics else print_speed(speed(args), args)
     if not args.no_memory:
         mem = memory()
         print(f"\nPeak memory of a worker (ru_maxrss, short full-size SSRI-like job): "
@@ -484,8 +489,6 @@ def main() -> None:
         crossover(args)
     if args.equivalence:
         equivalence(args)
-    if args.numerics:
-        compare_numerics(args)
     if args.sweep:
         sweep(args)
     print(f"\n{load_text()}")
