@@ -518,7 +518,8 @@ def build(results: ResultSet, out: Path | str, ddof: int = 1, paper: int | str |
     lines += provenance_section(results, out)
     lines += ["## Files", "",
               "`tidy.csv` one row per run x metric (section, metric, x, value); `summary.csv` n, mean, SD, SE, "
-              "min, max per arm x metric; `comparison.csv` published vs ours; `pairwise.csv` the tests; "
+              "min, max per arm x metric; `comparison.csv` published vs ours; `pairwise.csv` the tests; `response.csv` "
+              "response per treatment; "
               "`provenance.csv` one row per run.", ""]
     results.tidy.to_csv(out / "tidy.csv", index=False)
     summary.to_csv(out / "summary.csv", index=False)
