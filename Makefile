@@ -87,6 +87,7 @@ verify: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench.py $(BENCH_ARGS)
 	$(PY) bench/aggregate_bench.py
+	$(PY) bench/launch_bench.py $(LAUNCH_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV)-lock *.egg-info .pytest_cache mutants

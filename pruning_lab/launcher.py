@@ -115,7 +115,8 @@ class Run:
         if ok and isinstance(value, dict) and value.get("state") in ("ran", "reused", "failed"):
             state = dict(value)
             if p.repaired and state["state"] == "ran":
-                state["repaired"] = p.repaired + state.get("repaired", [])
+                # the job found the file corrupt again under its lock: one file, one line
+                state["repaired"] = list(dict.fromkeys(p.repaired + state.get("repaired", [])))
         else:  # the worker died, or the harness around the task failed
             first = str(value).splitlines()[0] if value else "no result"
             state = _fail(p, first)

@@ -199,3 +199,15 @@ def test_ctrl_c_at_any_moment_of_a_sweeps_start_exits_130_without_a_traceback(tm
     rng = random.Random()
     for _ in range(20):
         interrupt_at(tmp_path, rng.uniform(0.05, 6.0))
+
+
+def test_corrupt_store_files_count_as_recomputed_only_when_their_job_ran(tmp_path):
+    from pruning_lab.hydra_callbacks import Sweep, summarize
+
+    sweep = Sweep(tmp_path, jobs=[(["seed=0"], "a"), (["seed=1"], "b"), (["seed=2"], "c")])
+    sweep.states = {0: {"state": "ran", "repaired": ["a.json: checksum mismatch"]},
+                    1: {"state": "failed", "error": "OSError: disk full", "repaired": ["b.json: not valid JSON"]},
+                    2: {"state": "reused", "repaired": []}}
+    line, problems, _ = summarize(sweep)
+    assert line == "3 jobs: ran 1, reused 1, failed 1; found 1 corrupt store file(s) and recomputed them"
+    assert problems == ["failed: #1 seed=1: OSError: disk full"]

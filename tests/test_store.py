@@ -265,3 +265,23 @@ def test_temporaries_of_writes_cut_short_are_cleared_by_the_next_builder(job, st
     meta.unlink()  # the baseline was never committed: it is built again
     execute(job, store, force=True)
     assert not leftovers(store)
+
+
+def test_a_read_only_store_serves_its_results_without_a_lock_and_refuses_to_compute(job, stored, monkeypatch):
+    """An archive or a shared results directory: reads only (os.access says so; root ignores modes)."""
+    import os
+    import shutil
+
+    import pruning_lab.task as task_mod
+
+    store, result = stored
+    shutil.rmtree(store / "locks", ignore_errors=True)
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: not mode & os.W_OK)
+    assert not store_mod.writable(store) and store_mod.writable(store / "not-yet")
+    again, reused = execute(job, store)
+    assert reused and again == result
+    assert not (store / "locks").exists()  # read without taking a lock
+    other = tiny_job("seed=7")
+    with pytest.raises(task_mod.ReadOnlyStore, match=f"the store {store} is read-only and does not hold"):
+        execute(other, store)
+    assert not (store / "locks").exists() and not ResultStore(store).path(other.hash).exists()
