@@ -579,13 +579,15 @@ def test_results_without_onset_still_aggregate_and_the_report_says_so(configs, t
 
 
 def test_a_sweep_mixing_numerics_modes_is_flagged(configs, tmp_path):
-    native = {"numerics": "native", "portable": False, "cpu": "AMD EPYC 9R14", "isa": "avx512"}
+    native = {"numerics": "native", "portable": False, "isa": {"aten": "AVX512", "numba": "znver4"},
+              "cpu": {"model": "AMD EPYC 9R14", "vendor": "AuthenticAMD", "extensions": ["avx2", "avx512f"]}}
     write(tmp_path / "a.json", result(configs, 0, env={**native, "numerics": "portable", "portable": True}))
     write(tmp_path / "b.json", result(configs, 1, env=native))
     write(tmp_path / "c.json", result(configs, 2))
     report = build(read_results(tmp_path), tmp_path / "out", figures=False).read_text()
     assert "**This sweep mixes numerics modes**" in report
     assert "| unknown    | unknown    | unknown" in report
+    assert "| native     | False      | AMD EPYC 9R14 (avx2 avx512f) | aten: AVX512, numba: znver4 |" in report
 
 
 # -- figures: the series they should hold -------------------------------------------------------

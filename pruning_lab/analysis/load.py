@@ -405,7 +405,20 @@ def _onset_state(m: dict) -> str:
 def _environment(r: dict) -> dict:
     """Where a result's numbers were computed; "unknown" for results that do not say."""
     env = r.get("environment") if isinstance(r.get("environment"), dict) else {}
-    return {k: "unknown" if env.get(k) is None else str(env[k]) for k in ENVIRONMENT}
+    return {k: _short(k, env.get(k)) for k in ENVIRONMENT}
+
+
+def _short(key: str, v) -> str:
+    """An environment entry in one table cell: a CPU by its model and vector extensions, an ISA
+    record as "library: code path" pairs."""
+    if v is None:
+        return "unknown"
+    if isinstance(v, dict) and key == "cpu":
+        ext = v.get("extensions") or []
+        return str(v.get("model") or v.get("vendor") or "unknown") + (f" ({' '.join(map(str, ext))})" if ext else "")
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {x}" for k, x in v.items())
+    return str(v)
 
 
 def _job_state(job_dir: Path) -> str:
