@@ -49,15 +49,19 @@ def text(value) -> str:
 def rows(results_dir: Path) -> dict[tuple[str, str, str], str]:
     """{(treatment, seed, metric): value} of every result JSON under ``results_dir`` (once per hash)."""
     out: dict[tuple[str, str, str], str] = {}
-    seen: set[str] = set()
+    seen: dict[tuple[str, str], str] = {}  # (treatment, seed) -> config hash
     for path in sorted(results_dir.rglob("*.json")):
         try:
             result = json.loads(path.read_text())
         except ValueError:
             continue
-        if not isinstance(result, dict) or "metrics" not in result or result.get("config_hash") in seen:
+        if not isinstance(result, dict) or "metrics" not in result:
             continue
-        seen.add(result["config_hash"])
+        job = (result["treatment"], str(result["seed"]))
+        if seen.setdefault(job, result["config_hash"]) != result["config_hash"]:
+            print(f"pruning-lab: error: {results_dir} holds two results for {job[0]} seed {job[1]} "
+                  f"(config hashes {seen[job]} and {result['config_hash']}): give it one sweep's", file=sys.stderr)
+            sys.exit(2)
         for metric, value in flatten(result["metrics"]):
             out[(result["treatment"], str(result["seed"]), metric)] = text(value)
     return out
