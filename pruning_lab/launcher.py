@@ -65,7 +65,7 @@ def _settle_stored(p: Planned) -> dict | None:
     p.output_dir.mkdir(parents=True, exist_ok=True)
     (p.output_dir / "traceback.txt").unlink(missing_ok=True)
     # the store's file is the checksummed JSON the job dir's copy would be, byte for byte
-    atomic_write(p.output_dir / "result.json", results.path(p.config_hash).read_bytes())
+    atomic_write(p.output_dir / "result.json", results.path(p.config_hash).read_bytes(), durable=False)
     status = _status(p, "reused", repaired=[])
     write_status(p.output_dir, status)
     return status

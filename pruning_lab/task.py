@@ -69,7 +69,7 @@ def describe(e: BaseException) -> str:
 
 
 def write_status(out: Path, status: dict) -> None:
-    atomic_write(out / STATUS, (json.dumps(status, indent=1) + "\n").encode())
+    atomic_write(out / STATUS, (json.dumps(status, indent=1) + "\n").encode(), durable=False)
 
 
 def _console_quiet(cfg_verbose) -> None:
