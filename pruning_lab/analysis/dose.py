@@ -57,7 +57,7 @@ def dose_axes(results: ResultSet) -> tuple[list[DoseAxis], list[str]]:
     for name, keys in by_name.items():
         cols = [_numbers(runs[k]) for k in keys]
         if any(c is None for c in cols):
-            notes.append(f"`{name}` is not numeric: no dose curve.")
+            notes.append(f"`{name}` takes values that are not numbers: no dose curve.")
             continue
         both = pd.concat(cols, axis=1)
         if len(keys) > 1 and (both.notna().sum(axis=1) > 1).any():
