@@ -204,7 +204,7 @@ def read_statuses(sweep: Sweep) -> dict[int, dict]:
 
 
 def summarize(sweep: Sweep, finished: bool = True) -> tuple[str, list[str], list[dict]]:
-    """One summary line, one line per failed (or, if not ``finished``, unfinished) job, and every job's row."""
+    """One summary line, one line per failed (or, if not ``finished``, interrupted) job, and every job's row."""
     statuses = sweep.states if sweep.states is not None else read_statuses(sweep)
     if sweep.jobs is not None:
         rows = []
@@ -230,7 +230,9 @@ def summarize(sweep: Sweep, finished: bool = True) -> tuple[str, list[str], list
     common = set.intersection(*(set(r.get("overrides", [])) for r in rows)) if len(rows) > 1 else set()
     problems = []
     for r in rows:
-        if r.get("state") in ("ran", "reused"):
+        # jobs that never started are counted in the summary line and listed in sweep.status:
+        # one line each would bury the interrupted and failed ones in a large sweep
+        if r.get("state") in ("ran", "reused", "not started"):
             continue
         what = " ".join([f"#{r.get('num')}"] + [o for o in r.get("overrides", []) if o not in common])
         if r.get("state") == "failed":

@@ -211,3 +211,15 @@ def test_corrupt_store_files_count_as_recomputed_only_when_their_job_ran(tmp_pat
     line, problems, _ = summarize(sweep)
     assert line == "3 jobs: ran 1, reused 1, failed 1; found 1 corrupt store file(s) and recomputed them"
     assert problems == ["failed: #1 seed=1: OSError: disk full"]
+
+
+def test_an_interrupted_sweep_names_its_interrupted_jobs_and_counts_the_rest(tmp_path):
+    from pruning_lab.hydra_callbacks import Sweep, summarize
+
+    sweep = Sweep(tmp_path, jobs=[([f"seed={i}"], str(i)) for i in range(5)])
+    sweep.states = {0: {"state": "ran"}, 1: {"state": "running"}, 2: {"state": "failed", "error": "E"}}
+    line, problems, rows = summarize(sweep, finished=False)
+    assert line == "5 jobs: ran 1, reused 0, failed 1, interrupted 1, not started 2"
+    # a large sweep cut short must not print a line per job it never started
+    assert problems == ["interrupted: #1 seed=1", "failed: #2 seed=2: E"]
+    assert [r["state"] for r in rows] == ["ran", "interrupted", "failed", "not started", "not started"]
