@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from pruning_lab import data as data_mod
 from pruning_lab import noise
@@ -20,7 +21,7 @@ from pruning_lab.protocol import acute_relapse, longitudinal
 from pruning_lab.pruning import further, prune
 from pruning_lab.regrowth import gradient_scores, n_regrow, regrow
 from pruning_lab.rng import generator
-from pruning_lab.training import train
+from pruning_lab.training import batches, train
 
 from .conftest import ROOT, compose_job, tiny_job
 
@@ -273,6 +274,45 @@ def test_regrow_count():
     assert n_regrow(1, 0.5) == 1  # at least one
     assert n_regrow(0, 0.5) == 0
     assert n_regrow(10, 1.0) == 10
+    assert n_regrow(3, 0.5) == 1  # int(1.5): the floor, once it is at least one
+
+
+def test_gradient_scores_sum_the_given_number_of_batches_under_the_networks_modulation():
+    d = small_data()  # 600 points: 10 batches of 64 an epoch
+    net = init(ModelConfig(hidden=(16, 8)), generator(0, "test"))
+    prune(net, 0.5)
+    net.damping, net.activation = 0.7, "tanh"
+    for n in (3, 12):  # within the first epoch, and into a second one
+        g, expected, seen = generator(5, "g"), [torch.zeros_like(w) for w in net.weights], 0
+        while seen < n:
+            for idx in batches(len(d.train), 64, g):
+                ws = [w.clone().requires_grad_(True) for w in net.weights]
+                out = forward(d.train.x[idx], dense_linears(ws, net.biases), damping=0.7, activation="tanh")
+                for e, grad in zip(expected, torch.autograd.grad(F.cross_entropy(out, d.train.y[idx]), ws)):
+                    e += grad.abs()
+                seen += 1
+                if seen == n:
+                    break
+        got = gradient_scores(net, d.train, n, 64, generator(5, "g"))
+        assert all(torch.allclose(a, b) for a, b in zip(got, expected))
+
+
+def test_regrowth_reaches_every_layer_with_a_pruned_synapse():
+    net = ladder((3, 2), (4, 3))
+    net.masks[1][0, 0], net.weights[1][0, 0] = False, 0.0  # the first layer intact, one synapse pruned in the second
+    regrow(net, Regrow(0.5, "random", 1, 0.03), small_data(64).train, 32, generator(0, "r"))
+    assert all(bool(m.all()) for m in net.masks) and net.weights[1][0, 0] != 0
+
+
+def test_random_regrowth_draws_from_its_own_generator():
+    chosen = []
+    for global_seed in (0, 1):  # the global torch generator must play no part
+        torch.manual_seed(global_seed)
+        net = full_net()
+        prune(net, 0.95)
+        regrow(net, Regrow(0.5, "random", 30, 0.03), small_data().train, 128, generator(0, "r"))
+        chosen.append(net.masks)
+    assert all(torch.equal(a, b) for a, b in zip(*chosen))
 
 
 # -- evaluation --------------------------------------------------------------------------------
