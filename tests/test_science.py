@@ -350,6 +350,20 @@ def test_evaluation_scores_each_condition_on_its_own_stream():
     assert m["profile"]["2.5"] < m["profile"]["1.5"] < m["standard"]
 
 
+def test_accuracy_is_the_share_of_correct_predictions_under_the_noise_drawn():
+    d = small_data()
+    net = trained_net(d)
+    prune(net, 0.5)
+    x, y = d.standard.x, d.standard.y
+    for input_sigma, sigma in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (1.0, 0.5)):
+        g = generator(3, "eval/combined")  # input noise first, then the hidden layers', from one stream
+        noisy = x + input_sigma * torch.randn(x.shape, generator=g) if input_sigma > 0 else x
+        expected = 100.0 * float((logits(net, noisy, sigma=sigma, generator=g).argmax(1) == y).double().mean())
+        assert accuracy(net, d.standard, sigma=sigma, input_sigma=input_sigma, seed=3, condition="combined") == expected
+    m = evaluate(net, d, StressConfig(), seed=3)
+    assert m["sparsity"] == 100.0 * net.sparsity() and m["layer_sparsity"] == [100.0 * s for s in net.layer_sparsity()]
+
+
 def test_off_drug_is_the_same_synapses_with_modulation_withdrawn():
     d = small_data()
     net = trained_net(d)
