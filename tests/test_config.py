@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from pruning_lab.config import ConfigError, Job, Modulate, Regrow, Train, config_hash, job_hash
+from pruning_lab.config import ConfigError, Job, Modulate, Regrow, Train, config_hash, flag, job_hash
 
 from .conftest import CONF
 
@@ -235,6 +235,38 @@ REFUSED = [
                          ids=[f"{k}={'<deleted>' if v is DELETE else v!r}" for _, k, v, _ in REFUSED])
 def test_a_bad_value_is_refused_naming_its_key(base, treatment, key, value, message):
     assert refusal(edited(base[treatment], key, value)).startswith(message)
+
+
+INTEGERS = ["seed", "data.train_size", "data.test_size", "data.clean_size", "data.batch_size", "data.seed",
+            "model.inputs", "model.classes", "baseline.epochs", "longitudinal.cycles", "onset.every"]
+NUMBERS = INTEGERS + ["data.spread", "baseline.lr", "pathology.sparsity", "pathology.relapse_fraction",
+                     "pathology.relapse_cap", "stress.input_sigma", "stress.internal_sigma",
+                     "longitudinal.prune_fraction", "longitudinal.relapse_threshold", "onset.response"]
+
+
+@pytest.mark.parametrize("key", INTEGERS)
+def test_a_count_that_is_not_whole_is_refused_naming_its_key(base, key):
+    where = key if "." in key else f"config.{key}"
+    assert refusal(edited(base["paper1"], key, 2.5)).startswith(f"{where} must be an integer, got 2.5")
+
+
+@pytest.mark.parametrize("key", NUMBERS)
+def test_a_number_that_is_missing_or_not_a_number_is_refused_naming_it(base, key):
+    where = key if "." in key else f"config.{key}"
+    assert refusal(edited(base["paper1"], key, "many")).startswith(f"{where} must be a number, got 'many'")
+    missing = refusal(edited(base["paper1"], key, DELETE))
+    # onset.response refers to the relapse threshold: its interpolation is what fails first
+    assert missing.startswith(f"{where} is missing") or missing == f"Interpolation key '{where}' not found"
+
+
+def test_two_clusters_are_enough_and_the_four_are_the_default(base):
+    two = edited(edited(base["ketamine"], "data.centres", [[-3, 0], [3, 0]]), "model.classes", 2)
+    assert job(two).data.centres == ((-3.0, 0.0), (3.0, 0.0))
+    assert job(edited(base["ketamine"], "data.centres", DELETE)).data.centres == ((-3, -3), (3, 3), (-3, 3), (3, -3))
+
+
+def test_force_is_off_unless_set():
+    assert flag({}, "force") is False and flag({"force": True}, "force") is True
 
 
 def test_an_interpolation_that_does_not_resolve_is_a_config_error(base):
