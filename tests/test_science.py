@@ -192,7 +192,7 @@ def test_further_pruning_targets():
 # -- training ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("phase", [Train(2, 5e-3), Train(3, 5e-3, 0.5, 0.0)])
+@pytest.mark.parametrize("phase", [Train(1, 5e-3), Train(2, 5e-3), Train(3, 5e-3, 0.5, 0.0)])
 def test_masks_stay_exactly_zero_through_training(phase):
     d = small_data()
     net = init(ModelConfig(hidden=(64, 32)), generator(0, "test"))
