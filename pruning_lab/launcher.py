@@ -170,7 +170,8 @@ def launch_local(launcher, job_overrides: Sequence[Sequence[str]], initial_job_i
     run = Run(launcher.config, job_overrides, initial_job_idx)
     bases = hydra_callbacks.current_sweep().composer.bases
     state = cloudpickle.dumps((launcher.hydra_context, Singleton.get_state(), bases))
-    pool = Pool(min(n, max(1, len(run.todo))), worker_setup, (state, None, None))
+    size = min(n, max(1, len(run.todo)))
+    pool = Pool(size, worker_setup, (state, None, None))
     queue = list(run.todo)
     by_num = {p.num: p for p in run.todo}
     try:
@@ -180,7 +181,8 @@ def launch_local(launcher, job_overrides: Sequence[Sequence[str]], initial_job_i
                 pool.submit(p.num, run_planned, p.base, p.overrides, p.values, p.num)
             run.progress.update(running=len(pool.running()))
             for num, ok, value in pool.results(timeout=1.0):
-                run.ended(by_num[num], ok, value, running=len(pool.running()))
+                # reported as running: the jobs still at work plus those about to take the freed workers
+                run.ended(by_num[num], ok, value, running=min(size, len(pool.running()) + len(queue)))
     except BaseException:
         running = [by_num[k] for k in pool.running()]
         pool.stop()
