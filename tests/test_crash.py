@@ -84,19 +84,26 @@ def test_a_worker_killed_mid_training_costs_only_its_job_and_the_rerun_redoes_it
     assert ResultStore(store).path(FAST.hash).read_bytes() == kept  # not recomputed, not rewritten
 
 
-def test_ctrl_c_stops_the_sweep_and_its_workers_cleanly(tmp_path):
+def stop_mid_training(tmp_path: Path, send, code: int) -> tuple[str, str]:
+    """Start a two-job sweep, ``send`` it a signal while its slow job trains; its stdout and stderr."""
     proc = start(*FAST_SLOW, *places(tmp_path), "hydra.launcher.n_jobs=2", log=tmp_path / "sweep")
     try:
         pid = freeze_mid_training(proc, tmp_path / "sweep")
         os.kill(pid, signal.SIGCONT)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
-        assert proc.wait(timeout=60) == 130
+        send(proc)
+        assert proc.wait(timeout=60) == code
         wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers to exit")
     finally:
         stop_group(proc)
     err = (tmp_path / "sweep.err").read_text()
     out = (tmp_path / "sweep.out").read_text()
     assert "Traceback" not in err and "Traceback" not in out
+    return out, err
+
+
+def test_ctrl_c_stops_the_sweep_and_its_workers_cleanly(tmp_path):
+    # what Ctrl-C in a terminal does: SIGINT to the whole group
+    out, err = stop_mid_training(tmp_path, lambda proc: os.killpg(proc.pid, signal.SIGINT), 130)
     assert err.splitlines()[-1] == ("pruning-lab: interrupted; finished results are kept, "
                                     "run the same command to resume")
     assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
@@ -139,18 +146,7 @@ def valid_results_except(store: Path, missing: str) -> dict[str, dict]:
 
 def test_sigterm_stops_the_sweep_like_ctrl_c_and_exits_143(tmp_path):
     """How SLURM and most schedulers stop a job: the launcher alone gets SIGTERM."""
-    proc = start(*FAST_SLOW, *places(tmp_path), "hydra.launcher.n_jobs=2", log=tmp_path / "sweep")
-    try:
-        pid = freeze_mid_training(proc, tmp_path / "sweep")
-        os.kill(pid, signal.SIGCONT)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 143
-        wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers to exit")
-    finally:
-        stop_group(proc)
-    err = (tmp_path / "sweep.err").read_text()
-    out = (tmp_path / "sweep.out").read_text()
-    assert "Traceback" not in err and "Traceback" not in out
+    out, err = stop_mid_training(tmp_path, lambda proc: proc.send_signal(signal.SIGTERM), 143)
     assert err.splitlines()[-1] == "pruning-lab: terminated; finished results are kept, run the same command to resume"
     assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
     status = json.loads((tmp_path / "sweep" / "sweep.status").read_text())
