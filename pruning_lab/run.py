@@ -71,10 +71,16 @@ def _quiet_about_interrupts() -> None:
     sys.unraisablehook = quiet
 
 
-def _stop(code: int, message: str, sweep_report: bool) -> None:
-    # a second Ctrl-C while the summary is written must not cut it short
+def _ignore_signals() -> None:
+    """The run's ending is decided: a later Ctrl-C or SIGTERM must not cut it short. Ignored, not
+    just remembered: Python's own teardown gives a signal with a Python handler back its default
+    action, so one that came then would kill the process by the signal (status -2, no message)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _stop(code: int, message: str, sweep_report: bool) -> None:
+    _ignore_signals()  # a second Ctrl-C while the summary is written must not cut it short
     if sweep_report and (sweep := hydra_callbacks.current_sweep()) is not None:
         hydra_callbacks.report(sweep, finished=False)
     print(f"pruning-lab: {message}", file=sys.stderr, flush=True)
@@ -96,12 +102,15 @@ def main() -> None:
             raise KeyboardInterrupt
         _check_arguments()
         app()
+        _ignore_signals()  # raises here, inside the try, for a signal that came before it
     except BaseException as e:
+        _armed = False  # a signal from here on is only remembered: the ending below runs whole
         if _stopped_by is not None:  # whatever the signal interrupted, it ends the same way
             code = 143 if _stopped_by == signal.SIGTERM else 130
             what = "terminated" if code == 143 else "interrupted"
             _stop(code, f"{what}; finished results are kept, run the same command to resume", sweep_report=True)
         if isinstance(e, SystemExit):
+            _ignore_signals()
             raise
         if isinstance(e, JobFailed):
             _stop(1, f"error: {e}", sweep_report=False)
