@@ -17,6 +17,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
+from multiprocessing import resource_tracker
 from multiprocessing.connection import wait
 from typing import Any, Callable
 
@@ -61,6 +62,10 @@ class Worker:
     def __init__(self, setup: Callable[..., Any], setup_args: tuple) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
+        # started by the first process start, multiprocessing's resource tracker unblocks SIGINT
+        # and SIGTERM after its own start, inside the block below: that worker would be
+        # interruptible while it starts; started beforehand, the tracker leaves the block alone
+        resource_tracker.ensure_running()
         with signals_blocked():
             self.process = ctx.Process(target=_serve, args=(child, os.getpid(), setup, setup_args), daemon=True)
             self.process.start()
