@@ -11,6 +11,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -178,20 +179,47 @@ def interrupt_at(tmp_path: Path, delay: float) -> None:
         stop_group(proc)
     err, out = log.with_suffix(".err").read_text(), log.with_suffix(".out").read_text()
     assert "Traceback" not in err + out, (delay, err[-3000:])
-    if code == 0:  # done before the blow fell
-        assert summary(out) == "2 jobs: ran 2, reused 0" or summary(out).startswith("2 jobs: ran 0, reused 2")
+    if code == 0:  # done before the blow fell (an earlier moment's sweep may have stored some jobs)
+        assert any(summary(out).startswith(f"2 jobs: ran {n}, reused {2 - n}") for n in range(3)), out
     else:
         assert code == 130, (delay, err[-3000:])
         assert err.splitlines()[-1] == "pruning-lab: interrupted; finished results are kept, run the same command to resume"
 
 
-# Known defect: a Ctrl-C about 0.8 s into start-up has ended the launcher by SIGINT itself
-# (exit status -2, nothing printed) in about one run in three on an idle 2-core machine; until
-# it is found, this check runs with the slow tests rather than in make test.
-@pytest.mark.slow
 def test_ctrl_c_at_a_few_moments_of_a_sweeps_start_exits_130_without_a_traceback(tmp_path):
     for delay in random.Random(0).sample([0.3, 0.8, 1.5, 2.5, 4.0], 4):
         interrupt_at(tmp_path, delay)
+
+
+def test_every_worker_starts_with_ctrl_c_and_sigterm_held_back_the_first_included():
+    """The first worker's start also starts multiprocessing's resource tracker, which unblocks
+    both signals after its own start: that worker would start interruptible (a traceback)."""
+    script = ("import signal\n"
+              "from pruning_lab.workers import Pool\n"
+              "pool = Pool(2, signal.pthread_sigmask, (signal.SIG_BLOCK, []))  # each worker's mask\n"
+              "pool.submit(0, set.copy)\n"
+              "pool.submit(1, set.copy)\n"
+              "ends = pool.results(60)\n"
+              "ends += pool.results(60) if len(ends) < 2 else []\n"
+              "print(sorted(sorted(int(s) for s in mask & {signal.SIGINT, signal.SIGTERM}) for _, _, mask in ends))\n"
+              "pool.stop()\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == str([[signal.SIGINT.value, signal.SIGTERM.value]] * 2), done.stderr[-3000:]
+
+
+def test_a_ctrl_c_while_python_winds_down_after_the_sweep_changes_nothing():
+    """Python's teardown gives a signal whose handler is Python's back its default action: a
+    Ctrl-C then, with the summary printed, would end the process by SIGINT (status -2)."""
+    script = ("import os, signal\n"
+              "from pruning_lab import run\n"
+              "run.app = lambda: None  # a sweep that ends at once\n"
+              "class CtrlC:  # dropped with this script's globals, in Python's teardown\n"
+              "    def __del__(self, kill=os.kill, pid=os.getpid(), sig=signal.SIGINT):\n"
+              "        kill(pid, sig)\n"
+              "late = CtrlC()\n"
+              "run.main()\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 @pytest.mark.slow
