@@ -20,8 +20,10 @@ def _on_signal(signum, frame) -> None:
     global _stopped_by
     if _stopped_by is None:
         _stopped_by = signum
-        if _armed:
-            raise KeyboardInterrupt
+    # not while an interrupt's own cleanup runs (a second Ctrl-C must not cut it short); but a
+    # first one that a library turned into another error and swallowed is not the end: raise again
+    if _armed and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+        raise KeyboardInterrupt
 
 
 # first, before the imports below take their second: a Ctrl-C at any moment ends the same way
