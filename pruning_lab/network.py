@@ -7,9 +7,8 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from . import noise
+from . import noise, products
 from .config import ModelConfig
 
 ACTIVATION = {"relu": torch.relu, "tanh": torch.tanh}
@@ -104,7 +103,8 @@ def forward(
 
 
 def dense_linears(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor]) -> list[Linear]:
-    return [lambda h, w=w, b=b: F.linear(h, w, b) for w, b in zip(weights, biases)]
+    linear = products.linear()
+    return [lambda h, w=w, b=b: linear(h, w, b) for w, b in zip(weights, biases)]
 
 
 @torch.no_grad()

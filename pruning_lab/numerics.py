@@ -5,13 +5,15 @@ order, so the same job gave other numbers on an AMD EPYC than on an Intel Xeon. 
 mode (the default) fixes every such choice the protocol's numbers depend on, to a path that
 any x86-64 CPU with AVX2 and FMA runs the same way:
 
-- MKL (torch's dense products, sgemm): its kernels differ by CPU maker and instruction set.
-  ``MKL_CBWR=COMPATIBLE`` selects its SSE2 reproducibility branch, the same on every CPU. Its
-  AVX2 branch is no way out: asked for on an AMD EPYC, MKL runs its AUTO branch instead, which
-  still dispatches by CPU.
+- Dense products (a layer's h W^T + b and its gradients): a BLAS sums in an order chosen for
+  the CPU, so MKL's sgemm gave other bits on the two CPUs. Portable mode computes them in
+  products.py instead, each sum in one fixed order of FMAs. MKL stays pinned to its
+  CPU-independent branch, ``MKL_CBWR=COMPATIBLE`` (SSE2, half speed), for anything else in
+  torch that may reach it; its AVX2 branch is no way out: asked for on an AMD EPYC, MKL runs
+  its AUTO branch instead, which still dispatches by CPU.
 - ATen (torch's elementwise kernels, reductions, randn, fused Adam, embedding_bag's dispatch):
   compiled once per instruction set, one chosen at first use; ``ATEN_CPU_CAPABILITY=avx2``.
-- numba (the sparse engine's loops, the noise stream): compiled for the host CPU, whose vector
+- numba (the dense products, the sparse engine's loops, the noise stream): compiled for the host CPU, whose vector
   width orders a fastmath sum; ``NUMBA_CPU_NAME=haswell`` with ``NUMBA_CPU_FEATURES`` empty
   (that CPU's own features, not the host's: the name alone keeps the host's AVX-512) compiles
   for AVX2 + FMA everywhere. numba's cache keys compiled code by target, so targets never mix.
@@ -47,7 +49,7 @@ MODES = ("portable", "native")
 # Names the portable settings; part of every job's hash (config.job_hash) and recorded in each
 # result. Change it whenever the settings below, or anything else that changes portable
 # numbers, change.
-VERSION = "mkl-compatible+aten-avx2+numba-haswell/1"
+VERSION = "fma-products+mkl-compatible+aten-avx2+numba-haswell/2"
 PINS = {
     "MKL_CBWR": "COMPATIBLE",
     "ATEN_CPU_CAPABILITY": "avx2",
@@ -76,6 +78,11 @@ def _pinned() -> dict:
         return json.loads(os.environ.get(PINNED_ENV, "{}"))
     except ValueError:
         return {}
+
+
+def mode() -> str:
+    """This process's numerics mode: set by ``prepare``, which each job's ``establish`` calls."""
+    return os.environ.get(MODE_ENV) or "portable"
 
 
 def loaded() -> list[str]:
