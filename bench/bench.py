@@ -333,7 +333,7 @@ def equivalence(args) -> None:
     from pruning_lab.evaluation import combined, evaluate
     from pruning_lab.pruning import further
     from pruning_lab.phases import run_phases
-    from pruning_lab.protocol import _split, train_baseline
+    from pruning_lab.protocol import pathology, train_healthy
 
     torch.set_num_threads(1)
     print(f"\nEquivalence on the full network, seed {args.seed}: engine=auto vs engine=dense\n")
@@ -344,14 +344,14 @@ def equivalence(args) -> None:
                 for t in ("ketamine", "ssri", "neurosteroid") for e in ("auto", "dense")}
     first = jobs[("ketamine", "dense")]
     data = load(first.data)
-    state = train_baseline(first, data)  # both engines train the baseline densely (0% sparsity)
+    pruned = pathology(first, train_healthy(first, data))  # both engines train the baseline densely
     for treatment in ("ketamine", "ssri", "neurosteroid"):
         stages: dict[str, list] = {}
         worst_metric = (0.0, "")
         evals = {}
         for engine in ("auto", "dense"):
             job = jobs[(treatment, engine)]
-            net = _split(state, "pruned").clone()
+            net = pruned.clone()
             run_phases(job.treatment.phases, net, data.train, job, generator(job.seed, "treatment"), "treatment")
             evals[engine] = evaluate(net, data, job.stress, job.seed)
             seen = [("treated", net.clone())]

@@ -33,35 +33,37 @@ log = logging.getLogger(__name__)
 
 
 def baseline_config(job: Job) -> dict:
-    """Exactly the config that determines the trained + pruned baseline (its cache key)."""
+    """Exactly the config that determines the trained healthy network (its cache key).
+
+    The pathology is not in it: pruning is cheap and deterministic, so every sparsity of a
+    seed (a severity sweep) prunes the one healthy network.
+    """
     return {
         "seed": job.seed,
         "data": asdict(job.data),
         "model": asdict(job.model),
         "baseline": asdict(job.baseline),
-        "sparsity": job.pathology.sparsity,
-        "scope": job.pathology.scope,
         "engine": choose(job.engine, 0.0, job.engine_sparse_from),
         "numerics": job.numerics,
         "numerics_version": numerics.VERSION,
     }
 
 
-def train_baseline(job: Job, data: Datasets) -> dict[str, torch.Tensor]:
-    """Dense training, then the pathology; returns both states as one tensor dict."""
+def train_healthy(job: Job, data: Datasets) -> Network:
+    """The healthy network: dense training from the seed's initialisation."""
     g = generator(job.seed, "baseline")
     net = init(job.model, g)
     engine = choose(job.engine, 0.0, job.engine_sparse_from)
     train(net, Train(job.baseline.epochs, job.baseline.lr), data.train, job.data.batch_size, g,
           engine=engine, label="baseline")
-    healthy = net.clone()
-    prune(net, job.pathology.sparsity, job.pathology.scope)
-    return {**{f"healthy.{k}": v for k, v in healthy.state().items()},
-            **{f"pruned.{k}": v for k, v in net.state().items()}}
+    return net
 
 
-def _split(state: dict[str, torch.Tensor], prefix: str) -> Network:
-    return Network.from_state({k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")})
+def pathology(job: Job, healthy: Network) -> Network:
+    """The depressed state: a copy of ``healthy`` pruned to the pathology's sparsity and scope."""
+    pruned = healthy.clone()
+    prune(pruned, job.pathology.sparsity, job.pathology.scope)
+    return pruned
 
 
 class Timer(dict):
@@ -107,12 +109,13 @@ def run(job: Job, store: Path | str | None = None) -> dict:
         about = baseline_config(job)
         key = config_hash(about)
         if store is None:
-            state, hit = train_baseline(job, data), False
+            healthy, hit = train_healthy(job, data), False
         else:
-            state, hit = BaselineCache(store).get_or_create(key, lambda: train_baseline(job, data), about)
+            state, hit = BaselineCache(store).get_or_create(key, lambda: train_healthy(job, data).state(), about)
+            healthy = Network.from_state(state)
+        pruned = pathology(job, healthy)
     log.info("%s baseline %s in %.1fs (key %s)", tag, "read from cache" if hit else "trained", timings["baseline"], key)
 
-    healthy, pruned = _split(state, "healthy"), _split(state, "pruned")
     with timings("evaluate"):
         metrics: dict = {"healthy": evaluate(healthy, data, job.stress, seed),
                          "untreated": evaluate(pruned, data, job.stress, seed)}

@@ -8,7 +8,7 @@ from pruning_lab.data import load
 from pruning_lab.evaluation import combined
 from pruning_lab.network import Network
 from pruning_lab.onset import Course, response
-from pruning_lab.protocol import _split, run, train_baseline
+from pruning_lab.protocol import pathology, run, train_healthy
 
 from .conftest import TINY, compose_job
 
@@ -68,7 +68,7 @@ def test_epoch_0_is_scored_after_the_phases_before_training():
         assert first != [m["untreated"]["combined"], m["untreated"]["standard"], m["untreated"]["profile"]["2.5"]]
     # with modulation on: the pruned baseline, damped and through tanh, scored as evaluate does
     job = tiny("neurosteroid", *trained)
-    pruned = _split(train_baseline(job, load(job.data)), "pruned")
+    pruned = pathology(job, train_healthy(job, load(job.data)))
     on_drug = Network(pruned.weights, pruned.biases, pruned.masks, damping=0.7, activation="tanh")
     first = run(job)["metrics"]["onset"]["combined"][0]
     assert first == combined(on_drug, load(job.data), job.stress, job.seed)

@@ -393,8 +393,8 @@ def test_data_follow_the_published_generators():
 
 def test_the_baseline_is_pruned_with_the_pathologys_scope():
     job = tiny_job("pathology.scope=global")
-    state = protocol.train_baseline(job, data_mod.load(job.data))
-    healthy, pruned = protocol._split(state, "healthy"), protocol._split(state, "pruned")
+    healthy = protocol.train_healthy(job, data_mod.load(job.data))
+    pruned = protocol.pathology(job, healthy)
     assert healthy.sparsity() == 0.0
     expected = healthy.clone()
     prune(expected, 0.95, "global")
@@ -410,6 +410,14 @@ def test_the_baseline_is_shared_by_the_engines_that_train_it_alike():
     key = {e: protocol.baseline_config(dataclasses.replace(job, engine=e)) for e in ("auto", "dense", "sparse")}
     assert key["auto"] == key["dense"] != key["sparse"]
     assert key["auto"]["engine"] == "dense" and key["sparse"]["engine"] == "sparse"
+
+
+def test_every_sparsity_of_a_seed_prunes_one_healthy_baseline():
+    """A severity sweep trains each seed once: the pathology is not in the baseline's key."""
+    keys = {protocol.baseline_config(tiny_job(f"pathology.sparsity={s}", f"pathology.scope={scope}")).__repr__()
+            for s in (0.5, 0.95) for scope in ("per_layer", "global")}
+    assert len(keys) == 1
+    assert protocol.baseline_config(tiny_job("seed=1")) != protocol.baseline_config(tiny_job())
 
 
 # -- relapse -----------------------------------------------------------------------------------
