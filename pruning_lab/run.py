@@ -16,6 +16,12 @@ _stopped_by: int | None = None
 _armed = False  # raise at once (in main) or only remember (while the imports below run)
 
 
+class Interrupted(KeyboardInterrupt):
+    """What a Ctrl-C or SIGTERM raises. Not KeyboardInterrupt itself: when one of those passes
+    through code that exec() runs (dataclasses make their methods so), Python run with ``-m``
+    ends itself by SIGINT at exit, however it was caught (status -2, no message)."""
+
+
 def _on_signal(signum, frame) -> None:
     global _stopped_by
     if _stopped_by is None:
@@ -23,7 +29,7 @@ def _on_signal(signum, frame) -> None:
     # not while an interrupt's own cleanup runs (a second Ctrl-C must not cut it short); but a
     # first one that a library turned into another error and swallowed is not the end: raise again
     if _armed and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
-        raise KeyboardInterrupt
+        raise Interrupted
 
 
 # first, before the imports below take their second: a Ctrl-C at any moment ends the same way
@@ -101,7 +107,7 @@ def main() -> None:
     try:
         _armed = True
         if _stopped_by is not None:
-            raise KeyboardInterrupt
+            raise Interrupted
         _check_arguments()
         app()
         _ignore_signals()  # raises here, inside the try, for a signal that came before it

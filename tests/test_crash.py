@@ -222,6 +222,19 @@ def test_a_ctrl_c_while_python_winds_down_after_the_sweep_changes_nothing():
     assert (done.returncode, done.stderr) == (0, "")
 
 
+def test_a_ctrl_c_that_lands_in_code_run_by_exec_still_exits_130(tmp_path):
+    """Python run with -m ends itself by SIGINT at exit once a KeyboardInterrupt has passed through
+    exec()'d code, caught or not; dataclasses make their methods so while a sweep starts."""
+    (tmp_path / "ctrl_c_in_exec.py").write_text(
+        "from pruning_lab import run\n"
+        "run.app = lambda: exec('import os, signal\\nos.kill(os.getpid(), signal.SIGINT)\\nfor _ in range(3): pass')\n"
+        "run.main()\n")
+    done = subprocess.run([sys.executable, "-m", "ctrl_c_in_exec"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 130, done.stderr[-3000:]
+    assert done.stderr.splitlines()[-1] == "pruning-lab: interrupted; finished results are kept, run the same command to resume"
+
+
 @pytest.mark.slow
 def test_ctrl_c_at_any_moment_of_a_sweeps_start_exits_130_without_a_traceback(tmp_path):
     rng = random.Random()
