@@ -9,8 +9,10 @@ rerun picks up from there.
 
 from __future__ import annotations
 
+import _thread
 import signal
 import sys
+import threading
 
 _stopped_by: int | None = None
 _armed = False  # raise at once (in main) or only remember (while the imports below run)
@@ -26,9 +28,14 @@ def _on_signal(signum, frame) -> None:
     global _stopped_by
     if _stopped_by is None:
         _stopped_by = signum
-    # not while an interrupt's own cleanup runs (a second Ctrl-C must not cut it short); but a
-    # first one that a library turned into another error and swallowed is not the end: raise again
-    if _armed and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+    if not _armed:
+        return
+    # a library may turn the interrupt into another error and swallow that (Hydra does, while it
+    # composes the config): until main has caught it, the signal comes again every second
+    again = threading.Timer(1.0, _thread.interrupt_main, (signum,))
+    again.daemon = True
+    again.start()
+    if not isinstance(sys.exc_info()[1], KeyboardInterrupt):  # its own cleanup is not cut short
         raise Interrupted
 
 

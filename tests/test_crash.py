@@ -235,6 +235,29 @@ def test_a_ctrl_c_that_lands_in_code_run_by_exec_still_exits_130(tmp_path):
     assert done.stderr.splitlines()[-1] == "pruning-lab: interrupted; finished results are kept, run the same command to resume"
 
 
+def test_a_ctrl_c_that_a_library_swallows_comes_again_and_stops_the_run():
+    """Hydra turns an interrupt that lands while it composes the config into another error, and
+    swallows that; the run must stop all the same, not go on to the end."""
+    script = ("import os, signal, time\n"
+              "from pruning_lab import run\n"
+              "def app():\n"
+              "    try:\n"
+              "        try:\n"
+              "            os.kill(os.getpid(), signal.SIGINT)\n"
+              "            time.sleep(5)\n"
+              "        except KeyboardInterrupt as e:\n"
+              "            raise ValueError('half-built config') from e\n"
+              "    except Exception:\n"
+              "        pass\n"
+              "    for _ in range(100):\n"
+              "        time.sleep(0.1)  # the rest of the run: 10 s\n"
+              "    print('ran to the end')\n"
+              "run.app = app\n"
+              "run.main()\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (130, ""), done.stderr[-3000:]
+
+
 @pytest.mark.slow
 def test_ctrl_c_at_any_moment_of_a_sweeps_start_exits_130_without_a_traceback(tmp_path):
     rng = random.Random()
