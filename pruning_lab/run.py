@@ -130,6 +130,7 @@ def main() -> None:
         if isinstance(e, JobFailed):
             _stop(1, f"error: {e}", sweep_report=False)
         if full_trace:
+            _ignore_signals()
             raise
         config_error = isinstance(e, (HydraException, OmegaConfBaseException, Refused))
         message = _bad_override(e) if isinstance(e, OverrideParseException) else \
