@@ -297,7 +297,9 @@ def response_curve(frame: pd.DataFrame, layout: Layout, folder: Path, stem: str)
         # a little room left of 0, so a rise at epoch 0 is not hidden by the axis
         lo, hi = ax.get_xlim()
         ax.set_xlim(-0.02 * hi, hi)
-        fig.legend(loc="outside lower center", ncols=2)
+        # labels carry "(responders/seeds)": two long ones side by side overflow the figure's width
+        long = max(len(t) for t in ax.get_legend_handles_labels()[1]) > 28
+        fig.legend(loc="outside lower center", ncols=1 if long else 2)
         return _save(fig, folder, stem)
 
 
