@@ -49,6 +49,8 @@ def matmul(a, b, c):
             a10, a11, a12, a13 = a[i + 1, k], a[i + 1, k + 1], a[i + 1, k + 2], a[i + 1, k + 3]
             a20, a21, a22, a23 = a[i + 2, k], a[i + 2, k + 1], a[i + 2, k + 2], a[i + 2, k + 3]
             b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
+            # written out row by row: as a loop over rows (or a small array of sums) the
+            # compiler kept the sums in memory, several times slower
             for j in range(n):
                 x0, x1, x2, x3 = b0[j], b1[j], b2[j], b3[j]
                 s = c0[j]
