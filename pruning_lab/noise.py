@@ -159,7 +159,7 @@ class _Add(torch.autograd.Function):
         h = h.detach()
         if h.t().is_contiguous():  # a feature-major layer output (products.py): add in that layout
             out = torch.empty_like(h.t())
-            add_flat(key, np.float32(sigma), h.t().reshape(-1).numpy(), out.view(-1).numpy())
+            add_flat(key, np.float32(sigma), h.t().view(-1).numpy(), out.view(-1).numpy())
             return out.t()
         h = h.contiguous()
         out = torch.empty_like(h)

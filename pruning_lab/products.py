@@ -92,25 +92,20 @@ def mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _feature_major(h: torch.Tensor) -> torch.Tensor:
-    """h (batch, features) as a C-contiguous (features, batch) tensor; free if h is one's view."""
-    return h.t().contiguous()
-
-
 class _Linear(torch.autograd.Function):
     """Layers computed feature-major: z^T = W h^T, so each layer's output, a transposed view,
-    is the next one's input with no copy, and W is never copied."""
+    is the next one's input with no copy (h^T is already C-contiguous), and W is never copied."""
 
     @staticmethod
     def forward(ctx, h, w, b):
         ctx.save_for_backward(h, w)
-        return mm(w, _feature_major(h)).add_(b.detach()[:, None]).t()
+        return mm(w, h.t()).add_(b.detach()[:, None]).t()
 
     @staticmethod
     def backward(ctx, g):
         h, w = ctx.saved_tensors
         # dh^T = W^T g^T keeps the gradients feature-major too, as the activations they meet
-        dh = mm(w.t(), _feature_major(g)).t() if ctx.needs_input_grad[0] else None
+        dh = mm(w.t(), g.t()).t() if ctx.needs_input_grad[0] else None
         dw = mm(g.t(), h) if ctx.needs_input_grad[1] else None
         db = g.sum(0) if ctx.needs_input_grad[2] else None
         return dh, dw, db
