@@ -51,13 +51,13 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from pruning_lab.config import DataConfig, ModelConfig, Train  # noqa: E402
-from pruning_lab.data import load  # noqa: E402
-from pruning_lab.engines import choose  # noqa: E402
-from pruning_lab.pruning import prune  # noqa: E402
-from pruning_lab.network import ACTIVATION, Network, dense_linears, init  # noqa: E402
-from pruning_lab.regrowth import gradient_scores  # noqa: E402
-from pruning_lab.rng import generator  # noqa: E402
-from pruning_lab.training import batches, train  # noqa: E402
+from pruning_lab.sim.data import load  # noqa: E402
+from pruning_lab.sim.engines import choose  # noqa: E402
+from pruning_lab.sim.pruning import prune  # noqa: E402
+from pruning_lab.sim.network import ACTIVATION, Network, dense_linears, init  # noqa: E402
+from pruning_lab.sim.regrowth import gradient_scores  # noqa: E402
+from pruning_lab.sim.rng import generator  # noqa: E402
+from pruning_lab.sim.training import batches, train  # noqa: E402
 
 BATCH = 128
 
@@ -202,7 +202,7 @@ def memory_child(engine: str) -> None:
     from hydra import compose, initialize_config_dir
 
     from pruning_lab.config import Job
-    from pruning_lab.protocol import run
+    from pruning_lab.sim.protocol import run
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         job = Job.from_config(compose("config", overrides=[*MEMORY_JOB, f"engine={engine}"]))
@@ -227,9 +227,9 @@ def kernels(args) -> None:
 
     import numpy as np
 
-    from pruning_lab.engines import kernels as kernels_mod
-    from pruning_lab import noise
-    from pruning_lab.engines.sparse import Pattern
+    from pruning_lab.sim.engines import kernels as kernels_mod
+    from pruning_lab.sim import noise
+    from pruning_lab.sim.engines.sparse import Pattern
 
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
@@ -330,10 +330,10 @@ def equivalence(args) -> None:
     from hydra import compose, initialize_config_dir
 
     from pruning_lab.config import Job
-    from pruning_lab.evaluation import combined, evaluate
-    from pruning_lab.pruning import further
-    from pruning_lab.phases import run_phases
-    from pruning_lab.protocol import pathology, train_healthy
+    from pruning_lab.sim.evaluation import combined, evaluate
+    from pruning_lab.sim.pruning import further
+    from pruning_lab.sim.phases import run_phases
+    from pruning_lab.sim.protocol import pathology, train_healthy
 
     torch.set_num_threads(1)
     print(f"\nEquivalence on the full network, seed {args.seed}: engine=auto vs engine=dense\n")

@@ -73,13 +73,13 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     threads = torch.get_num_threads()  # a job pins torch to one thread; the caller's setting comes back
     try:
         if store is None:
-            from .protocol import run
+            from .sim.protocol import run
 
             result = run(job)
         else:
-            from .task import execute
+            from .store import Store
 
-            result, _ = execute(job, store, force=force)
+            result, _ = Store(store).result_of(job, force=force)
     finally:
         torch.set_num_threads(threads)
     return json.loads(json.dumps(result))  # the plain JSON types a stored result reads back as

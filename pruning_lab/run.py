@@ -55,7 +55,7 @@ from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 from . import hydra_callbacks  # noqa: E402
 from .jobs import Refused  # noqa: E402
 from .overrides import name_unparsable  # noqa: E402
-from .task import JobFailed, describe, execute, task  # noqa: E402, F401 (execute: the library's entry to one job)
+from .task import JobFailed, describe, task  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")

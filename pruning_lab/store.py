@@ -1,4 +1,5 @@
-"""Content-addressed storage: the baseline cache and the result store.
+"""Content-addressed storage: the baseline cache and the result store, and a job's result
+from them (``Store.result_of``: stored, or computed by ``sim.protocol.run`` and stored).
 
 Files are written to a temporary name and renamed, so a reader never sees half a file; each
 carries a SHA-256 checksum, so a truncated or edited file is detected, reported and rebuilt
@@ -20,17 +21,13 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
-from .config import SCHEMA
-from .config import job_hash
+from . import numerics
+from .config import SCHEMA, Job, job_hash
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
-
-# corrupt entries found (and rebuilt) by this process since the last take_repairs()
-_repairs: list[str] = []
-
 
 class BadStore(ValueError):
     """A ``paths.store`` no store can live at; the message is one line."""
@@ -73,17 +70,10 @@ class Corrupt(ValueError):
         self.path = path
 
 
-def take_repairs() -> list[str]:
-    """The corrupt entries reported since the last call (one line each), then forget them."""
-    out = list(_repairs)
-    _repairs.clear()
-    return out
-
-
-def _report(path: Path, why: str) -> None:
+def _report(path: Path, why: str, repaired: list[str]) -> None:
     line = f"{path}: {why}"
     log.warning("corrupt store entry %s; rebuilding it", line)
-    _repairs.append(line)
+    repaired.append(line)
 
 
 def _umask() -> int:
@@ -174,10 +164,12 @@ def locked(path: Path, what: str) -> Iterator[None]:
 
 
 class BaselineCache:
-    """Trained + pruned baselines under a hash of exactly the config that determines them."""
+    """Healthy (trained, not yet pruned) networks under a hash of exactly the config that
+    determines them; ``get_or_create`` is a ``sim.protocol.BaselineProvider``."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, repaired: list[str] | None = None):
         self.root = Path(root) / "baselines"
+        self.repaired = [] if repaired is None else repaired  # corrupt entries found, one line each
 
     def paths(self, key: str) -> tuple[Path, Path, Path]:
         return self.root / f"{key}.pt", self.root / f"{key}.json", self.root / f"{key}.lock"
@@ -217,7 +209,7 @@ class BaselineCache:
         try:
             return self.check(key)
         except Corrupt as e:
-            _report(e.path or self.paths(key)[0], str(e))
+            _report(e.path or self.paths(key)[0], str(e), self.repaired)
             return None
 
     def write(self, key: str, state: dict[str, torch.Tensor], about: dict) -> None:
@@ -231,7 +223,7 @@ class BaselineCache:
         # the metadata names the tensors' checksum, so it is written last: its presence commits
         atomic_write(meta_path, dump_json({"key": key, "sha256": sha256(blob), "config": about}))
 
-    def get_or_create(self, key: str, build: Callable[[], dict[str, torch.Tensor]], about: dict
+    def get_or_create(self, key: str, about: dict, build: Callable[[], dict[str, torch.Tensor]]
                       ) -> tuple[dict[str, torch.Tensor], bool]:
         """The cached state for ``key`` (hit=True) or a freshly built one; one builder at a time."""
         with locked(self.paths(key)[2], f"baseline {key}"):
@@ -248,8 +240,9 @@ class BaselineCache:
 class ResultStore:
     """One JSON per job under the hash of its result-relevant config."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, repaired: list[str] | None = None):
         self.root = Path(root) / "results"
+        self.repaired = [] if repaired is None else repaired  # corrupt entries found, one line each
 
     def path(self, config_hash: str) -> Path:
         return self.root / f"{config_hash}.json"
@@ -275,10 +268,51 @@ class ResultStore:
         try:
             return self.check(config_hash)
         except Corrupt as e:
-            _report(self.path(config_hash), str(e))
+            _report(self.path(config_hash), str(e), self.repaired)
             return None
 
     def save(self, result: dict) -> Path:
         path = self.path(result["config_hash"])
         atomic_write(path, dump_json(result))
         return path
+
+
+class ReadOnlyStore(RuntimeError):
+    """The store can only be read and does not hold the result asked for."""
+
+
+class Store:
+    """A store directory: its results and its baseline cache; ``repaired`` lists the corrupt
+    entries found (and rebuilt) through it, one line each."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.repaired: list[str] = []
+        self.results = ResultStore(self.root, self.repaired)
+        self.baselines = BaselineCache(self.root, self.repaired)
+
+    def result_of(self, job: Job, force: bool = False) -> tuple[dict, bool]:
+        """The job's result, from the store when a valid one is there (reused=True), else computed and stored.
+
+        A stored result is read without a lock (files appear whole or not at all), so a read-only
+        store serves its results. The job's lock is held while it is computed, so a concurrent
+        sweep that reaches the same job waits and then reuses the result instead of computing it twice.
+        """
+        numerics.prepare(job.numerics)  # before this process first loads torch and numba, if it has not
+        from .sim.protocol import run  # here, so that a refused command line never waits for torch to load
+
+        if not force:
+            try:
+                if (stored := self.results.check(job.hash)) is not None:
+                    return stored, True
+            except Corrupt:
+                pass  # reported and rebuilt below, under the lock
+        if not writable(self.root):
+            raise ReadOnlyStore(f"the store {self.root} is read-only and does not hold this job's result")
+        with self.results.lock(job.hash):
+            if not force and (stored := self.results.load(job.hash)) is not None:
+                return stored, True
+            clear_temporaries(self.results.path(job.hash))  # a write cut short by a kill
+            result = run(job, self.baselines.get_or_create)
+            self.results.save(result)
+            return result, False

@@ -12,9 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from . import numerics
 from .config import Job, flag
-from .store import Corrupt, ResultStore, atomic_write, clear_temporaries, dump_json, take_repairs, writable
+from .store import ReadOnlyStore, Store, atomic_write, dump_json
 
 log = logging.getLogger("pruning_lab")
 
@@ -29,38 +28,6 @@ class JobFailed(BaseException):
 
     Not an ``Exception``: Hydra would catch that and print a line of its own before ours.
     """
-
-
-class ReadOnlyStore(RuntimeError):
-    pass
-
-
-def execute(job: Job, store: Path, force: bool = False) -> tuple[dict, bool]:
-    """The job's result, from the store when a valid one is there (reused=True), else computed.
-
-    A stored result is read without a lock (files appear whole or not at all), so a read-only
-    store serves its results. The job's lock is held while it is computed, so a concurrent
-    sweep that reaches the same job waits and then reuses the result instead of computing it twice.
-    """
-    numerics.prepare(job.numerics)  # before this process first loads torch and numba, if it has not
-    from .protocol import run  # here, so that a refused command line never waits for torch to load
-
-    results = ResultStore(store)
-    if not force:
-        try:
-            if (stored := results.check(job.hash)) is not None:
-                return stored, True
-        except Corrupt:
-            pass  # reported and rebuilt below, under the lock
-    if not writable(store):
-        raise ReadOnlyStore(f"the store {store} is read-only and does not hold this job's result")
-    with results.lock(job.hash):
-        if not force and (stored := results.load(job.hash)) is not None:
-            return stored, True
-        clear_temporaries(results.path(job.hash))  # a write cut short by a kill
-        result = run(job, store)
-        results.save(result)
-        return result, False
 
 
 def describe(e: BaseException) -> str:
@@ -95,24 +62,24 @@ def task(cfg: DictConfig) -> dict:
     write_status(out, status)
     for stale in ("result.json", "traceback.txt"):  # left by an earlier sweep in the same directory
         (out / stale).unlink(missing_ok=True)
-    take_repairs()
+    store = Store(cfg.paths.store)
     try:
         job = Job.from_config(cfg)
         status.update(config_hash=job.hash, treatment=job.treatment.name, seed=job.seed)
-        result, reused = execute(job, Path(cfg.paths.store), force=flag(cfg, "force"))
+        result, reused = store.result_of(job, force=flag(cfg, "force"))
         atomic_write(out / "result.json", dump_json(result))
     except Exception as e:  # one job's failure must not take the sweep's other results with it
         error = describe(e) if not isinstance(e, ReadOnlyStore) else str(e)
         trace = out / "traceback.txt"
         trace.write_text(traceback.format_exc())
         log.error("job failed: %s (traceback in %s)", error, trace)
-        status = {**status, "state": "failed", "error": error, "repaired": take_repairs()}
+        status = {**status, "state": "failed", "error": error, "repaired": store.repaired}
         write_status(out, status)
         if multirun:
             return status
         raise JobFailed(f"job failed: {error} (traceback in {trace})") from None
     if reused:
         log.info("[%s seed %d] reused stored result %s", job.treatment.name, job.seed, job.hash)
-    status = {**status, "state": "reused" if reused else "ran", "repaired": take_repairs()}
+    status = {**status, "state": "reused" if reused else "ran", "repaired": store.repaired}
     write_status(out, status)
     return status

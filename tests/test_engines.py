@@ -21,17 +21,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pruning_lab import data as data_mod
-from pruning_lab import noise
+from pruning_lab.sim import data as data_mod
+from pruning_lab.sim import noise
 from pruning_lab.config import ENGINES, DataConfig, ModelConfig, StressConfig, Train
-from pruning_lab.engines import Dense, Sparse, bind, choose, kernels
-from pruning_lab.engines.sparse import Pattern
-from pruning_lab.evaluation import evaluate
-from pruning_lab.network import Network, init
-from pruning_lab.protocol import run
-from pruning_lab.pruning import prune
-from pruning_lab.rng import generator
-from pruning_lab.training import Adam, batches, shuffled, train
+from pruning_lab.sim.engines import Dense, Sparse, bind, choose, kernels
+from pruning_lab.sim.engines.sparse import Pattern
+from pruning_lab.sim.evaluation import evaluate
+from pruning_lab.sim.network import Network, init
+from pruning_lab.sim.protocol import run
+from pruning_lab.sim.pruning import prune
+from pruning_lab.sim.rng import generator
+from pruning_lab.sim.training import Adam, batches, shuffled, train
 
 from .conftest import tiny_job
 

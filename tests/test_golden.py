@@ -51,7 +51,7 @@ OVERRIDES = [
 
 def golden_run(*extra: str) -> dict:
     """The pinned quantities of the golden job: its metrics, network digests and environment."""
-    from pruning_lab.protocol import run
+    from pruning_lab.sim.protocol import run
 
     result = run(compose_job(*OVERRIDES, *extra))
     # through JSON, as a stored result reads back

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from pruning_lab.config import SCHEMA
-from pruning_lab.protocol import run
-from pruning_lab.store import read_json
+from pruning_lab.sim.protocol import run
+from pruning_lab.store import BaselineCache, read_json
 
 from .conftest import ROOT, TINY, tiny_job
 
@@ -69,13 +69,13 @@ def test_ketamine_has_no_off_drug_and_regrows():
 def test_cached_and_freshly_trained_baselines_give_identical_metrics(tmp_path):
     job = tiny_job("treatment=ssri", "treatment.epochs=2")
     fresh = run(job)
-    trained = run(job, tmp_path)
-    cached = run(job, tmp_path)
+    trained = run(job, BaselineCache(tmp_path).get_or_create)
+    cached = run(job, BaselineCache(tmp_path).get_or_create)
     assert not fresh["baseline"]["cache_hit"] and not trained["baseline"]["cache_hit"]
     assert cached["baseline"]["cache_hit"]
     assert fresh["metrics"] == trained["metrics"] == cached["metrics"]
     # another seed's baseline is its own, never the one already stored
-    other = run(tiny_job("treatment=ssri", "treatment.epochs=2", "seed=1"), tmp_path)
+    other = run(tiny_job("treatment=ssri", "treatment.epochs=2", "seed=1"), BaselineCache(tmp_path).get_or_create)
     assert not other["baseline"]["cache_hit"] and other["baseline"]["key"] != cached["baseline"]["key"]
 
 

@@ -10,7 +10,7 @@ import torch
 from numba import njit
 from scipy import stats
 
-from pruning_lab import noise
+from pruning_lab.sim import noise
 
 EPS32 = float(np.finfo(np.float32).eps)
 

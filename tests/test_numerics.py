@@ -12,7 +12,7 @@ import pytest
 
 from pruning_lab import numerics
 from pruning_lab.config import ConfigError
-from pruning_lab.protocol import baseline_config
+from pruning_lab.sim.protocol import baseline_config
 from tests.conftest import tiny_job
 
 

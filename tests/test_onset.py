@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pruning_lab.data import load
-from pruning_lab.evaluation import combined
-from pruning_lab.network import Network
-from pruning_lab.onset import Course, response
-from pruning_lab.protocol import pathology, run, train_healthy
+from pruning_lab.sim.data import load
+from pruning_lab.sim.evaluation import combined
+from pruning_lab.sim.network import Network
+from pruning_lab.sim.course import Course, response
+from pruning_lab.sim.protocol import pathology, run, train_healthy
 
 from .conftest import TINY, compose_job
 

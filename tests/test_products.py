@@ -13,8 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pruning_lab import network, noise, numerics, products
-from pruning_lab.products import fixed_order_linear, matmul
+from pruning_lab import numerics
+from pruning_lab.sim import network, noise, products
+from pruning_lab.sim.products import fixed_order_linear, matmul
 
 TWO24 = float(2**24)
 

@@ -10,18 +10,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pruning_lab import data as data_mod
-from pruning_lab import noise
+from pruning_lab.sim import data as data_mod
+from pruning_lab.sim import noise
 from pruning_lab.config import DataConfig, Modulate, ModelConfig, Regrow, StressConfig, Train
-from pruning_lab.evaluation import accuracy, evaluate
-from pruning_lab.network import Network, dense_linears, forward, init, logits
-from pruning_lab.phases import run_phases
-from pruning_lab import protocol
-from pruning_lab.protocol import acute_relapse, longitudinal
-from pruning_lab.pruning import further, prune
-from pruning_lab.regrowth import gradient_scores, n_regrow, regrow
-from pruning_lab.rng import generator
-from pruning_lab.training import batches, train
+from pruning_lab.sim.evaluation import accuracy, evaluate
+from pruning_lab.sim.network import Network, dense_linears, forward, init, logits
+from pruning_lab.sim.phases import run_phases
+from pruning_lab.sim import protocol
+from pruning_lab.sim.protocol import acute_relapse, longitudinal
+from pruning_lab.sim.pruning import further, prune
+from pruning_lab.sim.regrowth import gradient_scores, n_regrow, regrow
+from pruning_lab.sim.rng import generator
+from pruning_lab.sim.training import batches, train
 
 from .conftest import ROOT, compose_job, tiny_job
 
@@ -222,7 +222,7 @@ def test_ssri_noise_schedule_values():
 
 def test_training_uses_the_schedule_epoch_by_epoch(monkeypatch):
     seen = []
-    import pruning_lab.engines as engines
+    import pruning_lab.sim.engines as engines
 
     original = engines.Dense.__call__
 

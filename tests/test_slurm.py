@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pruning_lab.run import execute
+from pruning_lab.store import Store
 
 from .conftest import compose_job
 from .helpers_cli import ROOT, command, places, statuses, summary, valid_results, wait_for
@@ -80,7 +80,7 @@ def test_a_sweep_runs_as_an_array_and_a_rerun_reuses_it(cluster, tmp_path):
 
     # a job run by SLURM stores the very numbers it stores when run here
     job = compose_job("treatment=ketamine", "seed=1", *SMALL)
-    here, reused = execute(job, tmp_path / "here")
+    here, reused = Store(tmp_path / "here").result_of(job)
     assert not reused and stored[job.hash]["metrics"] == here["metrics"]
 
     again = launch(cluster, tmp_path, TREATMENTS, "seed=1")

@@ -16,9 +16,8 @@ import torch
 from pruning_lab import config as config_mod
 from pruning_lab import store as store_mod
 from pruning_lab.config import config_hash, job_hash
-from pruning_lab.protocol import baseline_config
-from pruning_lab.task import execute
-from pruning_lab.store import BaselineCache, Corrupt, ResultStore, atomic_write, dump_json, sha256
+from pruning_lab.sim.protocol import baseline_config
+from pruning_lab.store import BaselineCache, Corrupt, ReadOnlyStore, ResultStore, Store, atomic_write, dump_json, sha256
 
 from .conftest import ROOT, TINY, tiny_job
 from .helpers_cli import command, leftovers, summary, valid_results
@@ -29,12 +28,15 @@ def job():
     return tiny_job("treatment=ketamine")
 
 
+def execute(job, root, force=False):
+    return Store(root).result_of(job, force=force)
+
+
 @pytest.fixture()
 def stored(job, tmp_path):
     """A store holding ``job``'s result and baseline, and that result."""
     result, reused = execute(job, tmp_path)
     assert not reused
-    store_mod.take_repairs()
     return tmp_path, result
 
 
@@ -114,10 +116,11 @@ def test_a_damaged_result_is_reported_and_recomputed(job, stored, damage, why, c
     with pytest.raises(Corrupt, match=why):
         ResultStore(store).check(job.hash)
     with caplog.at_level(logging.WARNING, logger="pruning_lab.store"):
-        result, reused = execute(job, store)
+        through = Store(store)
+        result, reused = through.result_of(job)
     assert not reused and metrics(result) == metrics(first)
     assert any(str(path) in r.getMessage() and why in r.getMessage() for r in caplog.records)
-    assert [line for line in store_mod.take_repairs() if why in line] != []
+    assert [line for line in through.repaired if why in line] != []
     assert ResultStore(store).check(job.hash)["wall_seconds"] == result["wall_seconds"]  # whole again
 
 
@@ -154,10 +157,11 @@ def test_a_damaged_baseline_is_reported_and_rebuilt(job, stored, target, damage,
     damage(pt if target == "pt" else meta)
     with pytest.raises(Corrupt, match=why):
         cache.check(key)
-    result, reused = execute(job, store, force=True)
+    through = Store(store)
+    result, reused = through.result_of(job, force=True)
     assert not reused and not result["baseline"]["cache_hit"]  # rebuilt, not read
     assert metrics(result) == metrics(first)
-    assert [line for line in store_mod.take_repairs() if line.startswith(f"{pt if target == 'pt' else meta}: {why}")]
+    assert [line for line in through.repaired if line.startswith(f"{pt if target == 'pt' else meta}: {why}")]
     assert pt.read_bytes() == good and cache.check(key) is not None
 
 
@@ -197,7 +201,7 @@ def test_a_cache_file_that_would_run_code_is_refused_not_run(job, stored, tmp_pa
     with pytest.raises(Corrupt, match="unreadable by torch"):
         cache.check(key)
     assert not Path(MARKER).exists()
-    state, hit = cache.get_or_create(key, lambda: {"w": torch.zeros(1)}, {})
+    state, hit = cache.get_or_create(key, {}, lambda: {"w": torch.zeros(1)})
     assert not hit and not Path(MARKER).exists()
 
 
@@ -272,8 +276,6 @@ def test_a_read_only_store_serves_its_results_without_a_lock_and_refuses_to_comp
     import os
     import shutil
 
-    import pruning_lab.task as task_mod
-
     store, result = stored
     shutil.rmtree(store / "locks", ignore_errors=True)
     monkeypatch.setattr(os, "access", lambda path, mode, **kw: not mode & os.W_OK)
@@ -282,6 +284,6 @@ def test_a_read_only_store_serves_its_results_without_a_lock_and_refuses_to_comp
     assert reused and again == result
     assert not (store / "locks").exists()  # read without taking a lock
     other = tiny_job("seed=7")
-    with pytest.raises(task_mod.ReadOnlyStore, match=f"the store {store} is read-only and does not hold"):
+    with pytest.raises(ReadOnlyStore, match=f"the store {store} is read-only and does not hold"):
         execute(other, store)
     assert not (store / "locks").exists() and not ResultStore(store).path(other.hash).exists()

@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from pruning_lab.hydra_callbacks import sweep_overrides
-from pruning_lab.protocol import run
+from pruning_lab.sim.protocol import run
 
 from .conftest import CONF, TINY, compose_job
 

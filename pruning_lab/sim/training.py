@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-from .config import Train
+from ..config import Train
 from .data import Split
 from .engines import bind
 from .network import Network

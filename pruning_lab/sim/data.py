@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import DataConfig
+from ..config import DataConfig
 
 
 @dataclass(frozen=True)

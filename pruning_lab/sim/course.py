@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .config import StressConfig
+from ..config import StressConfig
 from .data import Datasets
 from .evaluation import accuracy, combined, internal
 from .network import Network

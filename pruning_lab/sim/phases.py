@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .config import Job, Modulate, Phase, Regrow, Train
+from ..config import Job, Modulate, Phase, Regrow, Train
 from .data import Split
 from .engines import choose
 from .network import Network

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import torch
 
-from ..config import ENGINES
+from ...config import ENGINES
 from ..network import Network
 from .dense import Dense
 from .sparse import Sparse

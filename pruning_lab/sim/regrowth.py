@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .config import Regrow
+from ..config import Regrow
 from .data import Split
 from .network import Network, dense_linears, forward
 from .training import batches

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from numba import njit
 
-from . import numerics
+from .. import numerics
 
 # "contract" lets LLVM fuse each a * b + c into one FMA (haswell, the pinned target, has it);
 # no "reassoc", so no sum is reordered

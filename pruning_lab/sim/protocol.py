@@ -1,8 +1,9 @@
 """One job, step by step: baseline -> pathology -> treatment -> relapse -> longitudinal course.
 
 ``run(job)`` is a pure function of the job: every random number comes from a stream named
-by (seed, purpose), the baseline is bit-identical whether trained or read from the cache, and
-the job pins torch to one thread so the numbers never depend on how it was launched.
+by (seed, purpose), the baseline is bit-identical whether trained here or handed over by a
+baseline provider (the store's cache), and the job pins torch to one thread so the numbers
+never depend on how it was launched.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import platform
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
-from pathlib import Path
+from typing import Callable, Protocol
 
 import torch
 
-from . import __version__, numerics, onset
-from .config import NOISE_STREAM, SCHEMA, Job, Train, config_hash
+from .. import __version__, numerics
+from . import course as treatment_course
+from ..config import NOISE_STREAM, SCHEMA, Job, Train, config_hash
 from .data import Datasets, load
 from .engines import choose
 from .evaluation import combined, evaluate
@@ -26,7 +28,6 @@ from .network import Network, init
 from .phases import run_phases
 from .pruning import further, prune
 from .rng import generator
-from .store import BaselineCache
 from .training import train
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,25 @@ def pathology(job: Job, healthy: Network) -> Network:
     return pruned
 
 
+State = dict[str, torch.Tensor]
+
+
+class BaselineProvider(Protocol):
+    """Where a job's healthy network comes from: ``(key, about, build) -> (state, hit)``.
+
+    ``key`` names exactly the config ``about`` that determines the network; ``build()`` trains
+    it. A provider may return a state it kept for ``key`` instead (``hit=True``), such as the
+    store's baseline cache (``store.BaselineCache.get_or_create``).
+    """
+
+    def __call__(self, key: str, about: dict, build: Callable[[], State]) -> tuple[State, bool]: ...
+
+
+def train_here(key: str, about: dict, build: Callable[[], State]) -> tuple[State, bool]:
+    """The provider that keeps nothing: every job trains its own baseline."""
+    return build(), False
+
+
 class Timer(dict):
     @contextmanager
     def __call__(self, name: str):
@@ -92,8 +112,10 @@ def digest(net: Network) -> str:
     return h.hexdigest()[:16]
 
 
-def run(job: Job, store: Path | str | None = None) -> dict:
+def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
     """Run the whole protocol for one (seed, treatment); returns the JSON-ready result.
+
+    ``baselines`` provides the healthy network (see ``BaselineProvider``).
 
     Refuses (``numerics.NumericsError``) a portable job whose numerics cannot be established.
     """
@@ -108,11 +130,8 @@ def run(job: Job, store: Path | str | None = None) -> dict:
     with timings("baseline"):
         about = baseline_config(job)
         key = config_hash(about)
-        if store is None:
-            healthy, hit = train_healthy(job, data), False
-        else:
-            state, hit = BaselineCache(store).get_or_create(key, lambda: train_healthy(job, data).state(), about)
-            healthy = Network.from_state(state)
+        state, hit = baselines(key, about, lambda: train_healthy(job, data).state())
+        healthy = Network.from_state(state)
         pruned = pathology(job, healthy)
     log.info("%s baseline %s in %.1fs (key %s)", tag, "read from cache" if hit else "trained", timings["baseline"], key)
 
@@ -125,8 +144,8 @@ def run(job: Job, store: Path | str | None = None) -> dict:
     if job.onset.every > 0:
         def score() -> dict[str, float]:
             with timings("onset"):  # also inside the wall time of the phase that calls it
-                return onset.point(net, data, job.stress, seed)
-        course = onset.Course(job.onset.every, score)
+                return treatment_course.point(net, data, job.stress, seed)
+        course = treatment_course.Course(job.onset.every, score)
     run_phases(job.treatment.phases, net, data.train, job, generator(seed, "treatment"), "treatment", timings,
                before_epoch=course.before_epoch if course else None)
     with timings("evaluate"):
@@ -134,7 +153,7 @@ def run(job: Job, store: Path | str | None = None) -> dict:
         metrics["off_drug"] = evaluate(net.unmodulated(), data, job.stress, seed) if net.modulated else None
     # no course, no response measured: null, not "never responded"
     metrics["onset"] = course.finish() if course else None
-    metrics["response"] = onset.response(metrics["onset"], job.onset.response) if course else None
+    metrics["response"] = treatment_course.response(metrics["onset"], job.onset.response) if course else None
     if course:
         log.info("%s onset: %d points over %d epochs; combined >= %g%% from epoch %s", tag,
                  len(course.curve["epoch"]), course.epochs, job.onset.response, metrics["response"]["epoch"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import StressConfig
+from ..config import StressConfig
 from .data import Datasets, Split
 from .network import Network, logits
 from .rng import generator

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import torch
 
 from . import noise, products
-from .config import ModelConfig
+from ..config import ModelConfig
 
 ACTIVATION = {"relu": torch.relu, "tanh": torch.tanh}
 
