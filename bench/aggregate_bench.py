@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from pruning_lab.analysis.load import read_results  # noqa: E402
 from pruning_lab.analysis.report import build  # noqa: E402
-from pruning_lab.config import SCHEMA, Job, config_hash  # noqa: E402
+from pruning_lab.config import SCHEMA, Job, content_hash  # noqa: E402
 from pruning_lab.store import dump_json  # noqa: E402
 
 TREATMENTS = ("ketamine", "ssri", "neurosteroid", "random_regrowth")
@@ -50,7 +50,7 @@ def synthetic(config: dict, rng) -> dict:
     relapsed = [c for c, a in enumerate(course) if a < 80]
     modulated = any(p["kind"] == "modulate" for p in config["treatment"]["phases"])
     return {
-        "schema": SCHEMA, "config_hash": config_hash(config), "config": config, "seed": config["seed"],
+        "schema": SCHEMA, "config_hash": content_hash(config), "config": config, "seed": config["seed"],
         "treatment": config["treatment"]["name"], "label": config["treatment"]["label"],
         "metrics": {"healthy": evaluation(rng, 99, 0.0), "untreated": evaluation(rng, 30, s), "treated": treated,
                     "off_drug": evaluation(rng, 60, s) if modulated else None,

@@ -50,7 +50,8 @@ import pruning_lab  # noqa: E402,F401  (first: it sets the numerics before torch
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from pruning_lab.config import DataConfig, ModelConfig, Train  # noqa: E402
+from pruning_lab.api import job as compose_job  # noqa: E402
+from pruning_lab.config import Train  # noqa: E402
 from pruning_lab.sim.data import load  # noqa: E402
 from pruning_lab.sim.engines import choose  # noqa: E402
 from pruning_lab.sim.pruning import prune  # noqa: E402
@@ -133,7 +134,7 @@ def phase_kinds(epochs: int) -> list[tuple[str, float, object, tuple | None]]:
 
 
 def prepared(sparsity: float, modulation) -> Network:
-    net = init(ModelConfig(), generator(0, "bench"))
+    net = init(compose_job().model, generator(0, "bench"))
     prune(net, sparsity)
     if modulation:
         net.damping, net.activation = modulation
@@ -151,7 +152,7 @@ def run_variant(variant: str, net: Network, what, data) -> None:
 
 
 def speed(args) -> list[dict]:
-    data = load(DataConfig()).train
+    data = load(compose_job().data).train
     threshold = sparse_from()
     for engine, s in (("dense", 0.0), ("sparse", 0.95)):  # first-use costs, paid once per process
         train(prepared(s, None), Train(1, 1e-3), data, BATCH, generator(0, "warm"), engine=engine)
@@ -283,7 +284,7 @@ def kernels(args) -> None:
 
 
 def crossover(args) -> None:
-    data = load(DataConfig()).train
+    data = load(compose_job().data).train
     tick = clock(args.clock)
     print(f"\nSparse over dense engine by sparsity (training epochs per second, median of {args.repeats})\n")
     print("| sparsity | dense | sparse | sparse / dense |\n|---:|---:|---:|---:|")

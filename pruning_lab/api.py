@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import numerics
-from .config import ConfigError, Job, flag
+from .config import ConfigError, Job, resolve, validate
 
 # the package is installed editable, beside the conf/ the CLI's @hydra.main reads
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -27,8 +27,7 @@ def compose(overrides: Sequence[str]):
     from hydra.errors import HydraException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
-    from .hydra_callbacks import one_line
-    from .overrides import name_unparsable
+    from .launch.overrides import name_unparsable, one_line
 
     # a caller may hold Hydra's global state (a notebook composing its own configs): set it
     # aside, and give it back afterwards
@@ -46,6 +45,13 @@ def compose(overrides: Sequence[str]):
             GlobalHydra.instance().initialize(held)
 
 
+def job(overrides: Sequence[str] = ()) -> Job:
+    """The validated Job the command line would run for ``overrides`` (``ConfigError`` if refused)."""
+    if isinstance(overrides, str):
+        raise TypeError("overrides must be a list of strings, e.g. ['treatment=ssri', 'seed=3']")
+    return validate(*resolve(compose(overrides))).job
+
+
 def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> dict:
     """Run one job (``["treatment=ssri", "seed=3"]``, as on the command line) and return its result.
 
@@ -56,9 +62,8 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     """
     if isinstance(overrides, str):
         raise TypeError("overrides must be a list of strings, e.g. ['treatment=ssri', 'seed=3']")
-    cfg = compose(overrides)
-    job = Job.from_config(cfg)
-    force = flag(cfg, "force")
+    checked = validate(*resolve(compose(overrides)))
+    job, force = checked.job, checked.force
     if store is not None:
         from .store import BadStore, check_root
 

@@ -1,8 +1,11 @@
-"""Typed, validated view of a composed config: the only place that knows its shape.
+"""The one config schema: what a composed config must hold, as typed, frozen pydantic dataclasses.
 
-Hydra composes YAML; ``Job.from_config`` turns the result into frozen dataclasses and refuses
-anything out of range with a one-line ``ConfigError``. The library takes these dataclasses,
-never a DictConfig, so it runs the same from a notebook, a test or the CLI.
+Hydra composes YAML (every default lives in ``conf/``); ``validate`` turns the composed,
+resolved config into a ``Config`` (the ``Job`` that determines the result, plus how to run
+it) or refuses it with a one-line ``ConfigError`` naming the key at fault: the key the user
+typed, when a value reached its field through an interpolation (``${treatment.damping}``,
+``${seed}``). The simulation takes these dataclasses, never a DictConfig, so it runs the
+same from a notebook, a test or the CLI.
 """
 
 from __future__ import annotations
@@ -11,76 +14,141 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Annotated, Any, Literal, Mapping, Union
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError
+from pydantic import dataclasses as pyd
+from pydantic_core import PydanticCustomError
 
 from . import numerics
 
 SCHEMA = "pruning-lab/result/1"
-# How internal noise is drawn (noise.py). Not a setting, but it determines every result that
+# How internal noise is drawn (sim/noise.py). Not a setting, but it determines every result that
 # uses noise, so it is part of each job's hash: results drawn under another definition are
 # recomputed, never reused. Change it whenever noise.py's numbers change.
 NOISE_STREAM = "splitmix64-boxmuller/1"
 ACTIVATIONS = ("relu", "tanh")
-# the engines a phase can run on (engines/); the config may also say "auto" (engines.choose)
+# the engines a phase can run on (sim/engines/); the config may also say "auto" (engines.choose)
 ENGINES = ("dense", "sparse")
+# YAML 1.1's booleans (yaml.org/type/bool.html): Hydra's override parser turns only true/false
+# into bools and hands the others (force=yes) over as strings
+YAML_TRUE, YAML_FALSE = ("y", "yes", "true", "on"), ("n", "no", "false", "off")
 
 
 class ConfigError(ValueError):
     """A config value the protocol cannot run with; its message is one line."""
 
 
-# -- small checked readers ------------------------------------------------------------------
+# -- how a field is checked: each refusal is a message that follows the field's name -----------
 
 
-def _number(d: Mapping, key: str, where: str, *, integer: bool = False) -> float:
-    if key not in d:
-        raise ConfigError(f"{where}.{key} is missing")
-    v = d[key]
+def _refuse(message: str, kind: str = "value") -> PydanticCustomError:
+    # the message goes through the context: a template would read its braces (${...}) as fields
+    return PydanticCustomError(kind, "{message}", {"message": message})
+
+
+def _number(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(f"{where}.{key} must be a number, got {v!r}")
-    if integer:
-        if isinstance(v, float) and not v.is_integer():
-            raise ConfigError(f"{where}.{key} must be an integer, got {v!r}")
-        return int(v)
+        raise _refuse(f"must be a number, got {v!r}", "type")
     if not math.isfinite(v):
-        raise ConfigError(f"{where}.{key} must be finite, got {v!r}")
+        raise _refuse(f"must be finite, got {v!r}", "type")
     return float(v)
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
+def _integer(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _refuse(f"must be a number, got {v!r}", "type")
+    if isinstance(v, float) and not v.is_integer():
+        raise _refuse(f"must be an integer, got {v!r}", "type")
+    return int(v)
 
 
-def _no_extra(d: Mapping, allowed: set[str], where: str) -> None:
-    extra = sorted(set(d) - allowed)
-    _check(not extra, f"{where} has unknown key(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}")
+class Range:
+    """A numeric range written as the refusal says it: ``[0, 1)``, ``(0, 1]``, ``>= 0``, ``<= 9``."""
+
+    def __init__(self, text: str, note: str = ""):
+        self.text, self.note = text, note
+        m = re.fullmatch(r"([\[(])(\S+), (\S+)([\])])", text)
+        if m:
+            self.text = f"in {text}"
+            lo, hi = float(m[2]), float(m[3])
+            self.ok = lambda v: (lo <= v if m[1] == "[" else lo < v) and (v <= hi if m[4] == "]" else v < hi)
+        else:
+            op, bound = text.split()
+            b = float(bound)
+            self.ok = {">=": lambda v: v >= b, ">": lambda v: v > b, "<=": lambda v: v <= b}[op]
+
+    def __call__(self, v: float) -> float:
+        if not self.ok(v):
+            raise _refuse(f"must be {self.text}{self.note}, got {v}")
+        return v
+
+
+def Number(*ranges: Range) -> Any:
+    """A finite number (a bool or a string is not one), within every range given."""
+    return Annotated[float, BeforeValidator(_number), *map(AfterValidator, ranges)]
+
+
+def Count(*ranges: Range) -> Any:
+    """A whole number (2.0 is one, 2.5 is not), within every range given."""
+    return Annotated[int, BeforeValidator(_integer), *map(AfterValidator, ranges)]
+
+
+def OneOf(*options: str, say: str | None = None) -> Any:
+    def check(v: Any) -> str:
+        if v not in options:
+            raise _refuse(f"must be {say or 'one of ' + ', '.join(options)}, got {v!r}")
+        return v
+    return Annotated[str, BeforeValidator(check)]
+
+
+def _boolean(v: Any) -> bool:
+    if isinstance(v, str) and v in {s for w in YAML_TRUE + YAML_FALSE for s in (w, w.capitalize(), w.upper())}:
+        return v.lower() in YAML_TRUE
+    if not isinstance(v, bool):
+        raise _refuse(f"must be true or false, got {v!r}")
+    return v
+
+
+def _list_of(what: str):
+    def check(v: Any) -> Any:
+        if not isinstance(v, (list, tuple)):
+            raise _refuse(f"must be a list of {what}")
+        return v
+    return BeforeValidator(check)
+
+
+FIXED = ConfigDict(extra="forbid")
 
 
 # -- phases: the vocabulary treatments are written in ------------------------------------------
 
 
-@dataclass(frozen=True)
+@pyd.dataclass(frozen=True, config=FIXED)
 class Regrow:
     """Reinstate a fraction of each layer's pruned positions (gradient-scored or random)."""
 
-    fraction: float
-    score: str = "gradient"
-    batches: int = 30
-    init_std: float = 0.03
-    kind: str = field(default="regrow", init=False)
+    fraction: Number(Range("(0, 1]"))
+    score: OneOf("gradient", "random", say="gradient or random")
+    batches: Count(Range(">= 1"))  # mini-batches over which |gradient| is summed
+    init_std: Number(Range(">= 0"))  # regrown weights ~ N(0, init_std^2)
+    kind: Literal["regrow"] = "regrow"
 
 
-@dataclass(frozen=True)
+@pyd.dataclass(frozen=True, config=FIXED)
 class Train:
-    """Masked Adam training; internal noise fades linearly from noise_start to noise_end."""
+    """Masked Adam training; internal noise fades linearly from noise_start to noise_end (none unless given)."""
 
-    epochs: int
-    lr: float
-    noise_start: float = 0.0
-    noise_end: float = 0.0
-    kind: str = field(default="train", init=False)
+    epochs: Count(Range(">= 0"))
+    lr: Number(Range("> 0"))
+    noise_start: Number() = 0.0
+    noise_end: Number() = 0.0
+    kind: Literal["train"] = "train"
+
+    def __post_init__(self) -> None:
+        if self.noise_start < 0 or self.noise_end < 0:
+            raise _refuse(f"noise sigma must be >= 0, got {self.noise_start} -> {self.noise_end}")
 
     def sigma(self, epoch: int) -> float:
         """Internal noise in epoch ``epoch`` (0-based): start in the first, end in the last."""
@@ -89,163 +157,185 @@ class Train:
         return self.noise_start + (self.noise_end - self.noise_start) * epoch / (self.epochs - 1)
 
 
-@dataclass(frozen=True)
+@pyd.dataclass(frozen=True, config=FIXED)
 class Modulate:
     """Switch tonic inhibition: damping of hidden activations and their nonlinearity."""
 
-    damping: float
-    activation: str
-    kind: str = field(default="modulate", init=False)
+    damping: Number(Range("> 0"))
+    activation: OneOf(*ACTIVATIONS)
+    kind: Literal["modulate"] = "modulate"
 
 
-Phase = Regrow | Train | Modulate
+PHASES = {"regrow": Regrow, "train": Train, "modulate": Modulate}
 
 
-def _phase(d: Any, where: str) -> Phase:
-    _check(isinstance(d, Mapping), f"{where} must be a mapping with a 'kind'")
-    kind = d.get("kind")
-    if kind == "regrow":
-        _no_extra(d, {"kind", "fraction", "score", "batches", "init_std"}, where)
-        fraction = _number(d, "fraction", where)
-        _check(0 < fraction <= 1, f"{where}.fraction must be in (0, 1], got {fraction}")
-        score = d.get("score", "gradient")
-        _check(score in ("gradient", "random"), f"{where}.score must be gradient or random, got {score!r}")
-        batches = _number({"batches": d.get("batches", 30)}, "batches", where, integer=True)
-        _check(batches >= 1, f"{where}.batches must be >= 1, got {batches}")
-        init_std = _number({"init_std": d.get("init_std", 0.03)}, "init_std", where)
-        _check(init_std >= 0, f"{where}.init_std must be >= 0, got {init_std}")
-        return Regrow(fraction, score, int(batches), init_std)
-    if kind == "train":
-        _no_extra(d, {"kind", "epochs", "lr", "noise_start", "noise_end"}, where)
-        epochs = _number(d, "epochs", where, integer=True)
-        _check(epochs >= 0, f"{where}.epochs must be >= 0, got {epochs}")
-        lr = _number(d, "lr", where)
-        _check(lr > 0, f"{where}.lr must be > 0, got {lr}")
-        start = _number({"noise_start": d.get("noise_start", 0.0)}, "noise_start", where)
-        end = _number({"noise_end": d.get("noise_end", 0.0)}, "noise_end", where)
-        _check(start >= 0 and end >= 0, f"{where} noise sigma must be >= 0, got {start} -> {end}")
-        return Train(int(epochs), lr, start, end)
-    if kind == "modulate":
-        _no_extra(d, {"kind", "damping", "activation"}, where)
-        damping = _number(d, "damping", where)
-        _check(damping > 0, f"{where}.damping must be > 0, got {damping}")
-        act = d.get("activation", "relu")
-        _check(act in ACTIVATIONS, f"{where}.activation must be one of {', '.join(ACTIVATIONS)}, got {act!r}")
-        return Modulate(damping, act)
-    raise ConfigError(f"{where}.kind {kind!r} is unknown; phase kinds are regrow, train, modulate")
+def _phase_kind(v: Any) -> Any:
+    if isinstance(v, tuple(PHASES.values())):
+        return v
+    if not isinstance(v, Mapping):
+        raise _refuse("must be a mapping with a 'kind'")
+    if v.get("kind") not in PHASES:
+        raise _refuse(f".kind {v.get('kind')!r} is unknown; phase kinds are {', '.join(PHASES)}")
+    return v
+
+
+Phase = Annotated[Annotated[Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in PHASES.items())],
+                            Discriminator(lambda v: v["kind"] if isinstance(v, Mapping) else v.kind)],
+                  BeforeValidator(_phase_kind)]
+Phases = Annotated[tuple[Phase, ...], _list_of("phases")]
 
 
 # -- config groups ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+def _centres(v: Any) -> Any:
+    if not (isinstance(v, (list, tuple)) and len(v) >= 2 and all(
+            isinstance(c, (list, tuple)) and len(c) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                                 for x in c) for c in v)):
+        raise _refuse("must be a list of at least two [x, y] pairs")
+    return v
+
+
+def _widths(v: Any) -> Any:
+    if not (isinstance(v, (list, tuple)) and len(v) > 0):
+        raise _refuse("must be a non-empty list of layer widths")
+    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in v):
+        raise _refuse(f"must hold positive integers, got {list(v)}")
+    return v
+
+
+def _sigmas(v: Any) -> Any:
+    if not isinstance(v, (list, tuple)):
+        raise _refuse("must be a list of sigmas")
+    for x in v:
+        try:
+            _number(x)
+        except PydanticCustomError as e:
+            raise _refuse(f".sigma {e.context['message']}") from None
+    if any(x < 0 for x in v):
+        raise _refuse(f"sigmas must be >= 0, got {[float(x) for x in v]}")
+    return v
+
+
+@pyd.dataclass(frozen=True, config=FIXED)
 class DataConfig:
-    centres: tuple[tuple[float, float], ...] = ((-3, -3), (3, 3), (-3, 3), (3, -3))
-    spread: float = 0.8
-    train_size: int = 12000
-    test_size: int = 4000
-    clean_size: int = 2000
-    batch_size: int = 128
-    seed: int = 0
+    centres: Annotated[tuple[tuple[float, float], ...], BeforeValidator(_centres)]
+    spread: Number(Range(">= 0"))
+    train_size: Count(Range(">= 1"))
+    test_size: Count(Range(">= 1"))
+    clean_size: Count(Range(">= 1"))
+    batch_size: Count(Range(">= 1"))
+    # the data streams are NumPy RandomState(1000 * seed + 300 at most), seeded with 32 bits
+    seed: Count(Range(">= 0"), Range(f"<= {(2**32 - 301) // 1000}"))
 
 
-@dataclass(frozen=True)
+def _two_inputs(v: int) -> int:
+    if v != 2:
+        raise _refuse(f"must be 2 (the cluster task is 2-D), got {v}")
+    return v
+
+
+@pyd.dataclass(frozen=True, config=FIXED)
 class ModelConfig:
-    inputs: int = 2
-    hidden: tuple[int, ...] = (512, 512, 256)
-    classes: int = 4
+    inputs: Annotated[Count(), AfterValidator(_two_inputs)]
+    hidden: Annotated[tuple[int, ...], BeforeValidator(_widths)]
+    classes: Count()
 
 
-@dataclass(frozen=True)
+@pyd.dataclass(frozen=True, config=FIXED)
 class BaselineConfig:
-    epochs: int = 20
-    lr: float = 1e-3
+    epochs: Count(Range(">= 0"))
+    lr: Number(Range("> 0"))
 
 
-@dataclass(frozen=True)
+@pyd.dataclass(frozen=True, config=FIXED)
 class PathologyConfig:
-    sparsity: float = 0.95
-    scope: str = "per_layer"
-    relapse_fraction: float = 0.40
-    relapse_cap: float = 0.99
+    sparsity: Number(Range("[0, 1)"))
+    scope: OneOf("per_layer", "global", say="per_layer or global")
+    relapse_fraction: Number(Range("[0, 1]"))
+    relapse_cap: Number(Range("[0, 1)"))
 
 
-@dataclass(frozen=True)
+def _name(v: Any) -> str:
+    if not (isinstance(v, str) and v):
+        raise _refuse("must be a non-empty string")
+    return v
+
+
+@pyd.dataclass(frozen=True, config=ConfigDict(extra="ignore"))  # its knobs are checked by validate
 class TreatmentConfig:
-    name: str
-    label: str
-    phases: tuple[Phase, ...]
-    maintenance: tuple[Phase, ...]
+    name: Annotated[str, BeforeValidator(_name)]
+    phases: Phases
+    maintenance: Phases
+    label: Annotated[str, BeforeValidator(str)] = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)  # frozen: the one place a label is filled in
 
 
-@dataclass(frozen=True)
+@pyd.dataclass(frozen=True, config=FIXED)
 class StressConfig:
-    input_sigma: float = 1.0
-    internal_sigma: float = 0.5
-    profile: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.5)
+    input_sigma: Number(Range(">= 0"))
+    internal_sigma: Number(Range(">= 0"))
+    profile: Annotated[tuple[float, ...], BeforeValidator(_sigmas)]
+    # the "extreme noise" condition the onset course scores (internal noise only)
+    extreme_sigma: Number(Range(">= 0"))
 
 
-@dataclass(frozen=True)
+@pyd.dataclass(frozen=True, config=FIXED)
 class LongitudinalConfig:
-    cycles: int = 8
-    prune_fraction: float = 0.10
-    relapse_threshold: float = 80.0
+    cycles: Count(Range(">= 0"))
+    prune_fraction: Number(Range("[0, 1]"))
+    relapse_threshold: Number()
 
 
-@dataclass(frozen=True)
+@pyd.dataclass(frozen=True, config=FIXED)
 class OnsetConfig:
     """The treatment's time course: scored every ``every`` epochs (0: not at all)."""
 
-    every: int = 5
-    response: float = 80.0  # combined-stress accuracy (%) that counts as a response
+    every: Count(Range(">= 0", " epochs (0: no onset course)"))
+    response: Number(Range("[0, 100]", " (%)"))  # combined-stress accuracy that counts as a response
 
 
-@dataclass(frozen=True)
+def _group(cls: type) -> Any:
+    name = {"DataConfig": "data", "ModelConfig": "model", "BaselineConfig": "baseline", "PathologyConfig": "pathology",
+            "TreatmentConfig": "treatment", "StressConfig": "stress", "LongitudinalConfig": "longitudinal",
+            "OnsetConfig": "onset"}[cls.__name__]
+
+    def check(v: Any) -> Any:
+        if not isinstance(v, (Mapping, cls)):
+            raise _refuse(f"config group '{name}' is missing or not a mapping", "whole")
+        return v
+    return Annotated[cls, BeforeValidator(check)]
+
+
+@pyd.dataclass(frozen=True, config=FIXED)
 class Job:
     """Everything that determines one run's metrics (and nothing that does not)."""
 
-    seed: int
-    treatment: TreatmentConfig
-    data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    baseline: BaselineConfig = BaselineConfig()
-    pathology: PathologyConfig = PathologyConfig()
-    stress: StressConfig = StressConfig()
-    longitudinal: LongitudinalConfig = LongitudinalConfig()
-    onset: OnsetConfig = OnsetConfig()
-    engine: str = "auto"
-    engine_sparse_from: float = 0.8
-    numerics: str = "portable"
+    seed: Count(Range(">= 0"))
+    treatment: _group(TreatmentConfig)
+    data: _group(DataConfig)
+    model: _group(ModelConfig)
+    baseline: _group(BaselineConfig)
+    pathology: _group(PathologyConfig)
+    stress: _group(StressConfig)
+    longitudinal: _group(LongitudinalConfig)
+    onset: _group(OnsetConfig)
+    engine: OneOf("auto", *ENGINES)
+    engine_sparse_from: Number(Range("[0, 1]"))
+    numerics: OneOf(*numerics.MODES)
+
+    def __post_init__(self) -> None:
+        if self.model.classes != len(self.data.centres):
+            raise _refuse(f"model.classes must equal the number of data.centres ({len(self.data.centres)}), "
+                          f"got {self.model.classes}", "whole")
 
     @staticmethod
     def from_config(cfg: Mapping) -> "Job":
-        """Validate a composed config (DictConfig or plain dict) into a Job.
-
-        Pass it unresolved: a treatment's knobs are known by the ``${treatment.<knob>}``
-        interpolations of its phases, and a resolved copy has none left.
-        """
-        from omegaconf import DictConfig, OmegaConf
-
-        try:
-            if not isinstance(cfg, DictConfig):
-                cfg = OmegaConf.create(dict(cfg))
-            # Hydra's own node holds job-time interpolations (hydra.job.num, ...); the job
-            # never needs it
-            cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-            # a treatment knob is known by the phases that refer to it, which only the
-            # unresolved node shows
-            raw = cfg.get("treatment")
-            raw = OmegaConf.to_container(raw, resolve=False) if isinstance(raw, DictConfig) else raw
-            resolved = OmegaConf.to_container(cfg, resolve=True)
-        except Exception as e:  # interpolation errors and the like
-            raise ConfigError(str(e).splitlines()[0]) from None
-        return Job.from_resolved(resolved, raw)
-
-    @staticmethod
-    def from_resolved(cfg: Mapping, treatment: Any) -> "Job":
-        """Validate a resolved plain config whose treatment node, unresolved, is ``treatment``."""
-        _known_keys(cfg, treatment)
-        return _job(cfg)
+        """The validated Job of a composed config (a DictConfig or a plain mapping), as the CLI reads it."""
+        return validate(*resolve(cfg)).job
 
     def to_dict(self) -> dict:
         """Plain JSON types (lists, not tuples), as the config reads back from a result file."""
@@ -257,7 +347,24 @@ class Job:
         return job_hash(self.to_dict())
 
 
-def config_hash(d: Any) -> str:
+@dataclass(frozen=True)
+class Config:
+    """A validated composed config: the job, and how to run it."""
+
+    job: Job
+    force: bool  # recompute even when the store holds a valid result
+    store: Any  # paths.store as given; the store checks it (store.check_root)
+
+
+JOB_KEYS = tuple(f.name for f in fields(Job))
+TOP_KEYS = frozenset(JOB_KEYS) | {"force", "paths"}
+_JOB = TypeAdapter(Job)
+_GROUPS = {"data": DataConfig, "model": ModelConfig, "baseline": BaselineConfig, "pathology": PathologyConfig,
+           "stress": StressConfig, "longitudinal": LongitudinalConfig, "onset": OnsetConfig, **PHASES}
+
+
+def content_hash(d: Any) -> str:
+    """A short content hash of a JSON-able value (dict keys in sorted order)."""
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -265,25 +372,26 @@ def config_hash(d: Any) -> str:
 def job_hash(config: Mapping) -> str:
     """A job's hash, from its config as ``Job.to_dict`` gives it, the noise stream and the
     portable numerics' version (numerics.py)."""
-    return config_hash({**config, "noise_stream": NOISE_STREAM, "numerics_version": numerics.VERSION})
+    return content_hash({**config, "noise_stream": NOISE_STREAM, "numerics_version": numerics.VERSION})
 
 
-def _section(cfg: Mapping, key: str) -> Mapping:
-    v = cfg.get(key)
-    _check(isinstance(v, Mapping), f"config group '{key}' is missing or not a mapping")
-    if key in _FIXED:  # a misspelt key (+pathology.sparsty=0.9) must not pass silently
-        _no_extra(v, {f.name for f in fields(_FIXED[key])}, key)
-    return v
+# -- validation --------------------------------------------------------------------------------
 
 
-_FIXED = {"data": DataConfig, "model": ModelConfig, "baseline": BaselineConfig, "pathology": PathologyConfig,
-          "stress": StressConfig, "longitudinal": LongitudinalConfig, "onset": OnsetConfig}
+def resolve(cfg: Mapping) -> tuple[dict, dict]:
+    """A composed config (DictConfig or mapping) as plain dicts: resolved, and as written
+    (interpolations kept), without Hydra's own node. ``ConfigError`` if an interpolation fails."""
+    from omegaconf import DictConfig, OmegaConf
+
+    try:
+        node = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
+        node = OmegaConf.masked_copy(node, [k for k in node if k != "hydra"])
+        return OmegaConf.to_container(node, resolve=True), OmegaConf.to_container(node, resolve=False)
+    except Exception as e:  # interpolation errors and the like
+        raise ConfigError(str(e).splitlines()[0]) from None
 
 
-_TOP = {"seed", "engine", "engine_sparse_from", "numerics", "force", "paths", "treatment", *_FIXED}
-_PATHS = {"store"}
-_TREATMENT = {"name", "label", "phases", "maintenance"}
-_KNOB = re.compile(r"\$\{treatment\.(\w+)")
+_REFERENCE = re.compile(r"\$\{([\w.]+)\}")
 
 
 def _refs(node: Any) -> set[str]:
@@ -292,157 +400,101 @@ def _refs(node: Any) -> set[str]:
         return set().union(*(_refs(v) for v in node.values()))
     if isinstance(node, (list, tuple)):
         return set().union(*(_refs(v) for v in node))
-    return set(_KNOB.findall(node)) if isinstance(node, str) else set()
+    return {k[len("treatment."):] for k in _REFERENCE.findall(node) if k.startswith("treatment.")} \
+        if isinstance(node, str) else set()
 
 
-def _known_keys(cfg: Mapping, treatment: Any) -> None:
+def _unknown(keys: Any, allowed: Any, where: str) -> None:
+    extra = sorted(set(keys) - set(allowed))
+    if extra:
+        raise ConfigError(f"{where} has unknown key(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _known_keys(cfg: Mapping, raw: Mapping) -> None:
     """Refuse a key nothing reads (``+sede=3``, ``+paths.stor=x``, ``+treatment.epochz=50``)."""
-    extra = sorted(set(cfg) - _TOP)
-    _check(not extra, f"unknown key(s) {', '.join(extra)}; top-level keys: {', '.join(sorted(_TOP))}")
+    extra = sorted(set(cfg) - TOP_KEYS)
+    if extra:
+        raise ConfigError(f"unknown key(s) {', '.join(extra)}; top-level keys: {', '.join(sorted(TOP_KEYS))}")
     if isinstance(cfg.get("paths"), Mapping):
-        _no_extra(cfg["paths"], _PATHS, "paths")
+        _unknown(cfg["paths"], {"store"}, "paths")
+    treatment = raw.get("treatment")
     if not isinstance(treatment, Mapping):
         return
     # a treatment's other keys are free-form knobs, known if a phase refers to them (or a
     # knob a phase refers to does)
     known = _refs([treatment.get("phases"), treatment.get("maintenance")])
-    while (more := _refs([treatment.get(k) for k in known]) - known):
+    while more := _refs([treatment.get(k) for k in known]) - known:
         known |= more
-    knobs = sorted(set(treatment) - _TREATMENT)
+    knobs = sorted(set(treatment) - {f.name for f in fields(TreatmentConfig)})
     for knob in knobs:
-        _check(knob in known, f"treatment.{knob} is unknown: no phase of treatment {treatment.get('name')!r} "
-                              f"refers to ${{treatment.{knob}}}; its knobs: {', '.join(k for k in knobs if k in known) or 'none'}")
+        if knob not in known:
+            raise ConfigError(f"treatment.{knob} is unknown: no phase of treatment {treatment.get('name')!r} refers "
+                              f"to ${{treatment.{knob}}}; its knobs: {', '.join(k for k in knobs if k in known) or 'none'}")
 
 
-# YAML 1.1's booleans (yaml.org/type/bool.html), as OmegaConf reads them; Hydra's override
-# parser turns only true/false into bools and hands the others over as strings
-_BOOLS = {s: word in ("y", "yes", "true", "on") for word in ("y", "yes", "true", "on", "n", "no", "false", "off")
-          for s in (word, word.capitalize(), word.upper())}
+def _written(raw: Mapping, loc: tuple) -> str | None:
+    """The key a field's value came from, when the field is written as ``${key}`` in ``raw``."""
+    node: Any = raw
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    m = _REFERENCE.fullmatch(node) if isinstance(node, str) else None
+    return m[1] if m else None
 
 
-def flag(cfg: Mapping, key: str) -> bool:
-    """A boolean setting, refused unless spelt as YAML spells a boolean."""
-    v = cfg.get(key, False)
-    if isinstance(v, str) and v in _BOOLS:
-        return _BOOLS[v]
-    _check(isinstance(v, bool), f"{key} must be true or false, got {v!r}")
-    return v
+def _name_of(loc: tuple) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
-def _job(cfg: Mapping) -> Job:
-    seed = _number(cfg, "seed", "config", integer=True)
-    _check(seed >= 0, f"seed must be >= 0, got {seed}")
+def _message(error: ValidationError, raw: Mapping) -> str:
+    """The first of ``error``'s refusals as one line, named by the key at fault."""
+    errors = error.errors()
+    first = errors[0]
+    # a phase's location holds its kind after its index (phases, 0, "train", "lr"): not a key
+    loc, kinds = [], []
+    for i, p in enumerate(first["loc"]):
+        if isinstance(p, str) and i and isinstance(first["loc"][i - 1], int) and p in PHASES:
+            kinds.append(p)
+        else:
+            loc.append(p)
+    loc = tuple(loc)
+    kind, message = first["type"], first.get("ctx", {}).get("message", first["msg"])
+    if kind == "whole":
+        return message
+    if kind == "unexpected_keyword_argument":
+        parent = loc[:-1]
+        extra = [e["loc"][-1] for e in errors if e["type"] == kind and e["loc"][:-1] == first["loc"][:-1]]
+        allowed = [f.name for f in fields(_GROUPS[kinds[-1] if kinds else parent[-1]])]
+        return f"{_name_of(parent)} has unknown key(s) {', '.join(sorted(extra))}; allowed: {', '.join(sorted(allowed))}"
+    if kind == "missing" and len(loc) == 1 and loc[0] in _GROUPS:
+        return f"config group '{loc[0]}' is missing or not a mapping"
+    name = _written(raw, loc) or _name_of(loc)
+    if kind == "missing":
+        message = "is missing"
+    if "." not in name and "[" not in name and kind in ("missing", "type"):
+        name = f"config.{name}"  # a top-level key's type is named as the config's own
+    return f"{name}{message}" if message[:1] in ".[" else f"{name} {message}"
 
-    d = _section(cfg, "data")
-    centres = d.get("centres", DataConfig.centres)
-    _check(
-        isinstance(centres, (list, tuple)) and len(centres) >= 2
-        and all(isinstance(c, (list, tuple)) and len(c) == 2 for c in centres),
-        "data.centres must be a list of at least two [x, y] pairs",
-    )
-    data = DataConfig(
-        centres=tuple((float(a), float(b)) for a, b in centres),
-        spread=_number(d, "spread", "data"),
-        train_size=int(_number(d, "train_size", "data", integer=True)),
-        test_size=int(_number(d, "test_size", "data", integer=True)),
-        clean_size=int(_number(d, "clean_size", "data", integer=True)),
-        batch_size=int(_number(d, "batch_size", "data", integer=True)),
-        seed=int(_number(d, "seed", "data", integer=True)),
-    )
-    _check(data.spread >= 0, f"data.spread must be >= 0, got {data.spread}")
-    for k in ("train_size", "test_size", "clean_size", "batch_size"):
-        _check(getattr(data, k) >= 1, f"data.{k} must be >= 1, got {getattr(data, k)}")
-    _check(data.seed >= 0, f"data.seed must be >= 0, got {data.seed}")
-    # the data streams are NumPy RandomState(1000 * seed + 300 at most), seeded with 32 bits
-    _check(1000 * data.seed + 300 < 2**32, f"data.seed must be <= {(2**32 - 301) // 1000}, got {data.seed}")
 
-    m = _section(cfg, "model")
-    hidden = m.get("hidden")
-    _check(isinstance(hidden, (list, tuple)) and len(hidden) > 0, "model.hidden must be a non-empty list of layer widths")
-    _check(all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden),
-           f"model.hidden must hold positive integers, got {list(hidden)}")
-    model = ModelConfig(
-        inputs=int(_number(m, "inputs", "model", integer=True)),
-        hidden=tuple(hidden),
-        classes=int(_number(m, "classes", "model", integer=True)),
-    )
-    _check(model.inputs == 2, f"model.inputs must be 2 (the cluster task is 2-D), got {model.inputs}")
-    _check(model.classes == len(data.centres), f"model.classes must equal the number of data.centres ({len(data.centres)}), got {model.classes}")
+def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
+    """The ``Config`` of a resolved plain config, or ``ConfigError`` naming the key at fault.
 
-    b = _section(cfg, "baseline")
-    baseline = BaselineConfig(epochs=int(_number(b, "epochs", "baseline", integer=True)), lr=_number(b, "lr", "baseline"))
-    _check(baseline.epochs >= 0, f"baseline.epochs must be >= 0, got {baseline.epochs}")
-    _check(baseline.lr > 0, f"baseline.lr must be > 0, got {baseline.lr}")
-
-    p = _section(cfg, "pathology")
-    pathology = PathologyConfig(
-        sparsity=_number(p, "sparsity", "pathology"),
-        scope=p.get("scope", "per_layer"),
-        relapse_fraction=_number(p, "relapse_fraction", "pathology"),
-        relapse_cap=_number(p, "relapse_cap", "pathology"),
-    )
-    _check(0 <= pathology.sparsity < 1, f"pathology.sparsity must be in [0, 1), got {pathology.sparsity}")
-    _check(pathology.scope in ("per_layer", "global"), f"pathology.scope must be per_layer or global, got {pathology.scope!r}")
-    _check(0 <= pathology.relapse_fraction <= 1, f"pathology.relapse_fraction must be in [0, 1], got {pathology.relapse_fraction}")
-    _check(0 <= pathology.relapse_cap < 1, f"pathology.relapse_cap must be in [0, 1), got {pathology.relapse_cap}")
-
-    t = _section(cfg, "treatment")
-    name = t.get("name")
-    _check(isinstance(name, str) and name != "", "treatment.name must be a non-empty string")
-    for key in ("phases", "maintenance"):
-        _check(isinstance(t.get(key, []), (list, tuple)), f"treatment.{key} must be a list of phases")
-    # Headline knobs sit at the top of a treatment's YAML and its phases refer to them; check
-    # them first, so the error names the key the user typed rather than the phase it reached.
-    for knob, lo, hi in (("damping", 0, None), ("fraction", 0, 1), ("lr", 0, None), ("bridge_lr", 0, None)):
-        if knob in t and isinstance(t[knob], (int, float)) and not isinstance(t[knob], bool):
-            v = t[knob]
-            _check(v > lo and (hi is None or v <= hi),
-                   f"treatment.{knob} must be {'in (0, 1]' if hi else '> 0'}, got {v}")
-    treatment = TreatmentConfig(
-        name=name,
-        label=str(t.get("label", name)),
-        phases=tuple(_phase(x, f"treatment.phases[{i}]") for i, x in enumerate(t.get("phases", []))),
-        maintenance=tuple(_phase(x, f"treatment.maintenance[{i}]") for i, x in enumerate(t.get("maintenance", []))),
-    )
-
-    s = _section(cfg, "stress")
-    profile = s.get("profile", [])
-    _check(isinstance(profile, (list, tuple)), "stress.profile must be a list of sigmas")
-    stress = StressConfig(
-        input_sigma=_number(s, "input_sigma", "stress"),
-        internal_sigma=_number(s, "internal_sigma", "stress"),
-        profile=tuple(_number({"sigma": x}, "sigma", "stress.profile") for x in profile),
-    )
-    for key in ("input_sigma", "internal_sigma"):
-        _check(getattr(stress, key) >= 0, f"stress.{key} must be >= 0, got {getattr(stress, key)}")
-    _check(all(x >= 0 for x in stress.profile), f"stress.profile sigmas must be >= 0, got {list(stress.profile)}")
-
-    lg = _section(cfg, "longitudinal")
-    longitudinal = LongitudinalConfig(
-        cycles=int(_number(lg, "cycles", "longitudinal", integer=True)),
-        prune_fraction=_number(lg, "prune_fraction", "longitudinal"),
-        relapse_threshold=_number(lg, "relapse_threshold", "longitudinal"),
-    )
-    _check(longitudinal.cycles >= 0, f"longitudinal.cycles must be >= 0, got {longitudinal.cycles}")
-    _check(0 <= longitudinal.prune_fraction <= 1, f"longitudinal.prune_fraction must be in [0, 1], got {longitudinal.prune_fraction}")
-
-    flag(cfg, "force")
-
-    o = _section(cfg, "onset")
-    onset = OnsetConfig(every=int(_number(o, "every", "onset", integer=True)),
-                        response=_number(o, "response", "onset"))
-    _check(onset.every >= 0, f"onset.every must be >= 0 epochs (0: no onset course), got {onset.every}")
-    _check(0 <= onset.response <= 100, f"onset.response must be in [0, 100] (%), got {onset.response}")
-
-    engine = cfg.get("engine", "auto")
-    _check(engine in ("auto", *ENGINES), f"engine must be one of {', '.join(('auto', *ENGINES))}, got {engine!r}")
-    sparse_from = _number({"engine_sparse_from": cfg.get("engine_sparse_from", 0.8)}, "engine_sparse_from", "config")
-    _check(0 <= sparse_from <= 1, f"engine_sparse_from must be in [0, 1], got {sparse_from}")
-    mode = cfg.get("numerics", "portable")
-    _check(mode in numerics.MODES, f"numerics must be one of {', '.join(numerics.MODES)}, got {mode!r}")
-
-    return Job(
-        seed=int(seed), treatment=treatment, data=data, model=model, baseline=baseline,
-        pathology=pathology, stress=stress, longitudinal=longitudinal, onset=onset, engine=engine,
-        engine_sparse_from=sparse_from, numerics=mode,
-    )
+    ``raw`` is the same config as written, its interpolations kept: a treatment knob is known
+    by the ``${treatment.<knob>}`` of the phases that use it, and a refusal names the key a
+    value came from.
+    """
+    raw = cfg if raw is None else raw
+    _known_keys(cfg, raw)
+    try:
+        job = _JOB.validate_python({k: cfg[k] for k in JOB_KEYS if k in cfg})
+    except ValidationError as e:
+        raise ConfigError(_message(e, raw)) from None
+    if "force" not in cfg:
+        raise ConfigError("force is missing")
+    try:
+        force = _boolean(cfg["force"])
+    except PydanticCustomError as e:
+        raise ConfigError(f"force {e.context['message']}") from None
+    return Config(job, force, (cfg.get("paths") or {}).get("store"))

@@ -191,7 +191,8 @@ def cpu() -> dict:
             "extensions": [f for f in ("avx2", "fma", "avx512f") if f in flags]}
 
 
-def versions() -> dict:
+def library_versions() -> dict:
+    """The versions of the libraries that compute (and of Python and libc)."""
     import llvmlite
     import numba
     import numpy
@@ -240,4 +241,4 @@ def establish(mode: str) -> dict:
                     numba_cpu_name=numba_config.CPU_NAME, numba_cpu_features=numba_config.CPU_FEATURES)
     return {"numerics": mode, "portable": not problems, "version": VERSION, "settings": settings,
             "replaced": {k: v for k, v in _pinned().items() if v is not None},
-            "unpinned": problems, "cpu": host, "isa": isa, "versions": versions()}
+            "unpinned": problems, "cpu": host, "isa": isa, "versions": library_versions()}

@@ -134,10 +134,10 @@ def read_json(path: Path) -> dict | None:
         obj = json.loads(blob)
     except ValueError:
         raise Corrupt("not valid JSON (truncated or damaged)") from None
-    return verify(obj)
+    return checked(obj)
 
 
-def verify(obj) -> dict:
+def checked(obj) -> dict:
     """``obj`` without its checksum if the checksum matches the rest, else ``Corrupt``."""
     if not isinstance(obj, dict) or not isinstance(obj.get("checksum"), str):
         raise Corrupt("no checksum")
@@ -244,31 +244,31 @@ class ResultStore:
         self.root = Path(root) / "results"
         self.repaired = [] if repaired is None else repaired  # corrupt entries found, one line each
 
-    def path(self, config_hash: str) -> Path:
-        return self.root / f"{config_hash}.json"
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
 
-    def lock(self, config_hash: str):
-        """The lock its builder holds while computing ``config_hash``'s result."""
-        return locked(self.root.parent / "locks" / f"result-{config_hash}.lock", f"result {config_hash}")
+    def lock(self, key: str):
+        """The lock its builder holds while computing ``key``'s result."""
+        return locked(self.root.parent / "locks" / f"result-{key}.lock", f"result {key}")
 
-    def check(self, config_hash: str) -> dict | None:
+    def check(self, key: str) -> dict | None:
         """The stored result; None if absent; ``Corrupt`` if damaged or not this job's."""
-        obj = read_json(self.path(config_hash))
+        obj = read_json(self.path(key))
         if obj is None:
             return None
         if obj.get("schema") != SCHEMA:
             raise Corrupt(f"schema {obj.get('schema')!r}, expected {SCHEMA!r}")
         config = obj.get("config")
-        if obj.get("config_hash") != config_hash or not isinstance(config, dict) or job_hash(config) != config_hash:
+        if obj.get("config_hash") != key or not isinstance(config, dict) or job_hash(config) != key:
             raise Corrupt("holds the result of another config")
         return obj
 
-    def load(self, config_hash: str) -> dict | None:
+    def load(self, key: str) -> dict | None:
         """The valid stored result, or None if absent or damaged (reported, not used)."""
         try:
-            return self.check(config_hash)
+            return self.check(key)
         except Corrupt as e:
-            _report(self.path(config_hash), str(e), self.repaired)
+            _report(self.path(key), str(e), self.repaired)
             return None
 
     def save(self, result: dict) -> Path:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from pathlib import Path
 
@@ -36,6 +38,27 @@ def compose_job(*overrides: str) -> Job:
     """The validated Job for ``overrides``, composed from the real conf/ as the CLI does."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return Job.from_config(compose("config", overrides=list(overrides)))
+
+
+@functools.cache
+def shipped() -> Job:
+    """The Job of conf/ as shipped (paper 2's protocol, the ketamine-like treatment, seed 0)."""
+    return compose_job()
+
+
+def data_config(**changes):
+    """conf/'s data group, with ``changes``."""
+    return dataclasses.replace(shipped().data, **changes)
+
+
+def model_config(**changes):
+    """conf/'s model group, with ``changes``."""
+    return dataclasses.replace(shipped().model, **changes)
+
+
+def stress_config(**changes):
+    """conf/'s stress group, with ``changes``."""
+    return dataclasses.replace(shipped().stress, **changes)
 
 
 def tiny_job(*overrides: str) -> Job:

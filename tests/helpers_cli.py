@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from pruning_lab.hydra_callbacks import STATUS
+from pruning_lab.launch.status import STATUS
 from pruning_lab.store import Corrupt, ResultStore
 
 from .conftest import ROOT, TINY

@@ -24,7 +24,7 @@ from pruning_lab.analysis.load import read_results
 from pruning_lab.analysis.report import build
 from pruning_lab.analysis.stats import bootstrap_ci, hedges_g, holm, pairwise, quadrant_ceiling, summary_frame
 from pruning_lab.analysis.tables import Lookup, efficacy, relapse_summary, stress_profile
-from pruning_lab.config import SCHEMA, Job, config_hash
+from pruning_lab.config import SCHEMA, Job, content_hash
 from pruning_lab.store import dump_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def result(configs, seed: int, treatment: str = "ketamine", *, treated: dict | N
                           "extreme": [v - 10 for v in onset]}
         extra["response"] = {"threshold": threshold, "epoch": hit[0] if hit else None}
     out = {
-        "schema": SCHEMA, "config_hash": config_hash(config), "config": config, "seed": seed,
+        "schema": SCHEMA, "config_hash": content_hash(config), "config": config, "seed": seed,
         "treatment": treatment, "label": config["treatment"]["label"],
         "metrics": {"healthy": ev(99.0, 0.0), "untreated": untreated or ev(30.0 + seed), "treated": tr,
                     "off_drug": off,
@@ -499,9 +499,9 @@ def test_paper1_mode_for_a_single_seed(configs, tmp_path):
 
 
 def test_job_status_file_name_matches_the_writer():
-    from pruning_lab import hydra_callbacks
     from pruning_lab.analysis import load
-    assert load.JOB_STATUS == hydra_callbacks.STATUS
+    from pruning_lab.launch import status
+    assert load.JOB_STATUS == status.STATUS
 
 
 # -- the Python API -----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from omegaconf.errors import OmegaConfBaseException
 
 from pruning_lab.config import ConfigError, Job
-from pruning_lab.hydra_callbacks import one_line
+from pruning_lab.launch.overrides import one_line
 
 from .conftest import CONF, TINY
 from .helpers_cli import TRIVIAL, cli, places, valid_results

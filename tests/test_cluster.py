@@ -1,5 +1,5 @@
-"""The cluster path: hydra-submitit-launcher presets, run here with submitit's local executor,
-and SLURM job states read without accounting (the real SLURM is in test_slurm.py)."""
+"""The cluster path: the SLURM presets, run here with submitit's local executor, and SLURM job
+states read without accounting (the real SLURM is in test_slurm.py)."""
 
 from __future__ import annotations
 
@@ -58,70 +58,65 @@ def test_submitit_local_stores_what_joblib_stores_and_resumes_like_it(tmp_path):
     assert valid_results(tmp_path / "submitit" / "store")[lost]["metrics"] == joblib[lost]["metrics"]
 
 
-def fake_slurm(bin_dir: Path, accounting: str, squeue: str, squeue_rc: int = 0) -> None:
-    """``scontrol``, ``squeue`` and ``sacct`` stand-ins; ``sacct`` leaves a trace if called."""
-    bin_dir.mkdir()
-    scripts = {"scontrol": f"echo 'AccountingStorageType   = {accounting}'",
-               "squeue": f"printf '{squeue}'; [ {squeue_rc} = 0 ] || echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit {squeue_rc}",
-               "sacct": f"touch {bin_dir / 'sacct-called'}; echo 'JobID|State|NodeList'; echo '7_2|COMPLETED|n1'"}
+def fake_squeue(bin_dir: Path, out: str, rc: int = 0, err: str = "") -> None:
+    """An ``squeue`` stand-in that prints ``out`` (and ``err``) and exits ``rc``; and an ``sacct``
+    that leaves a trace if called."""
+    bin_dir.mkdir(exist_ok=True)
+    scripts = {"squeue": f"printf '{out}'; printf '{err}' >&2; exit {rc}",
+               "sacct": f"touch {bin_dir / 'sacct-called'}; exit 1"}
     for name, body in scripts.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
 
 
-@pytest.mark.parametrize("accounting, squeue, squeue_rc, ended", [
-    # no accounting: squeue's states; a task it has forgotten has ended too
-    ("accounting_storage/none", "7_0|COMPLETED|n1\\n7_1|CANCELLED|n1\\n7_2|RUNNING|n1\\n", 0, {"7_0", "7_1", "8_0"}),
-    ("accounting_storage/none", "", 1, {"7_0", "7_1", "7_2", "8_0"}),  # none of them known any more
-    # with accounting, sacct answers as before (here: only 7_2 is listed, completed)
-    ("accounting_storage/slurmdbd", "", 0, {"7_2"}),
+@pytest.mark.parametrize("out, rc, err, states", [
+    # squeue knows each task until MinJobAge after its end; one it has forgotten has ended too
+    ("7_0|COMPLETED\\n7_1|CANCELLED\\n7_2|RUNNING\\n", 0, "", {"7_0": "COMPLETED", "7_1": "CANCELLED",
+                                                               "7_2": "RUNNING", "8": "GONE"}),
+    # none of them known any more: squeue refuses the whole call
+    ("", 1, "slurm_load_jobs error: Invalid job id specified", {"7_0": "GONE", "7_1": "GONE", "7_2": "GONE",
+                                                                "8": "GONE"}),
+    # a busy or unreachable controller: no answer, so no job is taken for ended
+    ("", 1, "Socket timed out on send/recv operation", None),
 ])
-def test_without_accounting_job_states_come_from_squeue(tmp_path, monkeypatch, accounting, squeue, squeue_rc, ended):
-    from pruning_lab import slurm_queue
+def test_job_states_come_from_squeue_without_accounting(tmp_path, monkeypatch, out, rc, err, states):
+    from pruning_lab.launch.cluster import queue_states
 
-    fake_slurm(tmp_path / "bin", accounting, squeue, squeue_rc)
+    fake_squeue(tmp_path / "bin", out, rc, err)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    slurm_queue.accounting.cache_clear()
-    try:
-        watcher = slurm_queue.QueueWatcher(delay_s=60)
-        for job in ("7_0", "7_1", "7_2", "8_0"):
-            watcher.register_job(job)
-        watcher.update()
-        assert {job for job in ("7_0", "7_1", "7_2", "8_0") if watcher.is_done(job, mode="cache")} == ended
-        assert (tmp_path / "bin" / "sacct-called").exists() == (accounting != "accounting_storage/none")
-    finally:
-        slurm_queue.accounting.cache_clear()
+    assert queue_states(["7_0", "7_1", "7_2", "8"]) == states
+    assert not (tmp_path / "bin" / "sacct-called").exists()
 
 
-def test_a_busy_controller_ends_no_job(tmp_path, monkeypatch):
-    from pruning_lab import slurm_queue
+def test_a_task_that_ends_without_a_status_fails_once_squeue_has_seen_it_ended_twice(tmp_path):
+    """Its own status, written when it ends, is what a job's end is read from; a task that ends
+    without one (scancel, out of memory) is failed, after a second look at the queue."""
+    from types import SimpleNamespace
 
-    fake_slurm(tmp_path / "bin", "accounting_storage/none", "", 0)
-    (tmp_path / "bin" / "squeue").write_text("#!/bin/sh\necho 'Socket timed out on send/recv operation' >&2\nexit 1\n")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    slurm_queue.accounting.cache_clear()
-    try:
-        watcher = slurm_queue.QueueWatcher(delay_s=60)
-        watcher.register_job("7_0")
-        watcher.update()
-        assert not watcher.is_done("7_0", mode="cache")
-    finally:
-        slurm_queue.accounting.cache_clear()
+    from pruning_lab.config import Job
+    from pruning_lab.launch.cluster import SlurmLauncher
+    from pruning_lab.launch.plan import PlannedJob
+    from pruning_lab.launch.status import JobStatus
+
+    job = Job.from_config({**compose_config(), "seed": 0})
+    planned = PlannedJob(0, ("seed=0",), job, job.hash, tmp_path / "0", tmp_path / "store", False, "sweep-a")
+    task, launcher, seen = SimpleNamespace(job_id="7_0"), SlurmLauncher(), set()
+    assert launcher._ended(task, planned, {"7_0": "RUNNING"}, seen) is None
+    assert launcher._ended(task, planned, None, seen) is None  # squeue did not answer
+    assert launcher._ended(task, planned, {"7_0": "OUT_OF_MEMORY"}, seen) is None  # once: the status may be on its way
+    failed = launcher._ended(task, planned, {"7_0": "OUT_OF_MEMORY"}, seen)
+    assert (failed.state, failed.error) == ("failed", "ended without a result (state OUT_OF_MEMORY)")
+    planned.status("ran").write(planned.dir)  # its own status wins, whatever the queue says
+    assert launcher._ended(task, planned, {"7_0": "GONE"}, set()).state == "ran"
+    JobStatus(0, ["seed=0"], "ran", sweep="sweep-b").write(planned.dir)  # another sweep's status
+    assert launcher._ended(task, planned, {"7_0": "RUNNING"}, set()) is None
 
 
-@pytest.mark.parametrize("name, watched", [("slurm", True), ("slurm_local", False)])
-def test_a_slurm_sweep_watches_its_jobs_through_squeue(monkeypatch, name, watched):
-    from submitit.slurm import slurm
+def compose_config() -> dict:
+    from omegaconf import OmegaConf
 
-    from pruning_lab.hydra_callbacks import WatchSlurmQueue
-    from pruning_lab.slurm_queue import QueueWatcher
-
-    monkeypatch.setattr(slurm.SlurmJob, "watcher", slurm.SlurmInfoWatcher(delay_s=600))
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        config = compose("config", overrides=[f"hydra/launcher={name}"], return_hydra_config=True)
-    assert "WatchSlurmQueue" in str(config.hydra.callbacks)
-    WatchSlurmQueue().on_multirun_start(config)
-    assert isinstance(slurm.SlurmJob.watcher, QueueWatcher) == watched
+        return OmegaConf.to_container(compose("config", overrides=["treatment=none"]), resolve=True)
 
 
 def test_ctrl_c_under_submitit_local_stops_its_jobs_and_exits_130(tmp_path):

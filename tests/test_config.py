@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from pruning_lab.config import ConfigError, Job, Modulate, Regrow, Train, config_hash, flag, job_hash
+from pruning_lab.config import ConfigError, Job, Modulate, Regrow, Train, content_hash, job_hash, resolve, validate
 
 from .conftest import CONF
 
@@ -95,7 +95,7 @@ def test_the_shipped_config_holds_the_protocols_numbers(base):
     p = j.pathology
     assert (p.sparsity, p.scope, p.relapse_fraction, p.relapse_cap) == (0.95, "per_layer", 0.40, 0.99)
     assert (j.stress.input_sigma, j.stress.internal_sigma) == (1.0, 0.5)
-    assert j.stress.profile == (0.0, 0.5, 1.0, 1.5, 2.5)
+    assert j.stress.profile == (0.0, 0.5, 1.0, 1.5, 2.5) and j.stress.extreme_sigma == 2.5
     lg = j.longitudinal
     assert (lg.cycles, lg.prune_fraction, lg.relapse_threshold) == (8, 0.10, 80.0)
     assert (j.seed, j.engine, j.engine_sparse_from, j.numerics) == (0, "auto", 0.8, "portable")
@@ -259,14 +259,14 @@ def test_a_number_that_is_missing_or_not_a_number_is_refused_naming_it(base, key
     assert missing.startswith(f"{where} is missing") or missing == f"Interpolation key '{where}' not found"
 
 
-def test_two_clusters_are_enough_and_the_four_are_the_default(base):
+def test_two_clusters_are_enough(base):
     two = edited(edited(base["ketamine"], "data.centres", [[-3, 0], [3, 0]]), "model.classes", 2)
     assert job(two).data.centres == ((-3.0, 0.0), (3.0, 0.0))
-    assert job(edited(base["ketamine"], "data.centres", DELETE)).data.centres == ((-3, -3), (3, 3), (-3, 3), (3, -3))
 
 
-def test_force_is_off_unless_set():
-    assert flag({}, "force") is False and flag({"force": True}, "force") is True
+def test_force_is_off_as_shipped_and_read_as_set(base):
+    assert validate(*resolve(base["ketamine"])).force is False
+    assert validate(*resolve(edited(base["ketamine"], "force", True))).force is True
 
 
 def test_an_interpolation_that_does_not_resolve_is_a_config_error(base):
@@ -330,20 +330,17 @@ def test_a_value_at_the_edge_of_its_range_is_accepted(base, treatment, key, valu
     assert _normal(read(job(edited(base[treatment], key, value)))) == _normal(value)
 
 
-def test_phase_defaults_apply_when_a_field_is_left_out(base):
-    cfg = base["direct"]
-    for k in ("score", "batches", "init_std"):
-        cfg = edited(cfg, f"{P0}.{k}", DELETE)
-    cfg = edited(cfg, "treatment.maintenance.0", {"kind": "train", "epochs": 3, "lr": 1e-3})
-    cfg = edited(edited(edited(cfg, "treatment.label", DELETE), "stress.profile", DELETE), f"{P2}.activation", DELETE)
-    j = job(cfg)
-    assert j.treatment.phases[0] == Regrow(0.5, "gradient", 30, 0.03)
-    assert j.treatment.phases[2] == Modulate(0.7, "relu")
-    assert j.treatment.maintenance == (Train(3, 1e-3, 0.0, 0.0),)
-    assert j.treatment.label == "direct" and j.stress.profile == ()
-    engine = edited(edited(base["ketamine"], "engine", DELETE), "engine_sparse_from", DELETE)
-    assert (job(engine).engine, job(engine).engine_sparse_from) == ("auto", 0.8)
-    job(edited(base["ketamine"], "force", DELETE))  # force is off unless set
+def test_only_noise_and_the_label_may_be_left_out_every_other_default_lives_in_conf(base):
+    """A train phase without noise trains without it, and a treatment's label is its name; every
+    other key must be written (conf/ writes them all), so no default hides in the code."""
+    cfg = edited(base["direct"], "treatment.maintenance.0", {"kind": "train", "epochs": 3, "lr": 1e-3})
+    j = job(edited(cfg, "treatment.label", DELETE))
+    assert j.treatment.maintenance == (Train(3, 1e-3, 0.0, 0.0),) and j.treatment.label == "direct"
+    for key in (f"{P0}.score", f"{P0}.batches", f"{P0}.init_std", f"{P2}.activation", "stress.profile",
+                "stress.extreme_sigma", "data.centres"):
+        assert refusal(edited(base["direct"], key, DELETE)) == f"{key.replace('.phases.0', '.phases[0]').replace('.phases.2', '.phases[2]')} is missing"
+    for key in ("engine", "engine_sparse_from", "force"):
+        assert refusal(edited(base["ketamine"], key, DELETE)) in (f"config.{key} is missing", f"{key} is missing")
 
 
 def test_a_noise_schedule_of_one_or_two_epochs():
@@ -356,11 +353,11 @@ def test_the_job_hash_is_stable_and_changes_with_every_value(base):
     """Stored results are found by this hash: its format is part of every store written so far."""
     j = job(base["ketamine"])
     assert j.hash == job(base["ketamine"]).hash == job_hash(j.to_dict())
-    assert j.hash != config_hash(j.to_dict())  # the noise stream's definition is part of it
+    assert j.hash != content_hash(j.to_dict())  # the noise stream's definition is part of it
     assert job(edited(base["ketamine"], "seed", 1)).hash != j.hash
     assert job(edited(base["ketamine"], "pathology.relapse_cap", 0.9)).hash != j.hash
-    assert config_hash({"b": [1, 2], "a": 0.5}) == hashlib.sha256(b'{"a":0.5,"b":[1,2]}').hexdigest()[:16]
-    assert config_hash({"store": Path("x")}) == config_hash({"store": "x"})  # anything else as its str
+    assert content_hash({"b": [1, 2], "a": 0.5}) == hashlib.sha256(b'{"a":0.5,"b":[1,2]}').hexdigest()[:16]
+    assert content_hash({"store": Path("x")}) == content_hash({"store": "x"})  # anything else as its str
 
 
 # -- properties over whole ranges -------------------------------------------------------------------

@@ -191,33 +191,34 @@ def test_ctrl_c_at_a_few_moments_of_a_sweeps_start_exits_130_without_a_traceback
         interrupt_at(tmp_path, delay)
 
 
-def test_every_worker_starts_with_ctrl_c_and_sigterm_held_back_the_first_included():
+def test_every_worker_starts_with_the_stop_signals_held_back_then_ignores_them_the_first_included():
     """The first worker's start also starts multiprocessing's resource tracker, which unblocks
-    both signals after its own start: that worker would start interruptible (a traceback)."""
+    the signals after its own start: that worker would start interruptible (a traceback)."""
     script = ("import signal\n"
-              "from pruning_lab.workers import Pool\n"
-              "pool = Pool(2, signal.pthread_sigmask, (signal.SIG_BLOCK, []))  # each worker's mask\n"
-              "pool.submit(0, set.copy)\n"
-              "pool.submit(1, set.copy)\n"
-              "ends = pool.results(60)\n"
-              "ends += pool.results(60) if len(ends) < 2 else []\n"
-              "print(sorted(sorted(int(s) for s in mask & {signal.SIGINT, signal.SIGTERM}) for _, _, mask in ends))\n"
-              "pool.stop()\n")
+              "from pruning_lab.launch.local import submit, worker\n"
+              "def seen():\n"
+              "    stop = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}\n"
+              "    held = signal.pthread_sigmask(signal.SIG_BLOCK, []) & stop\n"
+              "    return sorted(map(int, held)), all(signal.getsignal(s) == signal.SIG_IGN for s in stop)\n"
+              "workers = [worker(), worker()]\n"
+              "print([submit(w, seen).result(timeout=60) for w in workers])\n"
+              "for w in workers: w.shutdown(kill_workers=True)\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.stdout.strip() == str([[signal.SIGINT.value, signal.SIGTERM.value]] * 2), done.stderr[-3000:]
+    stop = sorted(int(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+    assert done.stdout.strip() == str([(stop, True)] * 2), done.stderr[-3000:]
 
 
 def test_a_ctrl_c_while_python_winds_down_after_the_sweep_changes_nothing():
     """Python's teardown gives a signal whose handler is Python's back its default action: a
     Ctrl-C then, with the summary printed, would end the process by SIGINT (status -2)."""
     script = ("import os, signal\n"
-              "from pruning_lab import run\n"
-              "run.app = lambda: None  # a sweep that ends at once\n"
+              "from pruning_lab.launch import cli\n"
+              "cli.app = lambda: None  # a sweep that ends at once\n"
               "class CtrlC:  # dropped with this script's globals, in Python's teardown\n"
               "    def __del__(self, kill=os.kill, pid=os.getpid(), sig=signal.SIGINT):\n"
               "        kill(pid, sig)\n"
               "late = CtrlC()\n"
-              "run.main()\n")
+              "cli.main()\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stderr) == (0, "")
 
@@ -226,36 +227,40 @@ def test_a_ctrl_c_that_lands_in_code_run_by_exec_still_exits_130(tmp_path):
     """Python run with -m ends itself by SIGINT at exit once a KeyboardInterrupt has passed through
     exec()'d code, caught or not; dataclasses make their methods so while a sweep starts."""
     (tmp_path / "ctrl_c_in_exec.py").write_text(
-        "from pruning_lab import run\n"
-        "run.app = lambda: exec('import os, signal\\nos.kill(os.getpid(), signal.SIGINT)\\nfor _ in range(3): pass')\n"
-        "run.main()\n")
+        "from pruning_lab.launch import cli\n"
+        "cli.app = lambda: exec('import os, signal\\nos.kill(os.getpid(), signal.SIGINT)\\nfor _ in range(3): pass')\n"
+        "cli.main()\n")
     done = subprocess.run([sys.executable, "-m", "ctrl_c_in_exec"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 130, done.stderr[-3000:]
     assert done.stderr.splitlines()[-1] == "pruning-lab: interrupted; finished results are kept, run the same command to resume"
 
 
-def test_a_ctrl_c_that_a_library_swallows_comes_again_and_stops_the_run():
-    """Hydra turns an interrupt that lands while it composes the config into another error, and
-    swallows that; the run must stop all the same, not go on to the end."""
-    script = ("import os, signal, time\n"
-              "from pruning_lab import run\n"
-              "def app():\n"
-              "    try:\n"
+def test_a_ctrl_c_that_a_library_swallows_while_the_sweep_is_planned_still_stops_it(tmp_path):
+    """Hydra turns an interrupt that lands while it composes a job into another error, and
+    swallows that; the sweep must stop all the same before it launches anything."""
+    script = ("import os, signal, sys, time\n"
+              "from pruning_lab.launch import cli, plan\n"
+              "real = plan.Planner.plan\n"
+              "def plan_swallowing(self, num, overrides):\n"
+              "    if num == 0:\n"
               "        try:\n"
-              "            os.kill(os.getpid(), signal.SIGINT)\n"
-              "            time.sleep(5)\n"
-              "        except KeyboardInterrupt as e:\n"
-              "            raise ValueError('half-built config') from e\n"
-              "    except Exception:\n"
-              "        pass\n"
-              "    for _ in range(100):\n"
-              "        time.sleep(0.1)  # the rest of the run: 10 s\n"
-              "    print('ran to the end')\n"
-              "run.app = app\n"
-              "run.main()\n")
+              "            try:\n"
+              "                os.kill(os.getpid(), signal.SIGINT)\n"
+              "                time.sleep(5)\n"
+              "            except KeyboardInterrupt as e:\n"
+              "                raise ValueError('half-built config') from e\n"
+              "        except Exception:\n"
+              "            pass\n"
+              "    return real(self, num, overrides)\n"
+              "plan.Planner.plan = plan_swallowing\n"
+              f"sys.argv = ['run', '-m', 'seed=0,1', *{TRIVIAL!r}, *{places(tmp_path)!r}]\n"
+              "cli.main()\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (130, ""), done.stderr[-3000:]
+    assert done.stderr.splitlines()[-1] == ("pruning-lab: interrupted; finished results are kept, "
+                                            "run the same command to resume")
+    assert not (tmp_path / "sweep").exists() and not (tmp_path / "store").exists()  # nothing launched
 
 
 @pytest.mark.slow
@@ -265,25 +270,28 @@ def test_ctrl_c_at_any_moment_of_a_sweeps_start_exits_130_without_a_traceback(tm
         interrupt_at(tmp_path, rng.uniform(0.05, 6.0))
 
 
-def test_corrupt_store_files_count_as_recomputed_only_when_their_job_ran(tmp_path):
-    from pruning_lab.hydra_callbacks import Sweep, summarize
+def test_corrupt_store_files_count_as_recomputed_only_when_their_job_ran():
+    from pruning_lab.launch.status import JobStatus, summarize
 
-    sweep = Sweep(tmp_path, jobs=[(["seed=0"], "a"), (["seed=1"], "b"), (["seed=2"], "c")])
-    sweep.states = {0: {"state": "ran", "repaired": ["a.json: checksum mismatch"]},
-                    1: {"state": "failed", "error": "OSError: disk full", "repaired": ["b.json: not valid JSON"]},
-                    2: {"state": "reused", "repaired": []}}
-    line, problems, _ = summarize(sweep)
+    rows = [JobStatus(0, ["seed=0"], "ran", repaired=["a.json: checksum mismatch"]),
+            JobStatus(1, ["seed=1"], "failed", error="OSError: disk full", repaired=["b.json: not valid JSON"]),
+            JobStatus(2, ["seed=2"], "reused")]
+    line, problems = summarize(rows)
     assert line == "3 jobs: ran 1, reused 1, failed 1; found 1 corrupt store file(s) and recomputed them"
     assert problems == ["failed: #1 seed=1: OSError: disk full"]
 
 
 def test_an_interrupted_sweep_names_its_interrupted_jobs_and_counts_the_rest(tmp_path):
-    from pruning_lab.hydra_callbacks import Sweep, summarize
+    from pruning_lab.launch.plan import PlannedJob
+    from pruning_lab.launch.status import JobStatus, summarize
+    from pruning_lab.launch.sweeper import rows
 
-    sweep = Sweep(tmp_path, jobs=[([f"seed={i}"], str(i)) for i in range(5)])
-    sweep.states = {0: {"state": "ran"}, 1: {"state": "running"}, 2: {"state": "failed", "error": "E"}}
-    line, problems, rows = summarize(sweep, finished=False)
+    jobs = [PlannedJob(i, (f"seed={i}",), FAST, FAST.hash, tmp_path / str(i), tmp_path, False, "s") for i in range(5)]
+    states = {0: JobStatus(0, ["seed=0"], "ran"), 1: JobStatus(1, ["seed=1"], "running"),
+              2: JobStatus(2, ["seed=2"], "failed", error="E")}
+    table = rows(jobs, states, finished=False)
+    line, problems = summarize(table)
     assert line == "5 jobs: ran 1, reused 0, failed 1, interrupted 1, not started 2"
     # a large sweep cut short must not print a line per job it never started
     assert problems == ["interrupted: #1 seed=1", "failed: #2 seed=2: E"]
-    assert [r["state"] for r in rows] == ["ran", "interrupted", "failed", "not started", "not started"]
+    assert [r.state for r in table] == ["ran", "interrupted", "failed", "not started", "not started"]

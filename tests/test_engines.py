@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from pruning_lab.sim import data as data_mod
 from pruning_lab.sim import noise
-from pruning_lab.config import ENGINES, DataConfig, ModelConfig, StressConfig, Train
+from pruning_lab.config import ENGINES, Train
 from pruning_lab.sim.engines import Dense, Sparse, bind, choose, kernels
 from pruning_lab.sim.engines.sparse import Pattern
 from pruning_lab.sim.evaluation import evaluate
@@ -33,18 +33,18 @@ from pruning_lab.sim.pruning import prune
 from pruning_lab.sim.rng import generator
 from pruning_lab.sim.training import Adam, batches, shuffled, train
 
-from .conftest import tiny_job
+from .conftest import data_config, model_config, stress_config, tiny_job
 
 PARAM_TOL = 1e-5
 METRIC_TOL = 0.5  # percentage points
 
 
 def small_data():
-    return data_mod.load(DataConfig(train_size=600, test_size=400, clean_size=200))
+    return data_mod.load(data_config(train_size=600, test_size=400, clean_size=200))
 
 
 def pruned_net(sparsity: float = 0.9, hidden=(64, 64)) -> Network:
-    net = init(ModelConfig(hidden=hidden), generator(0, "test"))
+    net = init(model_config(hidden=hidden), generator(0, "test"))
     prune(net, sparsity)
     return net
 
@@ -148,7 +148,7 @@ def test_engines_agree_through_training(phase, modulation):
     for a, b in zip(dense.weights + dense.biases, sparse.weights + sparse.biases):
         torch.testing.assert_close(b, a, atol=PARAM_TOL, rtol=0)
 
-    stress = StressConfig()
+    stress = stress_config()
     ed, es = evaluate(dense, d, stress, 0), evaluate(sparse, d, stress, 0)
     for key in ("clean", "standard", "combined"):
         assert es[key] == pytest.approx(ed[key], abs=METRIC_TOL)

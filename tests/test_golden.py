@@ -41,7 +41,7 @@ OVERRIDES = [
     # at 95% sparsity: sparse engine, ReLU with noise; regrowth to ~47.5%: dense engine, noise;
     # then tanh with damping; the cycle (~53%) runs sparse, modulated, with noise
     "treatment.phases=[{kind: train, epochs: 1, lr: 5.0e-4, noise_start: 0.5, noise_end: 0.5},"
-    " {kind: regrow, fraction: 0.5, batches: 5},"
+    " {kind: regrow, fraction: 0.5, score: gradient, batches: 5, init_std: 0.03},"
     " {kind: train, epochs: 1, lr: 5.0e-4, noise_start: 0.5, noise_end: 0.2},"
     " {kind: modulate, damping: 0.7, activation: tanh},"
     " {kind: train, epochs: 1, lr: 5.0e-4}]",

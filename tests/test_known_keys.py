@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from pruning_lab.config import ConfigError, Job, flag
+from pruning_lab.config import ConfigError, Job, resolve, validate
 
 from .conftest import CONF
 from .helpers_cli import cli, places
@@ -53,9 +53,7 @@ def test_a_knob_a_phase_no_longer_refers_to_is_refused():
 @pytest.mark.parametrize("spelling, value", [("true", True), ("True", True), ("yes", True), ("on", True),
                                              ("false", False), ("FALSE", False), ("no", False), ("off", False)])
 def test_force_reads_yaml_boolean_spellings(spelling, value):
-    cfg = compose("config", overrides=[f"force={spelling}"])
-    Job.from_config(cfg)
-    assert flag(cfg, "force") is value
+    assert validate(*resolve(compose("config", overrides=[f"force={spelling}"]))).force is value
 
 
 @pytest.mark.parametrize("spelling", ["abc", "1", "0", "null", "'true '", "[true]"])

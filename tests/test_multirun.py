@@ -96,10 +96,11 @@ def test_multirun_writes_one_valid_json_per_job_and_workers_do_not_change_number
 
 @pytest.mark.parametrize("sweep_args", [
     ["treatment=ketamine,ssri", "seed=range(3)", "pathology.sparsity=0.9,0.95", "model.hidden=[8]"],
-    ["experiment=paper2", "seed=range(2)"],
-    ["treatment=glob(*)", "seed=3,4", "model.hidden=[4]", "data.centres=[[0,0],[1,1]]", "model.classes=2"],
+    ["experiment=paper2", "seed=range(2)", "hydra.sweep.subdir=${hydra.job.override_dirname}"],
+    ["treatment=glob(*)", "seed=3,4", "model.hidden=[4]", "data.centres=[[0,0],[1,1]]", "model.classes=2",
+     "data.seed=${seed}", "treatment.label=${treatment.name}-s${seed}"],
 ])
-def test_each_job_is_exactly_the_config_hydra_composes_for_it(sweep_args):
+def test_each_planned_job_is_exactly_the_config_hydra_composes_for_it(sweep_args):
     """Jobs derived from their combination's config equal Hydra's own composition of each job."""
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -107,25 +108,23 @@ def test_each_job_is_exactly_the_config_hydra_composes_for_it(sweep_args):
     from omegaconf import OmegaConf, open_dict
 
     from pruning_lab.config import Job
-    from pruning_lab.hydra_callbacks import sweep_overrides
-    from pruning_lab.jobs import Composer, job_config, task_values
+    from pruning_lab.launch.overrides import expand
+    from pruning_lab.launch.plan import Planner
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
         master = loader.load_configuration("config", overrides=sweep_args, run_mode=RunMode.MULTIRUN)
-        str(master.hydra.sweep.dir)  # as the sweep resolves it before its jobs
-        composer = Composer(master, loader)
-        planned = [composer.plan(num, overrides) for num, overrides in enumerate(sweep_overrides(master))]
-        assert len(composer.bases) < len(planned)  # some jobs were derived, not composed
-        for p in planned:
-            full = loader.load_sweep_config(master, p.overrides)
+        planner = Planner(master, loader, "token")
+        arguments = OmegaConf.to_container(master.hydra.overrides.task)
+        jobs = [planner.plan(n, o) for n, o in enumerate(expand(arguments, master.hydra.sweeper.params, loader))]
+        assert len(planner.combinations) < len(jobs)  # some jobs were derived, not composed
+        for j in jobs:
+            full = loader.load_sweep_config(master, list(j.overrides))
             with open_dict(full):
-                full.hydra.job.num, full.hydra.job.id = p.num, f"{full.hydra.job.name}_{p.num}"
-            mine = job_config(composer.bases[p.base], p.overrides, p.values, p.num)
-            assert OmegaConf.to_yaml(mine) == OmegaConf.to_yaml(full), p.overrides
-            assert task_values(mine) == task_values(full)
-            assert p.job == Job.from_config(full)
-            assert str(p.output_dir) == f"{full.hydra.sweep.dir}/{full.hydra.sweep.subdir}"
+                full.hydra.job.num, full.hydra.job.id = j.num, f"{full.hydra.job.name}_{j.num}"
+            assert j.job == Job.from_config(full), j.overrides
+            assert j.hash == Job.from_config(full).hash
+            assert str(j.dir) == f"{full.hydra.sweep.dir}/{full.hydra.sweep.subdir}"
 
 
 def test_hydras_sweep_syntax_runs_through_the_cli(tmp_path):

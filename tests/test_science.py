@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from pruning_lab.sim import data as data_mod
 from pruning_lab.sim import noise
-from pruning_lab.config import DataConfig, Modulate, ModelConfig, Regrow, StressConfig, Train
+from pruning_lab.config import Modulate, Regrow, Train
 from pruning_lab.sim.evaluation import accuracy, evaluate
 from pruning_lab.sim.network import Network, dense_linears, forward, init, logits
 from pruning_lab.sim.phases import run_phases
@@ -23,9 +23,9 @@ from pruning_lab.sim.regrowth import gradient_scores, n_regrow, regrow
 from pruning_lab.sim.rng import generator
 from pruning_lab.sim.training import batches, train
 
-from .conftest import ROOT, compose_job, tiny_job
+from .conftest import ROOT, compose_job, data_config, model_config, stress_config, tiny_job
 
-FULL = ModelConfig()  # 2 -> 512 -> 512 -> 256 -> 4
+FULL = model_config()  # 2 -> 512 -> 512 -> 256 -> 4
 
 
 def full_net(seed: int = 0) -> Network:
@@ -33,7 +33,7 @@ def full_net(seed: int = 0) -> Network:
 
 
 def small_data(n: int = 600, seed: int = 0) -> data_mod.Datasets:
-    return data_mod.load(DataConfig(train_size=n, test_size=400, clean_size=200, seed=seed))
+    return data_mod.load(data_config(train_size=n, test_size=400, clean_size=200, seed=seed))
 
 
 def ladder(*shapes: tuple[int, int]) -> Network:
@@ -74,7 +74,7 @@ def test_init_matches_nn_linear_bounds():
 
 
 def test_damping_and_tanh_in_the_forward_pass():
-    net = init(ModelConfig(hidden=(8, 6)), generator(1, "test"))
+    net = init(model_config(hidden=(8, 6)), generator(1, "test"))
     x = torch.randn(5, 2)
     w, b = net.weights, net.biases
     h = torch.tanh(x @ w[0].T + b[0]) * 0.7
@@ -88,7 +88,7 @@ def test_damping_and_tanh_in_the_forward_pass():
 
 
 def test_noise_goes_on_hidden_layers_only():
-    net = init(ModelConfig(hidden=(8, 6)), generator(1, "test"))
+    net = init(model_config(hidden=(8, 6)), generator(1, "test"))
     x = torch.randn(5, 2)
     noisy = logits(net, x, sigma=1.0, generator=torch.Generator().manual_seed(0))
     assert not torch.allclose(noisy, logits(net, x))  # hidden noise reaches the output
@@ -195,7 +195,7 @@ def test_further_pruning_targets():
 @pytest.mark.parametrize("phase", [Train(1, 5e-3), Train(2, 5e-3), Train(3, 5e-3, 0.5, 0.0)])
 def test_masks_stay_exactly_zero_through_training(phase):
     d = small_data()
-    net = init(ModelConfig(hidden=(64, 32)), generator(0, "test"))
+    net = init(model_config(hidden=(64, 32)), generator(0, "test"))
     prune(net, 0.9)
     masks = [m.clone() for m in net.masks]
     biases = [b.clone() for b in net.biases]
@@ -231,7 +231,7 @@ def test_training_uses_the_schedule_epoch_by_epoch(monkeypatch):
         return original(self, x, sigma, generator)
 
     monkeypatch.setattr(engines.Dense, "__call__", spy)
-    net = init(ModelConfig(hidden=(16,)), generator(0, "test"))
+    net = init(model_config(hidden=(16,)), generator(0, "test"))
     train(net, Train(5, 1e-3, 0.5, 0.0), small_data(256).train, 128, generator(0, "t"), engine="dense")
     assert sorted(set(seen), reverse=True) == pytest.approx([0.5, 0.375, 0.25, 0.125, 0.0])
     assert len(seen) == 5 * 2  # 256 points in batches of 128
@@ -242,7 +242,7 @@ def test_training_uses_the_schedule_epoch_by_epoch(monkeypatch):
 
 def test_gradient_regrowth_picks_the_top_k_by_accumulated_gradient():
     d = small_data()
-    net = init(ModelConfig(hidden=(64, 32)), generator(0, "test"))
+    net = init(model_config(hidden=(64, 32)), generator(0, "test"))
     prune(net, 0.9)
     before = [m.clone() for m in net.masks]
     scores = gradient_scores(net, d.train, 7, 64, generator(5, "g"))
@@ -279,7 +279,7 @@ def test_regrow_count():
 
 def test_gradient_scores_sum_the_given_number_of_batches_under_the_networks_modulation():
     d = small_data()  # 600 points: 10 batches of 64 an epoch
-    net = init(ModelConfig(hidden=(16, 8)), generator(0, "test"))
+    net = init(model_config(hidden=(16, 8)), generator(0, "test"))
     prune(net, 0.5)
     net.damping, net.activation = 0.7, "tanh"
     for n in (3, 12):  # within the first epoch, and into a second one
@@ -320,7 +320,7 @@ def test_random_regrowth_draws_from_its_own_generator():
 
 def test_evaluation_noise_depends_only_on_seed_and_condition():
     d = small_data()
-    net = init(ModelConfig(hidden=(32,)), generator(0, "test"))
+    net = init(model_config(hidden=(32,)), generator(0, "test"))
     a = accuracy(net, d.standard, sigma=2.0, input_sigma=1.0, seed=3, condition="combined")
     b = accuracy(net, d.standard, sigma=2.0, input_sigma=1.0, seed=3, condition="combined")
     c = accuracy(net, d.standard, sigma=2.0, input_sigma=1.0, seed=4, condition="combined")
@@ -329,7 +329,7 @@ def test_evaluation_noise_depends_only_on_seed_and_condition():
 
 def trained_net(d: data_mod.Datasets) -> Network:
     """A small network trained enough that noise moves its accuracy by more than a point."""
-    net = init(ModelConfig(hidden=(32, 32)), generator(0, "test"))
+    net = init(model_config(hidden=(32, 32)), generator(0, "test"))
     train(net, Train(3, 1e-2), d.train, 64, generator(0, "train"))
     return net
 
@@ -337,7 +337,7 @@ def trained_net(d: data_mod.Datasets) -> Network:
 def test_evaluation_scores_each_condition_on_its_own_stream():
     d = small_data()
     net = trained_net(d)
-    m = evaluate(net, d, StressConfig(input_sigma=1.0, internal_sigma=0.5, profile=(0.0, 1.5, 2.5)), seed=3)
+    m = evaluate(net, d, stress_config(input_sigma=1.0, internal_sigma=0.5, profile=(0.0, 1.5, 2.5)), seed=3)
     assert m["clean"] == accuracy(net, d.clean) and m["standard"] == accuracy(net, d.standard)
     assert m["clean"] > 95  # noise-free and on the centres: any trained network gets them right
     # combined stress: input noise 1.0 on x and internal noise 0.5, from stream eval/combined
@@ -360,7 +360,7 @@ def test_accuracy_is_the_share_of_correct_predictions_under_the_noise_drawn():
         noisy = x + input_sigma * torch.randn(x.shape, generator=g) if input_sigma > 0 else x
         expected = 100.0 * float((logits(net, noisy, sigma=sigma, generator=g).argmax(1) == y).double().mean())
         assert accuracy(net, d.standard, sigma=sigma, input_sigma=input_sigma, seed=3, condition="combined") == expected
-    m = evaluate(net, d, StressConfig(), seed=3)
+    m = evaluate(net, d, stress_config(), seed=3)
     assert m["sparsity"] == 100.0 * net.sparsity() and m["layer_sparsity"] == [100.0 * s for s in net.layer_sparsity()]
 
 
@@ -372,12 +372,12 @@ def test_off_drug_is_the_same_synapses_with_modulation_withdrawn():
     assert net.modulated and not off.modulated and (off.damping, off.activation) == (1.0, "relu")
     assert all(a is b for a, b in zip(off.weights + off.biases + off.masks, net.weights + net.biases + net.masks))
     plain = Network(net.weights, net.biases, net.masks)
-    stress = StressConfig()
+    stress = stress_config()
     assert evaluate(off, d, stress, 0) == evaluate(plain, d, stress, 0) != evaluate(net, d, stress, 0)
 
 
 def test_data_follow_the_published_generators():
-    d = data_mod.load(DataConfig(seed=7))
+    d = data_mod.load(data_config(seed=7))
     rs = np.random.RandomState(7100)
     y = rs.randint(0, 4, size=12000)
     x = np.array([(-3, -3), (3, 3), (-3, 3), (3, -3)], float)[y] + rs.normal(0, 0.8, (12000, 2))

@@ -15,7 +15,7 @@ import torch
 
 from pruning_lab import config as config_mod
 from pruning_lab import store as store_mod
-from pruning_lab.config import config_hash, job_hash
+from pruning_lab.config import content_hash, job_hash
 from pruning_lab.sim.protocol import baseline_config
 from pruning_lab.store import BaselineCache, Corrupt, ReadOnlyStore, ResultStore, Store, atomic_write, dump_json, sha256
 
@@ -136,7 +136,7 @@ def test_a_result_filed_under_another_hash_is_not_used(job, stored):
 
 
 def _baseline(job, store):
-    key = config_hash(baseline_config(job))
+    key = content_hash(baseline_config(job))
     return BaselineCache(store), key
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from pruning_lab.hydra_callbacks import sweep_overrides
+from omegaconf import OmegaConf
+
+from pruning_lab.launch.overrides import expand
 from pruning_lab.sim.protocol import run
 
 from .conftest import CONF, TINY, compose_job
@@ -15,7 +17,8 @@ def grid(preset: str) -> tuple[str, list[dict[str, str]]]:
     """The preset's sweep directory and every job's overrides, expanded as Hydra's sweeper does."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
-        jobs = [dict(o.split("=", 1) for o in job) for job in sweep_overrides(cfg)]
+        params = OmegaConf.to_container(cfg.hydra.sweeper.params)
+        jobs = [dict(o.split("=", 1) for o in job) for job in expand([], params)]
         return cfg.hydra.sweep.dir, jobs
 
 

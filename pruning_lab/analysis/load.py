@@ -29,12 +29,12 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import SCHEMA
-from ..store import Corrupt, verify
+from ..store import Corrupt, checked
 
 log = logging.getLogger(__name__)
 
 SCHEMA_PREFIX = SCHEMA.rsplit("/", 1)[0] + "/"
-JOB_STATUS = "job.status"   # written by every Hydra job (pruning_lab.hydra_callbacks.STATUS)
+JOB_STATUS = "job.status"   # written by every Hydra job (pruning_lab.launch.status.STATUS)
 EVAL_SECTIONS = ("healthy", "untreated", "treated", "off_drug")
 EVAL_SCALARS = ("sparsity", "clean", "standard", "combined")
 ONSET_SERIES = ("combined", "standard", "extreme")   # metrics.onset[...] per point of metrics.onset["epoch"]
@@ -120,7 +120,7 @@ def read_result(path: Path) -> tuple[dict | None, str | None]:
         kind = "unsupported schema version" if str(schema).startswith(SCHEMA_PREFIX) else "foreign schema"
         return None, f"{kind} {schema!r} (expected {SCHEMA!r})"
     try:
-        obj = {**verify(obj), "checksum": obj.get("checksum")}
+        obj = {**checked(obj), "checksum": obj.get("checksum")}
     except Corrupt as e:
         return None, str(e)
     bad = _missing_fields(obj)
@@ -292,7 +292,7 @@ def _hydra_declared(root: Path) -> dict[str, set[str]]:
         return asked
     import yaml
 
-    from ..overrides import sweep_arguments, values
+    from ..launch.overrides import sweep_arguments, values
 
     for f in files:
         try:

@@ -20,8 +20,6 @@ from .data import Datasets
 from .evaluation import accuracy, combined, internal
 from .network import Network
 
-# extreme noise: the stress profile's hardest condition, internal noise of this sigma
-EXTREME_SIGMA = 2.5
 MEASURES = ("combined", "standard", "extreme")
 
 
@@ -29,7 +27,7 @@ def point(net: Network, data: Datasets, stress: StressConfig, seed: int) -> dict
     """Combined-stress, standard and extreme-noise accuracy (%), exactly as ``evaluate`` scores them."""
     return {"combined": combined(net, data, stress, seed),
             "standard": accuracy(net, data.standard),
-            "extreme": internal(net, data, EXTREME_SIGMA, seed)}
+            "extreme": internal(net, data, stress.extreme_sigma, seed)}
 
 
 class Course:

@@ -20,7 +20,7 @@ import torch
 
 from .. import __version__, numerics
 from . import course as treatment_course
-from ..config import NOISE_STREAM, SCHEMA, Job, Train, config_hash
+from ..config import NOISE_STREAM, SCHEMA, Job, Train, content_hash
 from .data import Datasets, load
 from .engines import choose
 from .evaluation import combined, evaluate
@@ -94,14 +94,12 @@ class Timer(dict):
         self[name] = self.get(name, 0.0) + time.perf_counter() - start
 
 
-def versions() -> dict:
-    import hydra
-    import numpy
-    import omegaconf
+def package_versions() -> dict:
+    """The versions of the packages a result depends on (the numeric libraries: numerics.establish)."""
+    from importlib.metadata import version
 
-    return {"pruning_lab": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-            "hydra": hydra.__version__, "omegaconf": omegaconf.__version__,
-            "python": platform.python_version()}
+    return {"pruning_lab": __version__, "torch": torch.__version__, "numpy": version("numpy"),
+            "hydra": version("hydra-core"), "omegaconf": version("omegaconf"), "python": platform.python_version()}
 
 
 def digest(net: Network) -> str:
@@ -129,7 +127,7 @@ def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
 
     with timings("baseline"):
         about = baseline_config(job)
-        key = config_hash(about)
+        key = content_hash(about)
         state, hit = baselines(key, about, lambda: train_healthy(job, data).state())
         healthy = Network.from_state(state)
         pruned = pathology(job, healthy)
@@ -178,7 +176,7 @@ def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
         "baseline": {"key": key, "cache_hit": hit},
         "timings": dict(timings),
         "wall_seconds": time.time() - started,
-        "versions": versions(),
+        "versions": package_versions(),
         "environment": environment,
         # the networks' exact bits: what a numerical change moves before any accuracy does
         "digests": {"treated": digest(net), "final": digest(final[0]) if final else None},

@@ -1,0 +1,147 @@
+"""The command line: Hydra's, with every refusal and failure in one line and a clean end on any signal.
+
+``python -m pruning_lab.run [-m] [overrides...]``. A single run is checked before Hydra writes
+its directory (``CheckRun``) and runs in this process; a multirun goes through the sweeper
+(``hydra.sweeper``: plan, launch, report). Exit status: 0 done, 1 a job failed, 2 a refused
+config, 128 + the signal's number when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException, OverrideParseException
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from ..config import ConfigError, resolve, validate
+from ..store import BadStore, check_root
+from . import signals
+from .job import describe, execute
+from .overrides import name_unparsable, one_line
+from .plan import planned
+from .status import JobStatus
+from .sweeper import SWEEP_ENV
+
+# the package is installed editable, beside the conf/ it reads
+CONF = str(Path(__file__).resolve().parents[2] / "conf")
+ENDINGS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
+
+
+class JobFailed(BaseException):
+    """A single run's job failed; the message is one line and names the traceback file.
+
+    Not an ``Exception``: Hydra would catch that and print a line of its own before ours.
+    """
+
+
+class Refused(BaseException):
+    """A config refused where Hydra turns an ``Exception`` into a warning (its callbacks)."""
+
+
+class CheckRun(Callback):
+    """A single run's config and store, checked before Hydra creates the run's directory."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_root(validate(*resolve(config)).store)
+        except (ConfigError, BadStore) as e:
+            raise Refused(str(e)) from None
+
+
+def task(cfg: DictConfig) -> JobStatus:
+    """The job of ``cfg`` in Hydra's job directory: a single run's, or one of another launcher's sweep."""
+    signals.check()
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    if multirun and not hc.verbose:  # per-phase lines go to the job's log file only
+        root = logging.getLogger()
+        for h in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+            root.removeHandler(h)
+    job = planned(cfg, list(hc.overrides.task), Path(hc.runtime.output_dir), hc.job.num if multirun else None,
+                  os.environ.get(SWEEP_ENV) if multirun else None)
+    status = execute(job, log_file=False)  # Hydra writes the job's log itself
+    if status.state == "failed" and not multirun:
+        raise JobFailed(f"job failed: {status.error} (traceback in {job.dir / 'traceback.txt'})")
+    return status
+
+
+@hydra.main(version_base="1.3", config_path=CONF, config_name="config")
+def app(cfg: DictConfig) -> JobStatus:
+    return task(cfg)
+
+
+def _check_arguments() -> None:
+    """Refuse unknown flags in one line (argparse would print its usage first)."""
+    # Hydra's own parser: no public API gives the flags @hydra.main accepts
+    from hydra._internal.utils import get_args_parser
+
+    def refuse(message: str) -> None:
+        raise ConfigError(f"{message} (see --help)")
+
+    parser = get_args_parser()
+    parser.error = refuse  # type: ignore[method-assign]
+    parser.parse_args()
+
+
+def _quiet_about_interrupts() -> None:
+    """Say nothing of a Ctrl-C that lands in a finalizer ("Exception ignored ... Traceback")."""
+    hook = sys.unraisablehook
+
+    def quiet(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+
+    sys.unraisablehook = quiet
+
+
+def _ending(e: BaseException, full_trace: bool) -> tuple[int, str] | None:
+    """The exit status and one line for ``e``; None to let it through (exits, full traces)."""
+    stopped = signals.received()
+    if stopped is not None:  # whatever the signal interrupted, it ends the same way
+        return signals.exit_code(stopped), (f"{ENDINGS[stopped]}; finished results are kept, "
+                                            f"run the same command to resume")
+    if isinstance(e, SystemExit) or (full_trace and not isinstance(e, JobFailed)):
+        return None
+    if isinstance(e, JobFailed):
+        return 1, f"error: {e}"
+    if isinstance(e, OverrideParseException):
+        return 2, f"error: {name_unparsable(one_line(e), [a for a in sys.argv[1:] if not a.startswith('-')])}"
+    if isinstance(e, (HydraException, OmegaConfBaseException, ConfigError, Refused)):
+        return 2, f"error: {one_line(e)}"
+    return 1, f"error: {describe(e)}"
+
+
+def main() -> None:
+    """The CLI's entry: Hydra's main, its errors in one line, a clean end on any signal."""
+    full_trace = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    # Hydra re-raises instead of printing a multi-line report; the one line is printed below
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    signals.install(armed=True)
+    _quiet_about_interrupts()
+    try:
+        signals.check()  # a signal that came while the modules loaded
+        _check_arguments()
+        app()
+        signals.check()  # one that a library swallowed on the way
+        signals.settle()
+    except BaseException as e:
+        signals.settle()  # the ending is decided: a later signal must not cut it short
+        ending = _ending(e, full_trace)
+        if ending is None:
+            raise
+        code, message = ending
+        try:
+            print(f"pruning-lab: {message}", file=sys.stderr, flush=True)
+        except OSError:  # the terminal is gone (SIGHUP)
+            pass
+        sys.exit(code)

@@ -1,0 +1,126 @@
+"""Jobs on this machine's cores, in joblib's worker processes (the loky executor joblib ships).
+
+Each worker is a one-process loky executor of its own, handed one job at a time. A loky
+executor whose worker dies (``kill -9``, the kernel's out-of-memory killer) breaks as a whole
+and fails every job it holds; one worker per executor makes that exactly the dead worker's job,
+and the sweep goes on with a fresh worker. Workers start with the stop signals held back, then
+ignore them: a Ctrl-C in the terminal reaches the whole process group, and it is the launcher's
+to handle (it kills the workers, marks their jobs interrupted and reports the sweep). Each
+worker also watches its parent, so a launcher killed outright does not leave it computing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.resource_tracker
+import os
+import re
+import signal
+import threading
+import time
+from collections import deque
+
+from ..config import ConfigError
+from . import signals
+from .job import describe, execute
+from .launcher import PlanLauncher
+from .plan import PlannedJob
+from .progress import Progress
+from .status import JobStatus
+
+
+def workers(n_jobs: object) -> int:
+    """joblib's meaning of ``n_jobs``: a count, or -1 for every core, -2 for all but one..."""
+    import joblib
+
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise ConfigError(f"hydra.launcher.n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}")
+    return joblib.effective_n_jobs(n_jobs)
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _worker_starts(parent: int) -> None:
+    signals.ignore()
+    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+
+
+def death(error: BaseException) -> str:
+    """Why a worker ended, in words, from loky's report of its exit code ("{SIGKILL(-9)}")."""
+    m = re.search(r"\{\w+\((-?\d+)\)", str(error))
+    if m is None:
+        return "its worker process died"
+    code = int(m[1])
+    if code < 0:
+        name = signal.Signals(-code).name
+        return f"its worker process was killed by {name}{' (out of memory?)' if name == 'SIGKILL' else ''}"
+    return f"its worker process exited with status {code}"
+
+
+def worker():
+    """A one-process loky executor: a worker of its own."""
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    # multiprocessing's resource tracker unblocks the stop signals in the thread that starts
+    # it: started first, it leaves the block in ``submit`` alone
+    multiprocessing.resource_tracker.ensure_running()
+    return ProcessPoolExecutor(1, initializer=_worker_starts, initargs=(os.getpid(),))
+
+
+def submit(executor, fn, *args):
+    """``executor.submit``, its worker (spawned by the first submit) started with the stop signals held back."""
+    with signals.held():
+        return executor.submit(fn, *args)
+
+
+class LocalLauncher(PlanLauncher):
+    """``n_jobs`` worker processes on this machine, counted as joblib counts them (-1: every core)."""
+
+    def __init__(self, n_jobs: object = -1) -> None:
+        self.n_jobs = n_jobs
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        self.n_jobs = workers(self.n_jobs)  # refused here, in one line (Hydra wraps what __init__ raises)
+
+    def start(self, todo: list[PlannedJob], states: dict[int, JobStatus], progress: Progress) -> None:
+        from joblib.externals.loky import FIRST_COMPLETED, BrokenProcessPool, wait
+
+        queue = deque(todo)
+        idle: list = []
+        running: dict = {}  # future -> (job, its executor)
+        try:
+            while queue or running:
+                while queue and len(running) < self.n_jobs:
+                    job = queue.popleft()
+                    executor = idle.pop() if idle else worker()
+                    running[submit(executor, execute, job)] = (job, executor)
+                progress.update(running=len(running))
+                signals.check()
+                done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job, executor = running.pop(future)
+                    try:
+                        status = future.result()
+                        idle.append(executor)
+                    except BrokenProcessPool as e:
+                        status = job.status("failed", error=death(e))
+                        status.write(job.dir)
+                        executor.shutdown(wait=False, kill_workers=True)
+                    except Exception as e:  # the harness failed around the job (it reports its own failures)
+                        status = job.status("failed", error=describe(e))
+                        status.write(job.dir)
+                        idle.append(executor)
+                    states[job.num] = status
+                    progress.update(ran=int(status.state != "failed"), failed=int(status.state == "failed"))
+        except BaseException:
+            for job, executor in running.values():
+                executor.shutdown(wait=True, kill_workers=True)
+            self.stopped([job for job, _ in running.values()], states)
+            raise
+        finally:
+            for executor in idle:
+                executor.shutdown(wait=False, kill_workers=True)
