@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-slurm test-all mutants reproduce reproduce-paper1 severity onset-study aggregate verify bench clean
+.PHONY: venv lock test test-slurm test-all mutants docs reproduce reproduce-paper1 severity onset-study aggregate verify bench clean
 
 venv: $(STAMP)
 
@@ -54,6 +54,11 @@ mutants: $(STAMP)
 	nice -n 19 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS); status=$$?; \
 	$(PY) tools/mutation_score.py; exit $$status
 
+## the documentation site (mkdocs.yml, docs/) into site/; strict: a broken link, a missing page or
+## a missing anchor fails the build
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 ## paper 2: 10 seeds x 3 treatments, full protocol, then its tables, figures and report
 reproduce: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=paper2
@@ -90,4 +95,4 @@ bench: $(STAMP)
 	$(PY) bench/launch_bench.py $(LAUNCH_BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV)-lock *.egg-info .pytest_cache mutants
+	rm -rf $(VENV) $(VENV)-lock *.egg-info .pytest_cache mutants site
