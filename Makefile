@@ -34,7 +34,7 @@ lock:
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	    --find-links $(TORCH_WHEELS) --custom-compile-command "make lock" -o $(LOCK)
 
-## the fast suite (a few minutes on 2 cores); paper-scale runs are marked slow
+## the fast suite (a few minutes on 2 cores), the docs' strict build included; paper-scale runs are marked slow
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not slurm"
 
