@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-slurm test-all mutants reproduce reproduce-paper1 severity onset-study aggregate verify bench clean
+.PHONY: venv lock test test-slurm test-all mutants docs reproduce reproduce-paper1 severity onset-study aggregate verify bench clean
 
 venv: $(STAMP)
 
@@ -34,7 +34,7 @@ lock:
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	    --find-links $(TORCH_WHEELS) --custom-compile-command "make lock" -o $(LOCK)
 
-## the fast suite (a few minutes on 2 cores); paper-scale runs are marked slow
+## the fast suite (a few minutes on 2 cores), the docs' strict build included; paper-scale runs are marked slow
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not slurm"
 
@@ -53,6 +53,11 @@ mutants: $(STAMP)
 	rm -rf mutants
 	nice -n 19 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS); status=$$?; \
 	$(PY) tools/mutation_score.py; exit $$status
+
+## the documentation site (mkdocs.yml, docs/) into site/; strict: a broken link, a missing page or
+## a missing anchor fails the build
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 ## paper 2: 10 seeds x 3 treatments, full protocol, then its tables, figures and report
 reproduce: $(STAMP)
@@ -90,4 +95,4 @@ bench: $(STAMP)
 	$(PY) bench/launch_bench.py $(LAUNCH_BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV)-lock *.egg-info .pytest_cache mutants
+	rm -rf $(VENV) $(VENV)-lock *.egg-info .pytest_cache mutants site
