@@ -48,7 +48,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 ## mutation testing of the science modules (pyproject.toml [tool.mutmut]), from scratch; long, at
-## the lowest priority. MUTANTS='pruning_lab.pruning.*' checks only the mutants matching the globs.
+## the lowest priority. MUTANTS='pruning_lab.sim.pruning.*' checks only the mutants matching the globs.
 mutants: $(STAMP)
 	rm -rf mutants
 	nice -n 19 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS); status=$$?; \

@@ -27,7 +27,7 @@ from .helpers_cli import (TRIVIAL, alive, command, leftovers, places, start, sta
 FAST_SLOW = ["-m", "baseline.epochs=1,300", *(a for a in TINY if not a.startswith("baseline.epochs"))]
 SLOW = tiny_job("baseline.epochs=300")
 FAST = tiny_job()
-MID = tiny_job("baseline.epochs=2")
+BESIDE = tiny_job("baseline.epochs=250")  # trains for a few seconds beside a job being killed
 
 
 def freeze_mid_training(proc: subprocess.Popen, sweep_dir: Path) -> int:
@@ -55,13 +55,17 @@ def assert_only_fast_job_stored(store: Path) -> None:
 
 def test_a_worker_killed_mid_training_costs_only_its_job_and_the_rerun_redoes_it_alone(tmp_path):
     """Job #1's worker is killed (as the OOM killer would); the job queued behind it still runs."""
-    three = [*FAST_SLOW[:2], "baseline.epochs=1,300,2", *FAST_SLOW[2:]]
+    three = [*FAST_SLOW[:2], "baseline.epochs=1,300,250", *FAST_SLOW[2:]]
     three = [a for a in three if a != "baseline.epochs=1,300"]
     proc = start(*three, *places(tmp_path), "hydra.launcher.n_jobs=2", log=tmp_path / "first")
     try:
         pid = freeze_mid_training(proc, tmp_path / "sweep")
+        # job #2 took the other worker when #0 ended; it must not be restarted by #1's death
+        beside = wait_for(lambda: statuses(tmp_path / "sweep").get(2, {}).get("pid"), what="job #2 started")
+        assert statuses(tmp_path / "sweep")[2]["state"] == "running"
         os.kill(pid, signal.SIGKILL)
         assert proc.wait(timeout=120) == 1
+        assert statuses(tmp_path / "sweep")[2]["pid"] == beside  # ended by the worker that started it
         err = (tmp_path / "first.err").read_text()
         out = (tmp_path / "first.out").read_text()
         assert "Traceback" not in err and "Traceback" not in out
@@ -73,7 +77,7 @@ def test_a_worker_killed_mid_training_costs_only_its_job_and_the_rerun_redoes_it
     finally:
         stop_group(proc)
     store = tmp_path / "store"
-    assert set(valid_results(store)) == {FAST.hash, MID.hash}
+    assert set(valid_results(store)) == {FAST.hash, BESIDE.hash}
     assert not leftovers(store)
     kept = ResultStore(store).path(FAST.hash).read_bytes()
 
@@ -81,7 +85,7 @@ def test_a_worker_killed_mid_training_costs_only_its_job_and_the_rerun_redoes_it
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert summary(again.stdout) == "3 jobs: ran 1, reused 2"
-    assert set(valid_results(store)) == {FAST.hash, SLOW.hash, MID.hash}
+    assert set(valid_results(store)) == {FAST.hash, SLOW.hash, BESIDE.hash}
     assert ResultStore(store).path(FAST.hash).read_bytes() == kept  # not recomputed, not rewritten
 
 
@@ -152,6 +156,16 @@ def test_sigterm_stops_the_sweep_like_ctrl_c_and_exits_143(tmp_path):
     assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
     status = json.loads((tmp_path / "sweep" / "sweep.status").read_text())
     assert status["summary"] == "2 jobs: ran 1, reused 0, interrupted 1" and status["finished"] is False
+    assert_only_fast_job_stored(tmp_path / "store")
+
+
+def test_a_closed_terminal_stops_the_sweep_like_sigterm_and_leaves_no_job_running(tmp_path):
+    """SIGHUP: the summary, sweep.status and exit 129; the stopped job's own status says so."""
+    out, err = stop_mid_training(tmp_path, lambda proc: proc.send_signal(signal.SIGHUP), 129)
+    assert err.splitlines()[-1] == "pruning-lab: hung up; finished results are kept, run the same command to resume"
+    assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
+    assert json.loads((tmp_path / "sweep" / "sweep.status").read_text())["finished"] is False
+    assert [statuses(tmp_path / "sweep")[n]["state"] for n in (0, 1)] == ["ran", "interrupted"]
     assert_only_fast_job_stored(tmp_path / "store")
 
 

@@ -98,7 +98,7 @@ def test_multirun_writes_one_valid_json_per_job_and_workers_do_not_change_number
     ["treatment=ketamine,ssri", "seed=range(3)", "pathology.sparsity=0.9,0.95", "model.hidden=[8]"],
     ["experiment=paper2", "seed=range(2)", "hydra.sweep.subdir=${hydra.job.override_dirname}"],
     ["treatment=glob(*)", "seed=3,4", "model.hidden=[4]", "data.centres=[[0,0],[1,1]]", "model.classes=2",
-     "data.seed=${seed}", "treatment.label=${treatment.name}-s${seed}"],
+     "data.seed=${seed}", "treatment.label=${oc.select:treatment.name,x}-s${seed}"],
 ])
 def test_each_planned_job_is_exactly_the_config_hydra_composes_for_it(sweep_args):
     """Jobs derived from their combination's config equal Hydra's own composition of each job."""

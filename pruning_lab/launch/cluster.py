@@ -57,6 +57,9 @@ class SubmititLauncher(PlanLauncher):
     def __init__(self, **params) -> None:
         self.params = params
 
+    def workers(self) -> int:
+        return int(self.params.get("array_parallelism") or 1) if self.cluster == "slurm" else 1 << 30
+
     def _executor(self):
         import submitit
         from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
@@ -87,8 +90,8 @@ class SubmititLauncher(PlanLauncher):
                     status = self._ended(task, pending[task], queue, ended_in_queue)
                     if status is not None:
                         states[pending.pop(task).num] = status
-                        progress.update(ran=int(status.state != "failed"), failed=int(status.state == "failed"))
-                progress.update(running=sum(_started(j) for j in pending.values()))
+                        progress.ended(status)
+                progress.set_running(sum(_started(j) for j in pending.values()))
                 if pending:
                     time.sleep(POLL)
         except BaseException:

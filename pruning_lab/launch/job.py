@@ -6,7 +6,9 @@ launcher's way to finish a job whose result is already stored without launching 
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,8 +52,9 @@ def settle(p: PlannedJob) -> JobStatus | None:
         return None if writable(p.store) else _refused(p, [f"{results.path(p.hash)}: {e}"])
     _fresh(p.dir)
     # the store's file is the checksummed JSON the job dir's copy would be, byte for byte
-    atomic_write(p.dir / "result.json", results.path(p.hash).read_bytes(), durable=False)
-    status = p.status("reused")
+    blob = results.path(p.hash).read_bytes()
+    atomic_write(p.dir / "result.json", blob, durable=False)
+    status = p.status("reused", seconds=json.loads(blob).get("wall_seconds"))
     status.write(p.dir)
     return status
 
@@ -90,6 +93,7 @@ def execute(p: PlannedJob, log_file: bool = True) -> JobStatus:
     status = p.status("running")
     status.write(p.dir)
     store = Store(p.store)
+    started = time.monotonic()
     try:
         with _logged(p.dir) if log_file else _nothing():
             result, reused = store.result_of(p.job, force=p.force)
@@ -99,11 +103,11 @@ def execute(p: PlannedJob, log_file: bool = True) -> JobStatus:
         trace = p.dir / "traceback.txt"
         trace.write_text(traceback.format_exc())
         log.error("job failed: %s (traceback in %s)", error, trace)
-        status = p.status("failed", error=error, repaired=store.repaired)
+        status = p.status("failed", error=error, repaired=store.repaired, seconds=time.monotonic() - started)
     else:
         if reused:
             log.info("[%s seed %d] reused stored result %s", p.job.treatment.name, p.job.seed, p.hash)
-        status = p.status("reused" if reused else "ran", repaired=store.repaired)
+        status = p.status("reused" if reused else "ran", repaired=store.repaired, seconds=time.monotonic() - started)
     status.write(p.dir)
     return status
 

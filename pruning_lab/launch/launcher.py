@@ -45,13 +45,16 @@ class PlanLauncher(Launcher):
                 todo.append(j)
             else:
                 states[j.num] = stored
-        reused = sum(states[j.num].state == "reused" for j in jobs if j.num in states)
-        progress = Progress(len(jobs), reused, failed=len(jobs) - reused - len(todo))
+        progress = Progress(len(jobs), [states[j.num] for j in jobs if j.num in states], self.workers())
         try:
             if todo:
                 self.start(todo, states, progress)
         finally:
             progress.close()
+
+    def workers(self) -> int:
+        """How many jobs run at once (for the ETA)."""
+        return 1
 
     def start(self, todo: list[PlannedJob], states: dict[int, JobStatus], progress: Progress) -> None:
         """Run the jobs that are not stored: the engine's part."""

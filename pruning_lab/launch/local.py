@@ -86,6 +86,9 @@ class LocalLauncher(PlanLauncher):
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
         self.n_jobs = workers(self.n_jobs)  # refused here, in one line (Hydra wraps what __init__ raises)
 
+    def workers(self) -> int:
+        return self.n_jobs
+
     def start(self, todo: list[PlannedJob], states: dict[int, JobStatus], progress: Progress) -> None:
         from joblib.externals.loky import FIRST_COMPLETED, BrokenProcessPool, wait
 
@@ -98,7 +101,7 @@ class LocalLauncher(PlanLauncher):
                     job = queue.popleft()
                     executor = idle.pop() if idle else worker()
                     running[submit(executor, execute, job)] = (job, executor)
-                progress.update(running=len(running))
+                progress.set_running(len(running))
                 signals.check()
                 done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -115,7 +118,7 @@ class LocalLauncher(PlanLauncher):
                         status.write(job.dir)
                         idle.append(executor)
                     states[job.num] = status
-                    progress.update(ran=int(status.state != "failed"), failed=int(status.state == "failed"))
+                    progress.ended(status)
         except BaseException:
             for job, executor in running.values():
                 executor.shutdown(wait=True, kill_workers=True)

@@ -16,6 +16,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -89,7 +90,6 @@ class Planner:
         self.master, self.loader, self.token = master, loader, token
         self.sweep_dir = Path(str(master.hydra.sweep.dir))  # resolved once: every job's ${now:...} is this one
         self.groups = set(master.hydra.runtime.choices)
-        self.parser = OverridesParser.create()
         self.combinations: dict[tuple, _Combination] = {}
         self.stores: dict[Any, Path] = {}
 
@@ -102,15 +102,16 @@ class Planner:
     def plan(self, num: int, overrides: Sequence[str]) -> PlannedJob:
         """Job ``num``, composed and validated; ``ConfigError`` naming the job if it cannot run."""
         try:
-            parsed = self.parser.parse_overrides(list(overrides))
+            parsed = [_parse(line) for line in overrides]
             values = [o for o in parsed if self._value(o)]
             keys = [o.key_or_group for o in values]
             if any(a != b and b.startswith(a + ".") for a in keys for b in keys):
                 values = []  # one value inside another: Hydra applies them in order
             combination = tuple(("value", o.key_or_group) if o in values else ("other", o.input_line) for o in parsed)
             at = self.combinations.get(combination)
-            if at is None or not at.takes(values):
+            if at is None:
                 at = _Combination(self.loader.load_sweep_config(self.master, list(overrides)))
+                # the jobs of a combination set the same keys: if these are leaves for one, they are for all
                 if at.takes(values):
                     self.combinations[combination] = at
                 else:
@@ -125,6 +126,12 @@ class Planner:
             raise ConfigError(f"{one_line(e)} (job {' '.join(overrides)})") from None
 
 
+@lru_cache(maxsize=100_000)
+def _parse(line: str) -> Override:
+    # a sweep repeats most of its overrides in every job: each distinct one is parsed once
+    return OverridesParser.create().parse_override(line)
+
+
 _ABSENT = object()
 
 
@@ -134,8 +141,17 @@ class _Combination:
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
         self.resolved, self.raw = _own(cfg)
-        # the leaves whose value comes from elsewhere: resolved again for every job
-        self.interpolated = [key for key, v in _leaves(self.raw) if isinstance(v, str) and "${" in v]
+        # the leaves whose value comes from elsewhere, and the keys each one reads: resolved again
+        # for a job whose values reach them
+        texts = {key: v for key, v in _leaves(self.raw) if isinstance(v, str) and "${" in v}
+        self.reads = {key: _reads(key, texts, set()) for key in texts}
+        everything = [v for _, v in _leaves(OmegaConf.to_container(cfg, resolve=False)) if isinstance(v, str)]
+        # Hydra's per-job records, kept up to date only where something reads them
+        self.records_task = any("hydra.overrides" in v for v in everything)
+        self.records_dirname = any("override_dirname" in v for v in everything)
+        self.dirname = cfg.hydra.job.config.override_dirname
+        self.applied: dict[str, str] = {}  # the value overrides in effect, by key
+        self.current: dict[str, Any] = {}  # their keys' and their readers' values, resolved
 
     def takes(self, values: list[Override]) -> bool:
         """Whether each value sets an existing leaf (anything else is Hydra's to compose, or refuse)."""
@@ -148,25 +164,65 @@ class _Combination:
     def job(self, values: list[Override], task: list[Override], num: int) -> tuple[dict, dict, str]:
         """The job's own config, resolved and as written, and its directory under the sweep's."""
         cfg = self.cfg
-        for o in values:
+        # the jobs of a sweep share most values: only those that differ from the last job's are set
+        changed = [o for o in values if self.applied.get(o.key_or_group) != o.input_line]
+        for o in changed:
             OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+            self.applied[o.key_or_group] = o.input_line
         with read_write(cfg.hydra), open_dict(cfg.hydra):
             # what Hydra's launchers set for each job, and the overrides it records for it
             cfg.hydra.job.num, cfg.hydra.job.id = num, f"{cfg.hydra.job.name}_{num}"
-            cfg.hydra.overrides.task = [o.input_line for o in task]
-            dirname = cfg.hydra.job.config.override_dirname
-            lines = sorted(o.input_line for o in task if o.key_or_group not in dirname.exclude_keys)
-            cfg.hydra.job.override_dirname = re.sub("[=]", dirname.kv_sep, dirname.item_sep.join(lines))
-        resolved, raw = copy.deepcopy(self.resolved), copy.deepcopy(self.raw)
+            if self.records_task:
+                cfg.hydra.overrides.task = [o.input_line for o in task]
+            if self.records_dirname:
+                d = self.dirname
+                lines = sorted(o.input_line for o in task if o.key_or_group not in d.exclude_keys)
+                cfg.hydra.job.override_dirname = re.sub("[=]", d.kv_sep, d.item_sep.join(lines))
         try:
-            for key in [o.key_or_group for o in values] + self.interpolated:
+            for key in self._reached([o.key_or_group for o in changed], always=True):
                 v = OmegaConf.select(cfg, key)
-                _set(resolved, key, OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v)
+                self.current[key] = OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+            subdir = str(cfg.hydra.sweep.subdir)
         except Exception as e:  # an interpolation that does not resolve
             raise ConfigError(str(e).splitlines()[0]) from None
+        resolved, raw = copy.deepcopy(self.resolved), copy.deepcopy(self.raw)
+        for key in self._reached([o.key_or_group for o in values], always=True):
+            _set(resolved, key, copy.deepcopy(self.current[key]))
         for o in values:
             _set(raw, o.key_or_group, o.value())
-        return resolved, raw, str(cfg.hydra.sweep.subdir)
+        return resolved, raw, subdir
+
+    def _reached(self, keys: list[str], always: bool = False) -> list[str]:
+        """``keys`` and the interpolated leaves that read any of them (``always``: and those that
+        read what cannot be told, resolvers say)."""
+        return keys + [leaf for leaf, reads in self.reads.items()
+                       if (reads is None and always) or (reads and any(_touch(k, r) for k in keys for r in reads))]
+
+
+_PLAIN = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")  # a reference to a node by its absolute key
+
+
+def _reads(key: str, texts: dict[str, str], seen: set[str]) -> set[str] | None:
+    """The keys the interpolation at ``key`` reads, through the interpolations it reads in turn;
+    None if it does more than refer to nodes (a resolver, a relative key): always resolved again."""
+    text = texts[key]
+    if "${" in _PLAIN.sub("", text) or key in seen:
+        return None
+    out = set()
+    for ref in _PLAIN.findall(text):
+        out.add(ref)
+        for other in texts:
+            if other == ref or other.startswith(ref + "."):
+                more = _reads(other, texts, seen | {key})
+                if more is None:
+                    return None
+                out |= more
+    return out
+
+
+def _touch(a: str, b: str) -> bool:
+    """Whether setting key ``a`` can change what reading key ``b`` gives."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 def _leaves(node: Any, prefix: str = ""):

@@ -34,6 +34,7 @@ class JobStatus:
     seed: int | None = None
     error: str | None = None
     repaired: list[str] = field(default_factory=list)  # corrupt store files found and rebuilt
+    seconds: float | None = None  # the job's own time (for a reused job, the stored result's)
 
     @property
     def ended(self) -> bool:

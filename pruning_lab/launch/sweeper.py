@@ -49,6 +49,13 @@ def taken(sweep_dir: Path):
         lock.release()
 
 
+def say(line: str) -> None:
+    try:
+        print(f"pruning-lab: {line}", flush=True)
+    except OSError:  # the terminal is gone (SIGHUP)
+        pass
+
+
 def rows(jobs: list[PlannedJob], states: Mapping[int, JobStatus], finished: bool) -> list[JobStatus]:
     """Every job's status, in job order; a job with none never started (or, at the end, never reported)."""
     out = []
@@ -80,14 +87,18 @@ class PlanningSweeper(Sweeper):
         signals.check()  # a Ctrl-C that a library swallowed while the sweep was planned
         with taken(planner.sweep_dir):
             OmegaConf.save(self.config, planner.sweep_dir / "multirun.yaml")
+            say(f"{len(jobs)} jobs into {planner.sweep_dir}")
             states: dict[int, JobStatus] = {}
             try:
                 self.launch(jobs, states)
             except BaseException:
                 signals.settle()  # a second Ctrl-C must not cut the summary short
                 report(planner.sweep_dir, rows(jobs, states, finished=False), finished=False)
+                say(f"results in {planner.sweep_dir}")
                 raise
-            if not report(planner.sweep_dir, rows(jobs, states, finished=True), finished=True):
+            ok = report(planner.sweep_dir, rows(jobs, states, finished=True), finished=True)
+            say(f"results in {planner.sweep_dir}")
+            if not ok:
                 sys.exit(1)
 
     def launch(self, jobs: list[PlannedJob], states: dict[int, JobStatus]) -> None:
