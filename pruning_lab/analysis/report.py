@@ -8,6 +8,7 @@ provenance CSVs), so every number in the report can be recomputed from a file be
 from __future__ import annotations
 
 import math
+from importlib.metadata import version
 import os
 import platform
 import sys
@@ -17,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import __version__
 from . import dose
 from . import published as pubmod
 from . import response
@@ -329,7 +329,7 @@ def provenance_section(results: ResultSet, out: Path) -> list[str]:
     runs = results.runs
     lines = ["## Provenance", ""]
     total = runs["wall_seconds"].sum()
-    lines.append(f"- Aggregated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by pruning-lab {__version__} "
+    lines.append(f"- Aggregated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by pruning-lab {version('pruning-lab')} "
                  f"(Python {platform.python_version()}, pandas {pd.__version__}) from `{results.root}`.")
     lines.append(f"- Command: `{' '.join([Path(sys.executable).name, '-m', 'pruning_lab.aggregate', *sys.argv[1:]])}`"
                  if sys.argv and sys.argv[0].endswith("aggregate.py") else "- Built from Python.")

@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 
 import torch
 
-from .. import __version__, numerics
+from .. import numerics
 from . import course as treatment_course
 from ..config import NOISE_STREAM, SCHEMA, Job, Train, content_hash
 from .data import Datasets, load
@@ -98,7 +98,7 @@ def package_versions() -> dict:
     """The versions of the packages a result depends on (the numeric libraries: numerics.establish)."""
     from importlib.metadata import version
 
-    return {"pruning_lab": __version__, "torch": torch.__version__, "numpy": version("numpy"),
+    return {"pruning_lab": version("pruning-lab"), "torch": torch.__version__, "numpy": version("numpy"),
             "hydra": version("hydra-core"), "omegaconf": version("omegaconf"), "python": platform.python_version()}
 
 
