@@ -12,6 +12,7 @@ cluster without accounting storage runs sweeps like any other.
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import subprocess
 import time
@@ -49,6 +50,19 @@ def queue_states(job_ids: list[str]) -> dict[str, str] | None:
     return {j: listed.get(j, "GONE").strip() for j in job_ids}
 
 
+class Task:
+    """``job.execute`` as a cluster task: one stopped at its time limit is requeued by submitit
+    (``max_num_timeout`` times) and starts its job afresh."""
+
+    def __call__(self, job: PlannedJob) -> JobStatus:
+        return execute(job)
+
+    def checkpoint(self, job: PlannedJob):
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, job)
+
+
 class SubmititLauncher(PlanLauncher):
     """submitit's executor ``cluster`` ("slurm" or "local") with the queue settings ``params``."""
 
@@ -75,7 +89,7 @@ class SubmititLauncher(PlanLauncher):
     def start(self, todo: list[PlannedJob], states: dict[int, JobStatus], progress: Progress) -> None:
         executor = self._executor()
         with _stderr_to(Path(todo[0].dir).parent / ".submitit" / "controllers.err", self.cluster == "local"):
-            tasks = executor.map_array(execute, todo)
+            tasks = executor.map_array(Task(), todo)
         pending = dict(zip(tasks, todo))
         ended_in_queue: set[str] = set()
         asked = 0.0
@@ -124,7 +138,8 @@ class SubmititLauncher(PlanLauncher):
             ended_in_queue.add(task.job_id)
             return None
         state = queue[task.job_id]
-        return _failed(job, "ended without a result" + (f" (state {state})" if state != "GONE" else ""))
+        return _failed(job, _pickled_error(task) or
+                       "ended without a result" + (f" (state {state})" if state != "GONE" else ""))
 
 
 class SlurmLauncher(SubmititLauncher):
@@ -149,6 +164,18 @@ def _failed(job: PlannedJob, error: str) -> JobStatus:
     status = job.status("failed", error=error)
     status.write(job.dir)
     return status
+
+
+def _pickled_error(task) -> str | None:
+    """The last line of the error a task handed back (submitit's own, a time limit reached too
+    often), if it handed one back. Read from the task's result file, which submitit writes as
+    (outcome, value): its reader, Job.result, waits on sacct, which a cluster may not have."""
+    try:
+        outcome, value = pickle.loads(Path(task.paths.result_pickle).read_bytes())
+    except Exception:  # none, or not readable: the task handed nothing back
+        return None
+    lines = [ln.strip() for ln in str(value).splitlines() if ln.strip()]
+    return lines[-1] if outcome == "error" and lines else None
 
 
 def _submitit_error(e: Exception) -> str:
