@@ -1,7 +1,7 @@
 """The sweep: the command line, planning, launchers, workers, progress and job status.
 
 A multirun goes ``cli.main`` -> Hydra -> ``sweeper.PlanningSweeper.sweep`` (expand the
-overrides, ``plan`` every job) -> the launcher's ``run`` (``local``: joblib's loky workers;
+overrides, ``plan`` every job) -> the launcher's ``launch_plan`` (``local``: joblib's loky workers;
 ``cluster``: submitit) -> ``job.execute`` in a worker -> ``Store.result_of`` ->
 ``sim.protocol.run``. Hydra finds the sweeper and the launchers as plugins under
 ``hydra_plugins/pruning_lab_launcher``, which only names these classes.

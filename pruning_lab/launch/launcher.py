@@ -1,6 +1,6 @@
 """What pruning-lab's launchers share: Hydra's Launcher interface over a sweep's planned jobs.
 
-The sweeper hands a launcher the plan (``run``): the launcher settles the stored jobs at once,
+The sweeper hands a launcher the plan (``launch_plan``): the launcher settles the stored jobs at once,
 runs the others on its engine (joblib's loky workers, or submitit) with one progress display,
 and records every outcome in ``states`` as it comes, so that an interrupted sweep still knows
 what it did. Launched by another sweeper (Hydra's ``launch``), it plans the jobs itself.
@@ -28,7 +28,7 @@ class PlanLauncher(Launcher):
         planner = Planner(self.config, self.hydra_context.config_loader, new_token())
         jobs = [planner.plan(initial_job_idx + i, o) for i, o in enumerate(job_overrides)]
         states: dict[int, JobStatus] = {}
-        self.run(jobs, states)
+        self.launch_plan(jobs, states)
         returns = []
         for j in jobs:
             r = JobReturn(overrides=list(j.overrides), status=HydraJobStatus.COMPLETED)
@@ -36,7 +36,7 @@ class PlanLauncher(Launcher):
             returns.append(r)
         return returns
 
-    def run(self, jobs: list[PlannedJob], states: dict[int, JobStatus]) -> None:
+    def launch_plan(self, jobs: list[PlannedJob], states: dict[int, JobStatus]) -> None:
         """Run ``jobs``, recording each one's outcome in ``states`` (by job number) as it comes."""
         todo = []
         for j in jobs:

@@ -103,7 +103,7 @@ class PlanningSweeper(Sweeper):
 
     def launch(self, jobs: list[PlannedJob], states: dict[int, JobStatus]) -> None:
         if isinstance(self.launcher, PlanLauncher):
-            self.launcher.run(jobs, states)
+            self.launcher.launch_plan(jobs, states)
             return
         # another launcher (Hydra's basic one, say) runs each job through the task function
         os.environ[SWEEP_ENV] = jobs[0].sweep
