@@ -1,27 +1,34 @@
-"""The library from Python: one job composed, checked, run and stored as the command line does it.
+"""The library from Python: jobs and sweeps composed, checked, run and stored as the command line does.
 
-``simulate`` composes the package's ``conf/`` with Hydra's compose API, so a notebook and the
-CLI read the same defaults and refuse the same overrides (a ``ConfigError`` holding the CLI's
-one-line message, raised before anything is written). With a store it reuses a valid stored
-result or stores the new one, through the same function as a CLI job.
+``job`` and ``simulate`` compose the package's ``conf/`` with Hydra's compose API, so a notebook
+and the CLI read the same defaults and refuse the same overrides (a ``ConfigError`` holding the
+CLI's one-line message, raised before anything is written). ``sweep`` runs many jobs on the
+command line's own launch path: planned and validated first, then run in parallel worker
+processes with the same store, reuse, progress and summary, and returned as a tidy frame.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import numerics
 from .config import ConfigError, Job, resolve, validate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # the package is installed editable, beside the conf/ the CLI's @hydra.main reads
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
 
-def compose(overrides: Sequence[str]):
-    """The config the CLI composes for ``overrides``, not yet checked; ``ConfigError`` if Hydra refuses them."""
-    from hydra import compose as hydra_compose
+@contextmanager
+def _hydra():
+    """Hydra's global state for the package's conf/ (a caller's own is set aside, then given back);
+    Hydra's and OmegaConf's errors as ``ConfigError``."""
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException, OverrideParseException
@@ -29,15 +36,13 @@ def compose(overrides: Sequence[str]):
 
     from .launch.overrides import name_unparsable, one_line
 
-    # a caller may hold Hydra's global state (a notebook composing its own configs): set it
-    # aside, and give it back afterwards
     held = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            return hydra_compose("config", overrides=list(overrides))
+            yield GlobalHydra.instance().config_loader()
     except OverrideParseException as e:
-        raise ConfigError(name_unparsable(one_line(e), overrides)) from None
+        raise ConfigError(name_unparsable(one_line(e), [])) from None
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(one_line(e)) from None
     finally:
@@ -45,10 +50,22 @@ def compose(overrides: Sequence[str]):
             GlobalHydra.instance().initialize(held)
 
 
-def job(overrides: Sequence[str] = ()) -> Job:
-    """The validated Job the command line would run for ``overrides`` (``ConfigError`` if refused)."""
+def _overrides(overrides: Any) -> list[str]:
     if isinstance(overrides, str):
         raise TypeError("overrides must be a list of strings, e.g. ['treatment=ssri', 'seed=3']")
+    return list(overrides)
+
+
+def compose(overrides: Sequence[str]):
+    """The config the CLI composes for ``overrides``, not yet checked; ``ConfigError`` if Hydra refuses them."""
+    from hydra import compose as hydra_compose
+
+    with _hydra():
+        return hydra_compose("config", overrides=_overrides(overrides))
+
+
+def job(overrides: Sequence[str] = ()) -> Job:
+    """The validated Job the command line would run for ``overrides`` (``ConfigError`` if refused)."""
     return validate(*resolve(compose(overrides))).job
 
 
@@ -60,10 +77,7 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     new one is stored; a read-only store serves its results. Without it the job is computed in
     memory and nothing is written.
     """
-    if isinstance(overrides, str):
-        raise TypeError("overrides must be a list of strings, e.g. ['treatment=ssri', 'seed=3']")
     checked = validate(*resolve(compose(overrides)))
-    job, force = checked.job, checked.force
     if store is not None:
         from .store import BadStore, check_root
 
@@ -71,7 +85,7 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
             store = check_root(str(store))
         except BadStore as e:
             raise ConfigError(str(e)) from None
-    numerics.prepare(job.numerics)  # before this process first loads torch and numba, if it has not
+    numerics.prepare(checked.job.numerics)  # before this process first loads torch and numba, if it has not
 
     import torch
 
@@ -80,11 +94,104 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
         if store is None:
             from .sim.protocol import run
 
-            result = run(job)
+            result = {**run(checked.job), **({"knobs": checked.knobs} if checked.knobs else {})}
         else:
             from .store import Store
 
-            result, _ = Store(store).result_of(job, force=force)
+            result, _ = Store(store).result_of(checked.job, force=checked.force, knobs=checked.knobs)
     finally:
         torch.set_num_threads(threads)
     return json.loads(json.dumps(result))  # the plain JSON types a stored result reads back as
+
+
+def value(v: Any) -> str:
+    """A Python value as a Hydra override value (``0.5``, ``true``, ``null``, ``[64,64]``, ``ssri``)."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if v is None:
+        return "null"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(value(x) for x in v) + "]"
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def grid_overrides(grid: Mapping[str, Iterable] | Sequence[Sequence[str]]) -> list[list[str]]:
+    """Every job's overrides: the cartesian product of a grid's values (its last key varying
+    fastest, as on the command line), or the given list of override lists."""
+    if isinstance(grid, Mapping):
+        axes = [[f"{k}={value(v)}" for v in (vs if isinstance(vs, Iterable) and not isinstance(vs, str) else [vs])]
+                for k, vs in grid.items()]
+        return [list(job) for job in itertools.product(*axes)]
+    jobs = [_overrides(j) for j in grid]
+    if not all(isinstance(o, str) for j in jobs for o in j):
+        raise TypeError("a sweep is a grid {'key': [values]} or a list of override lists [['key=value', ...], ...]")
+    return jobs
+
+
+def sweep(grid: Mapping[str, Iterable] | Sequence[Sequence[str]], *, overrides: Sequence[str] = (),
+          store: str | Path = "outputs/store", sweep_dir: str | Path | None = None, n_jobs: int = -1,
+          launcher: str = "local") -> pd.DataFrame:
+    """Run a sweep as ``python -m pruning_lab.run -m`` does, and return its results as a tidy frame.
+
+    ``grid``: ``{"treatment": ["ketamine", "ssri"], "seed": range(10)}`` (every combination), or
+    a list of override lists. ``overrides`` apply to every job (``["model.hidden=[64,64]"]``).
+    Jobs whose results ``store`` holds are reused; the others run in ``n_jobs`` worker processes
+    (joblib's count: -1, every core), or on ``launcher`` (a ``hydra/launcher`` option:
+    ``slurm``, ``slurm_local``). ``sweep_dir`` gets one directory per job (default: a new one
+    under ``outputs/multirun/``); the frame holds this sweep's jobs only. Every job is checked
+    before any runs (``ConfigError``); a job that fails is named in the summary and missing
+    from the frame.
+    """
+    from .analysis.load import load_results
+
+    where = run_sweep(grid_overrides(grid), overrides=overrides, store=store, sweep_dir=sweep_dir, n_jobs=n_jobs,
+                      launcher=launcher)
+    return load_results(where)
+
+
+def run_sweep(jobs: list[list[str]], *, overrides: Sequence[str] = (), store: str | Path = "outputs/store",
+              sweep_dir: str | Path | None = None, n_jobs: int = -1, launcher: str = "local") -> Path:
+    """The sweep of ``jobs`` (override lists), run on the launch path; its directory."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.plugins import Plugins
+    from hydra.core.utils import setup_globals
+    from hydra.types import HydraContext, RunMode
+    from omegaconf import open_dict
+
+    from .launch.plan import Planner, new_token
+    from .launch.sweeper import run_plan
+
+    fixed = [*_overrides(overrides), f"paths.store={value(str(store))}", f"hydra/launcher={launcher}"]
+    if sweep_dir is not None:
+        fixed.append(f"hydra.sweep.dir={value(str(sweep_dir))}")
+    if launcher == "local":
+        fixed.append(f"hydra.launcher.n_jobs={n_jobs}")
+    setup_globals()  # Hydra's resolvers (${now:...}), as its main registers them
+    with _hydra() as loader:
+        master = loader.load_configuration("config", overrides=fixed, run_mode=RunMode.MULTIRUN)
+        with open_dict(master.hydra):
+            master.hydra.overrides.task = fixed + _declared(jobs)
+        HydraConfig.instance().set_config(master)
+        planner = Planner(master, loader, new_token())
+        planned = [planner.plan(num, fixed + job) for num, job in enumerate(jobs)]
+        # the launcher as Hydra's sweepers build theirs (its plugin registry); no callbacks: the
+        # project's launchers call none
+        engine = Plugins.instance().instantiate_launcher(
+            hydra_context=HydraContext(config_loader=loader, callbacks=None), task_function=None, config=master)
+        if not hasattr(engine, "launch_plan"):
+            raise ConfigError(f"hydra/launcher={launcher} cannot run a sweep from Python; use local, slurm or "
+                              f"slurm_local")
+        run_plan(master, planner.sweep_dir, planned, engine.launch_plan)
+        return planner.sweep_dir
+
+
+def _declared(jobs: list[list[str]]) -> list[str]:
+    """The sweep's axes in Hydra's sweep syntax (``seed=0,1,2``), as ``multirun.yaml`` records a
+    command line's, so that its reader finds the grid asked for."""
+    axes: dict[str, list[str]] = {}
+    for job in jobs:
+        for o in job:
+            key, _, v = o.partition("=")
+            if v not in axes.setdefault(key, []):
+                axes[key].append(v)
+    return [f"{k}={','.join(vs)}" for k, vs in axes.items()]

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Annotated, Any, Literal, Mapping, Union
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError
@@ -354,6 +354,9 @@ class Config:
     job: Job
     force: bool  # recompute even when the store holds a valid result
     store: Any  # paths.store as given; the store checks it (store.check_root)
+    # the treatment's knobs as typed (treatment.damping), whose values its phases take: the
+    # names a reader of the result knows them by (not part of the job: the phases are)
+    knobs: dict = field(default_factory=dict)
 
 
 JOB_KEYS = tuple(f.name for f in fields(Job))
@@ -497,4 +500,6 @@ def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
         force = _boolean(cfg["force"])
     except PydanticCustomError as e:
         raise ConfigError(f"force {e.context['message']}") from None
-    return Config(job, force, (cfg.get("paths") or {}).get("store"))
+    treatment = cfg.get("treatment") or {}
+    knobs = {f"treatment.{k}": v for k, v in treatment.items() if k not in {f.name for f in fields(TreatmentConfig)}}
+    return Config(job, force, (cfg.get("paths") or {}).get("store"), knobs)

@@ -15,7 +15,7 @@ import copy
 import os
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
@@ -42,6 +42,7 @@ class PlannedJob:
     store: Path
     force: bool
     sweep: str | None = None  # the token of its sweep (None: a single run)
+    knobs: dict = field(default_factory=dict)  # the treatment's knobs as typed (config.Config.knobs)
 
     def status(self, state: str, **extra: Any) -> JobStatus:
         return JobStatus(self.num, list(self.overrides), state, sweep=self.sweep, pid=os.getpid(),
@@ -80,7 +81,8 @@ def _freeze(num, overrides, resolved, raw, job_dir, sweep, stores: dict) -> Plan
             stores[store] = check_root(store)
         except BadStore as e:
             raise ConfigError(str(e)) from None
-    return PlannedJob(num, overrides, checked.job, checked.job.hash, job_dir, stores[store], checked.force, sweep)
+    return PlannedJob(num, overrides, checked.job, checked.job.hash, job_dir, stores[store], checked.force, sweep,
+                      checked.knobs)
 
 
 class Planner:

@@ -14,7 +14,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from filelock import FileLock, Timeout
 from hydra.core.plugins import Plugins
@@ -69,6 +69,28 @@ def rows(jobs: list[PlannedJob], states: Mapping[int, JobStatus], finished: bool
     return out
 
 
+def run_plan(config, sweep_dir: Path, jobs: list[PlannedJob], launch: Callable, on_stop: Callable = lambda: None
+             ) -> list[JobStatus]:
+    """A planned sweep, run: its directory locked and its config recorded (``multirun.yaml``), its
+    jobs launched (``launch(jobs, states)``), its summary printed and written; every job's status.
+    Stopped (a signal, an error), it reports what it did, after ``on_stop()``, and re-raises."""
+    with taken(sweep_dir):
+        OmegaConf.save(config, sweep_dir / "multirun.yaml")
+        say(f"{len(jobs)} jobs into {sweep_dir}")
+        states: dict[int, JobStatus] = {}
+        try:
+            launch(jobs, states)
+        except BaseException:
+            on_stop()
+            report(sweep_dir, rows(jobs, states, finished=False), finished=False)
+            say(f"results in {sweep_dir}")
+            raise
+        final = rows(jobs, states, finished=True)
+        report(sweep_dir, final, finished=True)
+        say(f"results in {sweep_dir}")
+        return final
+
+
 class PlanningSweeper(Sweeper):
     """Hydra's basic sweep syntax (lists, ``range()``, ``choice()``, ``glob()``), planned before launch."""
 
@@ -85,21 +107,10 @@ class PlanningSweeper(Sweeper):
         planner = Planner(self.config, loader, new_token())
         jobs = [planner.plan(num, overrides) for num, overrides in enumerate(expand(arguments, self.params, loader))]
         signals.check()  # a Ctrl-C that a library swallowed while the sweep was planned
-        with taken(planner.sweep_dir):
-            OmegaConf.save(self.config, planner.sweep_dir / "multirun.yaml")
-            say(f"{len(jobs)} jobs into {planner.sweep_dir}")
-            states: dict[int, JobStatus] = {}
-            try:
-                self.launch(jobs, states)
-            except BaseException:
-                signals.settle()  # a second Ctrl-C must not cut the summary short
-                report(planner.sweep_dir, rows(jobs, states, finished=False), finished=False)
-                say(f"results in {planner.sweep_dir}")
-                raise
-            ok = report(planner.sweep_dir, rows(jobs, states, finished=True), finished=True)
-            say(f"results in {planner.sweep_dir}")
-            if not ok:
-                sys.exit(1)
+        # a second Ctrl-C must not cut the summary short
+        if not all(r.state in ("ran", "reused") for r in run_plan(self.config, planner.sweep_dir, jobs, self.launch,
+                                                                  on_stop=signals.settle)):
+            sys.exit(1)
 
     def launch(self, jobs: list[PlannedJob], states: dict[int, JobStatus]) -> None:
         if isinstance(self.launcher, PlanLauncher):
