@@ -26,9 +26,9 @@ CONF = Path(__file__).resolve().parent.parent / "conf"
 
 
 @contextmanager
-def _hydra():
+def _hydra(overrides: Sequence[str] = ()):
     """Hydra's global state for the package's conf/ (a caller's own is set aside, then given back);
-    Hydra's and OmegaConf's errors as ``ConfigError``."""
+    Hydra's and OmegaConf's errors as ``ConfigError`` (naming the one of ``overrides`` that does not parse)."""
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException, OverrideParseException
@@ -42,7 +42,7 @@ def _hydra():
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             yield GlobalHydra.instance().config_loader()
     except OverrideParseException as e:
-        raise ConfigError(name_unparsable(one_line(e), [])) from None
+        raise ConfigError(name_unparsable(one_line(e), overrides)) from None
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(one_line(e)) from None
     finally:
@@ -60,8 +60,8 @@ def compose(overrides: Sequence[str]):
     """The config the CLI composes for ``overrides``, not yet checked; ``ConfigError`` if Hydra refuses them."""
     from hydra import compose as hydra_compose
 
-    with _hydra():
-        return hydra_compose("config", overrides=_overrides(overrides))
+    with _hydra(_overrides(overrides)):
+        return hydra_compose("config", overrides=list(overrides))
 
 
 def job(overrides: Sequence[str] = ()) -> Job:
@@ -167,7 +167,7 @@ def run_sweep(jobs: list[list[str]], *, overrides: Sequence[str] = (), store: st
     if launcher == "local":
         fixed.append(f"hydra.launcher.n_jobs={n_jobs}")
     setup_globals()  # Hydra's resolvers (${now:...}), as its main registers them
-    with _hydra() as loader:
+    with _hydra(fixed) as loader:
         master = loader.load_configuration("config", overrides=fixed, run_mode=RunMode.MULTIRUN)
         with open_dict(master.hydra):
             master.hydra.overrides.task = fixed + _declared(jobs)
