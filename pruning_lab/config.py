@@ -161,7 +161,7 @@ class Train:
 class Modulate:
     """Switch tonic inhibition: damping of hidden activations and their nonlinearity."""
 
-    damping: Number(Range("> 0"))
+    damping: Number(Range("(0, 1]"))  # an inhibition: it scales activity down, never up
     activation: OneOf(*ACTIVATIONS)
     kind: Literal["modulate"] = "modulate"
 

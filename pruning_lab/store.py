@@ -49,6 +49,11 @@ def check_root(value: object) -> Path:
         raise BadStore(f"paths.store {path} cannot be created: {parent} is a file")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise BadStore(f"paths.store {path} cannot be created: {parent} is not writable")
+    try:  # modes do not tell it all (root, /proc, /sys, a full or read-only filesystem): try, leave nothing
+        tempfile.TemporaryDirectory(dir=parent, prefix=".pruning-lab-probe-").cleanup()
+    except OSError as e:
+        raise BadStore(f"paths.store {path} cannot be created: {parent} takes no new directory "
+                       f"({e.strerror or type(e).__name__})") from None
     return path
 
 

@@ -162,7 +162,8 @@ REFUSED = [
     ("direct", f"{P1}.noise_end", "x", "treatment.phases[1].noise_end must be a number"),
     ("direct", f"{P1}.noise_start", -0.1, "treatment.phases[1] noise sigma must be >= 0, got -0.1 -> 0.0"),
     ("direct", "treatment.maintenance.0.noise_end", -0.1, "treatment.maintenance[0] noise sigma must be >= 0"),
-    ("direct", f"{P2}.damping", 0, "treatment.phases[2].damping must be > 0, got 0"),
+    ("direct", f"{P2}.damping", 0, "treatment.phases[2].damping must be in (0, 1], got 0"),
+    ("direct", f"{P2}.damping", 2.0, "treatment.phases[2].damping must be in (0, 1], got 2.0"),  # an inhibition
     ("direct", f"{P2}.damping", "x", "treatment.phases[2].damping must be a number"),
     ("direct", f"{P2}.activation", "sigmoid", "treatment.phases[2].activation must be one of relu, tanh"),
     # seed and data
@@ -202,7 +203,8 @@ REFUSED = [
     ("direct", "treatment.phases", "regrow", "treatment.phases must be a list of phases"),
     ("direct", "treatment.maintenance", 5, "treatment.maintenance must be a list of phases"),
     # headline knobs are named before the phases they feed
-    ("neurosteroid", "treatment.damping", 0, "treatment.damping must be > 0, got 0"),
+    ("neurosteroid", "treatment.damping", 0, "treatment.damping must be in (0, 1], got 0"),
+    ("neurosteroid", "treatment.damping", 1.5, "treatment.damping must be in (0, 1], got 1.5"),
     ("ketamine", "treatment.fraction", 0, "treatment.fraction must be in (0, 1], got 0"),
     ("ketamine", "treatment.fraction", 1.5, "treatment.fraction must be in (0, 1], got 1.5"),
     ("ssri", "treatment.lr", 0, "treatment.lr must be > 0, got 0"),
@@ -317,7 +319,7 @@ ACCEPTED = [
     ("direct", f"{P1}.noise_end", 0.2, lambda j: j.treatment.phases[1].noise_end),
     ("direct", "treatment.maintenance.0.noise_end", 0.1, lambda j: j.treatment.maintenance[0].noise_end),
     ("direct", f"{P2}.activation", "relu", lambda j: j.treatment.phases[2].activation),
-    ("direct", f"{P2}.damping", 2.0, lambda j: j.treatment.phases[2].damping),
+    ("direct", f"{P2}.damping", 1.0, lambda j: j.treatment.phases[2].damping),
 ]
 
 

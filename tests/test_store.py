@@ -287,3 +287,18 @@ def test_a_read_only_store_serves_its_results_without_a_lock_and_refuses_to_comp
     with pytest.raises(ReadOnlyStore, match=f"the store {store} is read-only and does not hold"):
         execute(other, store)
     assert not (store / "locks").exists() and not ResultStore(store).path(other.hash).exists()
+
+
+def test_temporaries_a_kill_left_in_a_job_dir_are_cleared_by_the_rerun(tmp_path):
+    """A kill while a job's result was copied into its directory (when it was settled from the store)."""
+    from .helpers_cli import TRIVIAL, cli, places
+
+    args = ["-m", *TRIVIAL, "seed=0,1", *places(tmp_path), "hydra.launcher.n_jobs=1"]
+    assert cli(*args).returncode == 0
+    job_dirs = sorted((tmp_path / "sweep").glob("*_s*"))
+    junk = [d / name for d in job_dirs for name in (".result.json.k1ll3d.tmp", ".job.status.k1ll3d.tmp")]
+    for j in junk:
+        j.write_bytes(b"")
+    again = cli(*args)
+    assert again.returncode == 0 and summary(again.stdout) == "2 jobs: ran 0, reused 2"
+    assert not [j for j in junk if j.exists()]

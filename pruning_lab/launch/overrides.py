@@ -35,7 +35,10 @@ def name_unparsable(message: str, overrides: Iterable[str]) -> str:
         try:
             parser.parse_override(arg)
         except Exception:
-            return f"cannot parse override '{arg}': {message}"
+            key, _, value = arg.partition("=")
+            # Hydra's override grammar takes only ASCII letters unquoted
+            hint = f"; quote the value: {key}='{value}'" if not value.isascii() and value[:1] not in "'\"" else ""
+            return f"cannot parse override '{arg}': {message}{hint}"
     return message
 
 
