@@ -181,7 +181,10 @@ def run_sweep(jobs: list[list[str]], *, overrides: Sequence[str] = (), store: st
         if not hasattr(engine, "launch_plan"):
             raise ConfigError(f"hydra/launcher={launcher} cannot run a sweep from Python; use local, slurm or "
                               f"slurm_local")
-        run_plan(master, planner.sweep_dir, planned, engine.launch_plan)
+        try:
+            run_plan(master, planner.sweep_dir, planned, engine.launch_plan)
+        finally:
+            engine.close()
         return planner.sweep_dir
 
 

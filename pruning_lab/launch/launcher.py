@@ -52,6 +52,9 @@ class PlanLauncher(Launcher):
         finally:
             progress.close()
 
+    def close(self) -> None:
+        """Let go of what the engine keeps between batches (a study's workers)."""
+
     def workers(self) -> int:
         """How many jobs run at once (for the ETA)."""
         return 1

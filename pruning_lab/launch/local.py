@@ -81,6 +81,7 @@ class LocalLauncher(PlanLauncher):
 
     def __init__(self, n_jobs: object = -1) -> None:
         self.n_jobs = n_jobs
+        self.idle: list = []  # workers between jobs, kept for the next batch (a study runs many)
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
@@ -93,7 +94,7 @@ class LocalLauncher(PlanLauncher):
         from joblib.externals.loky import FIRST_COMPLETED, BrokenProcessPool, wait
 
         queue = deque(todo)
-        idle: list = []
+        idle = self.idle
         running: dict = {}  # future -> (job, its executor)
         try:
             while queue or running:
@@ -123,7 +124,10 @@ class LocalLauncher(PlanLauncher):
             for job, executor in running.values():
                 executor.shutdown(wait=True, kill_workers=True)
             self.stopped([job for job, _ in running.values()], states)
+            self.close()
             raise
-        finally:
-            for executor in idle:
-                executor.shutdown(wait=False, kill_workers=True)
+
+    def close(self) -> None:
+        """Stop the idle workers."""
+        while self.idle:
+            self.idle.pop().shutdown(wait=False, kill_workers=True)

@@ -88,9 +88,10 @@ def _freeze(num, overrides, resolved, raw, job_dir, sweep, stores: dict) -> Plan
 class Planner:
     """Plans the jobs of one sweep against its master config (``hydra_context.config_loader``)."""
 
-    def __init__(self, master: DictConfig, loader, token: str):
+    def __init__(self, master: DictConfig, loader, token: str, under: str = ""):
         self.master, self.loader, self.token = master, loader, token
-        self.sweep_dir = Path(str(master.hydra.sweep.dir))  # resolved once: every job's ${now:...} is this one
+        # resolved once: every job's ${now:...} is this one; ``under``: a part of a study's directory
+        self.sweep_dir = Path(str(master.hydra.sweep.dir)) / under
         self.groups = set(master.hydra.runtime.choices)
         self.combinations: dict[tuple, _Combination] = {}
         self.stores: dict[Any, Path] = {}

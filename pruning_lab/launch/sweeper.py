@@ -114,7 +114,10 @@ class PlanningSweeper(Sweeper):
 
     def launch(self, jobs: list[PlannedJob], states: dict[int, JobStatus]) -> None:
         if isinstance(self.launcher, PlanLauncher):
-            self.launcher.launch_plan(jobs, states)
+            try:
+                self.launcher.launch_plan(jobs, states)
+            finally:
+                self.launcher.close()
             return
         # another launcher (Hydra's basic one, say) runs each job through the task function
         os.environ[SWEEP_ENV] = jobs[0].sweep
