@@ -1,0 +1,114 @@
+"""The regimen search: it finds a known optimum through real jobs, pairs its seeds, keeps its
+held-out seeds apart, writes regimens that run, resumes a killed search losing and repeating no
+trial, and refuses bad input in one line before any job runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+
+import pytest
+
+from .conftest import ROOT
+from .helpers_cli import alive, cli, command, start, stop_group, wait_for
+
+# a tiny network: a ketamine-like job in about half a second once its worker is up
+SMALL = ["treatment=ketamine", "longitudinal=none", "baseline.epochs=2", "model.hidden=[32,32]", "data.train_size=500",
+         "data.test_size=200", "data.clean_size=100", "treatment.epochs=1", "onset.every=0"]
+
+
+def search(tmp, *args: str) -> list[str]:
+    return ["-m", "hydra/sweeper=search", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
+            "hydra.launcher.n_jobs=2", *args]
+
+
+def ledger(study) -> dict[int, dict]:
+    rows = {}
+    for line in (study / "trials.jsonl").read_text().splitlines():
+        t = json.loads(line)
+        rows[t["trial"]] = t
+    return rows
+
+
+def test_a_search_finds_the_known_optimum_and_its_regimen_runs_as_found(tmp_path):
+    """Less regrowth leaves more synapses pruned: treated.sparsity is highest at the smallest
+    fraction the space allows (0.1), about 95% x (1 - 0.1)."""
+    done = cli(*search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.sparsity: maximize}",
+                       "hydra.sweeper.trials=16", "hydra.sweeper.seeds=[0]", "hydra.sweeper.heldout.seeds=[7,8]",
+                       "hydra.sweeper.heldout.best=1"), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = tmp_path / "study"
+    rec = json.loads((study / "search.json").read_text())
+    (best,) = rec["chosen"]
+    fraction, sparsity = best["params"]["treatment.fraction"], best["values"][0]
+    assert fraction < 0.2 and abs(sparsity - 95 * (1 - fraction)) < 0.3, best
+    trials = ledger(study)
+    assert len(trials) == 16 and all(t["seeds"] == [0] for t in trials.values())  # paired: the same seed each
+    # the seeds of every job, read back from its result: the search's seed, then the held-out ones only
+    seeds = {json.loads(p.read_text())["seed"] for p in (study / "trials").glob("*/result.json")}
+    held = {json.loads(p.read_text())["seed"] for p in (study / "heldout").glob("*/result.json")}
+    assert seeds == {0} and held == {7, 8}
+    # the written regimen is the trial's: rerun on the trial's seed, it gives the trial's value
+    again = cli(f"hydra.searchpath=[file://{study}]", f"treatment={best['treatment'].rsplit('/', 1)[1][:-5]}",
+                *SMALL[1:], "seed=0", f"paths.store={tmp_path / 'elsewhere'}", f"hydra.run.dir={tmp_path / 'rerun'}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = json.loads((tmp_path / "rerun" / "result.json").read_text())
+    assert rerun["metrics"]["treated"]["sparsity"] == best["values"][0]
+
+
+def test_a_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
+    args = search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combined: maximize}",
+                  "hydra.sweeper.trials=6", "hydra.sweeper.seeds=[0,1]", "hydra.sweeper.batch=2")
+    study = tmp_path / "study"
+    proc = start(*args, log=tmp_path / "first")
+    try:
+        wait_for(lambda: (study / "trials.jsonl").exists() and len(ledger(study)) >= 2, timeout=300,
+                 what="two trials told")
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its workers, as a lost node
+        proc.wait()
+        wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers to go")
+    finally:
+        stop_group(proc)
+    before = ledger(study)
+    again = cli(*args, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    with sqlite3.connect(study / "study.db") as db:
+        states = db.execute("select number, state from trials order by number").fetchall()
+    assert states == [(n, "COMPLETE") for n in range(6)]  # six trials, each told once
+    after = ledger(study)
+    assert sorted(after) == list(range(6))
+    for n, t in before.items():  # what was told before the kill stands
+        assert after[n]["params"] == t["params"] and after[n]["values"] == t["values"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["treatment.fractoin=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combined: maximize}"],
+     "Could not override 'treatment.fractoin'"),
+    (["treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combnied: maximize}"],
+     "objective 'treated.combnied' is not a metric of these jobs"),
+    (["treatment.fraction=interval(0.9,0.1)", "+hydra.sweeper.objectives={treated.combined: maximize}"],
+     "interval() bounds must rise, got 0.9 then 0.1"),
+    (["treatment.fraction=interval(0.5,1.5)", "+hydra.sweeper.objectives={treated.combined: maximize}"],
+     "treatment.fraction must be in (0, 1], got 1.5"),
+    (["treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combined: up}"],
+     "objective directions are maximize or minimize"),
+    (["treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combined: maximize}",
+      "hydra.sweeper.heldout.seeds=[1,5]"], "held-out seeds must be seeds the search never sees; shared: [1]"),
+    (["+hydra.sweeper.objectives={treated.combined: maximize}"], "a search needs a space"),
+])
+def test_bad_search_input_is_refused_in_one_line_before_any_job(tmp_path, args, expected):
+    done = cli(*search(tmp_path, *args), cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and done.stdout == "", done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_search_whose_every_trial_fails_ends_with_a_summary(tmp_path):
+    """A ketamine-like network is never modulated: it has no off-drug score to steer by."""
+    done = cli(*search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={off_drug.combined: maximize}",
+                       "hydra.sweeper.trials=2", "hydra.sweeper.seeds=[0]"), timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr + done.stdout
+    assert "search: no trial completed (2 asked, 2 failed)" in done.stdout
