@@ -21,7 +21,7 @@ SMALL = ["treatment=ketamine", "longitudinal=none", "baseline.epochs=2", "model.
 
 
 def search(tmp, *args: str) -> list[str]:
-    return ["-m", "hydra/sweeper=search", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
+    return ["-m", "hydra.sweeper.study=search", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
             "hydra.launcher.n_jobs=2", *args]
 
 
@@ -36,9 +36,9 @@ def ledger(study) -> dict[int, dict]:
 def test_a_search_finds_the_known_optimum_and_its_regimen_runs_as_found(tmp_path):
     """Less regrowth leaves more synapses pruned: treated.sparsity is highest at the smallest
     fraction the space allows (0.1), about 95% x (1 - 0.1)."""
-    done = cli(*search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.sparsity: maximize}",
-                       "hydra.sweeper.trials=16", "hydra.sweeper.seeds=[0]", "hydra.sweeper.heldout.seeds=[7,8]",
-                       "hydra.sweeper.heldout.best=1"), timeout=600)
+    done = cli(*search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.sparsity: maximize}",
+                       "hydra.sweeper.search.trials=16", "hydra.sweeper.search.seeds=[0]", "hydra.sweeper.search.heldout.seeds=[7,8]",
+                       "hydra.sweeper.search.heldout.best=1"), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     study = tmp_path / "study"
     rec = json.loads((study / "search.json").read_text())
@@ -60,8 +60,8 @@ def test_a_search_finds_the_known_optimum_and_its_regimen_runs_as_found(tmp_path
 
 
 def test_a_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
-    args = search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combined: maximize}",
-                  "hydra.sweeper.trials=6", "hydra.sweeper.seeds=[0,1]", "hydra.sweeper.batch=2")
+    args = search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: maximize}",
+                  "hydra.sweeper.search.trials=6", "hydra.sweeper.search.seeds=[0,1]", "hydra.sweeper.search.batch=2")
     study = tmp_path / "study"
     proc = start(*args, log=tmp_path / "first")
     try:
@@ -85,19 +85,19 @@ def test_a_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["treatment.fractoin=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combined: maximize}"],
+    (["treatment.fractoin=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: maximize}"],
      "Could not override 'treatment.fractoin'"),
-    (["treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combnied: maximize}"],
+    (["treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combnied: maximize}"],
      "objective 'treated.combnied' is not a metric of these jobs"),
-    (["treatment.fraction=interval(0.9,0.1)", "+hydra.sweeper.objectives={treated.combined: maximize}"],
+    (["treatment.fraction=interval(0.9,0.1)", "hydra.sweeper.search.objectives={treated.combined: maximize}"],
      "interval() bounds must rise, got 0.9 then 0.1"),
-    (["treatment.fraction=interval(0.5,1.5)", "+hydra.sweeper.objectives={treated.combined: maximize}"],
+    (["treatment.fraction=interval(0.5,1.5)", "hydra.sweeper.search.objectives={treated.combined: maximize}"],
      "treatment.fraction must be in (0, 1], got 1.5"),
-    (["treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combined: up}"],
+    (["treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: up}"],
      "objective directions are maximize or minimize"),
-    (["treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={treated.combined: maximize}",
-      "hydra.sweeper.heldout.seeds=[1,5]"], "held-out seeds must be seeds the search never sees; shared: [1]"),
-    (["+hydra.sweeper.objectives={treated.combined: maximize}"], "a search needs a space"),
+    (["treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: maximize}",
+      "hydra.sweeper.search.heldout.seeds=[1,5]"], "held-out seeds must be seeds the search never sees; shared: [1]"),
+    (["hydra.sweeper.search.objectives={treated.combined: maximize}"], "a search needs a space"),
 ])
 def test_bad_search_input_is_refused_in_one_line_before_any_job(tmp_path, args, expected):
     done = cli(*search(tmp_path, *args), cwd=tmp_path, timeout=120)
@@ -108,7 +108,7 @@ def test_bad_search_input_is_refused_in_one_line_before_any_job(tmp_path, args, 
 
 def test_a_search_whose_every_trial_fails_ends_with_a_summary(tmp_path):
     """A ketamine-like network is never modulated: it has no off-drug score to steer by."""
-    done = cli(*search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "+hydra.sweeper.objectives={off_drug.combined: maximize}",
-                       "hydra.sweeper.trials=2", "hydra.sweeper.seeds=[0]"), timeout=300)
+    done = cli(*search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={off_drug.combined: maximize}",
+                       "hydra.sweeper.search.trials=2", "hydra.sweeper.search.seeds=[0]"), timeout=300)
     assert done.returncode == 1 and "Traceback" not in done.stderr + done.stdout
     assert "search: no trial completed (2 asked, 2 failed)" in done.stdout

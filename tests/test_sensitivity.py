@@ -77,14 +77,14 @@ SMALL = ["longitudinal=none", "baseline.epochs=2", "model.hidden=[32,32]", "data
 
 
 def study(tmp, *args: str) -> list[str]:
-    return ["-m", "hydra/sweeper=sensitivity", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
+    return ["-m", "hydra.sweeper.study=sensitivity", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
             "hydra.launcher.n_jobs=2", *args]
 
 
 def test_a_screening_runs_as_jobs_with_the_seed_of_each_trajectory(tmp_path):
     done = cli(*study(tmp_path, "pathology.sparsity=interval(0.85,0.97)", "stress.internal_sigma=interval(0.3,0.7)",
-                      "+hydra.sweeper.treatments={ketamine: {treatment.fraction: 'interval(0.2,0.8)'}}",
-                      "hydra.sweeper.samples=3", "hydra.sweeper.first_seed=20"), timeout=600)
+                      "hydra.sweeper.sensitivity.treatments={ketamine: {treatment.fraction: 'interval(0.2,0.8)'}}",
+                      "hydra.sweeper.sensitivity.samples=3", "hydra.sweeper.sensitivity.first_seed=20"), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "12 jobs (ketamine: 12 = 3 x 4)" in done.stdout
     rec = json.loads((tmp_path / "study" / "sensitivity.json").read_text())
@@ -103,10 +103,10 @@ def test_a_screening_runs_as_jobs_with_the_seed_of_each_trajectory(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["pathology.sparsity=interval(0.85,0.97)", "+hydra.sweeper.treatments={ssri: {}}"],
+    (["pathology.sparsity=interval(0.85,0.97)", "hydra.sweeper.sensitivity.treatments={ssri: {}}"],
      "a sensitivity analysis needs at least 2 knobs; ssri has 1"),
     (["pathology.sparsity=interval(0.85,0.97)", "stress.internal_sigma=interval(0.3,0.7)",
-      "+hydra.sweeper.treatments={ssri: {}}", "hydra.sweeper.method=sobol", "hydra.sweeper.samples=6"],
+      "hydra.sweeper.sensitivity.treatments={ssri: {}}", "hydra.sweeper.sensitivity.method=sobol", "hydra.sweeper.sensitivity.samples=6"],
      "must be a power of 2"),
     (["pathology.sparsity=interval(0.85,0.97)", "stress.internal_sigma=interval(0.3,0.7)"],
      "a sensitivity study names its treatments"),

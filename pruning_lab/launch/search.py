@@ -52,12 +52,12 @@ class SearchSweeper(StudySweeper):
             raise ConfigError("a search needs a space: hydra.sweeper.params or overrides such as "
                               "treatment.fraction=interval(0.1,0.5)")
         if not self.objectives:
-            raise ConfigError("a search needs objectives: hydra.sweeper.objectives {metric: maximize or minimize}")
+            raise ConfigError("a search needs objectives: hydra.sweeper.search.objectives {metric: maximize or minimize}")
         bad = {m: d for m, d in self.objectives.items() if d not in DIRECTIONS}
         if bad:
             raise ConfigError(f"objective directions are maximize or minimize, got {bad}")
         if self.sampler_name not in SAMPLERS:
-            raise ConfigError(f"hydra.sweeper.sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler_name!r}")
+            raise ConfigError(f"hydra.sweeper.search.sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler_name!r}")
         if not self.seeds or self.trials < 1:
             raise ConfigError("a search needs seeds (K >= 1) and trials >= 1")
         if set(self.heldout_seeds) & set(self.seeds):

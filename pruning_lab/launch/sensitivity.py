@@ -86,9 +86,9 @@ class SensitivitySweeper(StudySweeper):
 
     def _spaces(self, arguments: Sequence[str]) -> tuple[dict[str, list[Knob]], list[str]]:
         if self.method not in METHODS:
-            raise ConfigError(f"hydra.sweeper.method must be morris or sobol, got {self.method!r}")
+            raise ConfigError(f"hydra.sweeper.sensitivity.method must be morris or sobol, got {self.method!r}")
         if not self.treatments:
-            raise ConfigError("a sensitivity study names its treatments: hydra.sweeper.treatments {name: {its knobs}}")
+            raise ConfigError("a sensitivity study names its treatments: hydra.sweeper.sensitivity.treatments {name: {its knobs}}")
         shared, fixed = knobs(arguments, self.params)
         fixed = [o for o in fixed if not o.startswith("treatment=")]  # each treatment is its own analysis
         spaces = {}
@@ -100,7 +100,7 @@ class SensitivitySweeper(StudySweeper):
                 raise ConfigError("a sensitivity knob takes interval() or range(), not choice()")
             spaces[t] = space
         if self.method == "sobol" and self.samples & (self.samples - 1):
-            raise ConfigError(f"hydra.sweeper.samples must be a power of 2 for Sobol's sequence, got {self.samples}")
+            raise ConfigError(f"hydra.sweeper.sensitivity.samples must be a power of 2 for Sobol's sequence, got {self.samples}")
         return spaces, fixed
 
     def _jobs(self, spaces, fixed) -> tuple[dict, list]:
