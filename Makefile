@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-slurm test-all mutants docs reproduce reproduce-paper1 severity onset-study aggregate verify bench clean
+.PHONY: venv lock test test-slurm test-all mutants docs reproduce reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
 
 venv: $(STAMP)
 
@@ -78,6 +78,22 @@ severity: $(STAMP)
 onset-study: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=onset
 	$(PY) -m pruning_lab.aggregate outputs/onset/sweep --out outputs/onset
+
+## less regrowth, the same resilience? a multi-objective regimen search (experiments/search/; about an hour)
+search-study: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=search_regrowth
+	$(PY) -m pruning_lab.aggregate outputs/search/regrowth
+
+## Morris screening of the three treatments over 6 knobs each (experiments/sensitivity/; about an hour)
+morris-study: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=morris
+	$(PY) -m pruning_lab.aggregate outputs/sensitivity/morris
+
+## Sobol indices, sized for a cluster (6 144 jobs): SOBOL_ARGS='hydra/launcher=slurm ...'; on one
+## machine, small: SOBOL_ARGS=hydra.sweeper.sensitivity.samples=4
+sobol-study: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=sobol $(SOBOL_ARGS)
+	$(PY) -m pruning_lab.aggregate outputs/sensitivity/sobol
 
 ## tables of any sweep or store: make aggregate DIR=outputs/multirun/...
 aggregate: $(STAMP)
