@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-slurm test-all mutants docs reproduce reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
+.PHONY: venv lock test test-portability test-slurm test-all mutants docs reproduce reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
 
 venv: $(STAMP)
 
@@ -36,7 +36,12 @@ lock:
 
 ## the fast suite (a few minutes on 2 cores), the docs' strict build included; paper-scale runs are marked slow
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow and not slurm"
+	$(PY) -m pytest -q -m "not slow and not slurm and not portability"
+
+## the golden job under QEMU's user-mode emulator on an Intel and an AMD CPU model, with controls
+## (as root: installs Debian's qemu-user if missing; about 5 minutes on 2 cores; docs/portability.md)
+test-portability: $(STAMP)
+	$(PY) -m pytest -q -m portability tests/test_portability.py
 
 ## the cluster path on a real single-node SLURM, set up from nothing (as root: installs
 ## Debian's slurmctld, slurmd, slurm-client and munge if missing; a few minutes)

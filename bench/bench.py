@@ -5,8 +5,11 @@ training points, batches of 128) and one thread, epochs per second of
   plain  - the straightforward loop: unfused Adam, every weight matrix re-masked every step;
   dense  - the dense engine as shipped;
   auto   - the engine ``engine=auto`` picks for that phase (sparse at >= engine_sparse_from);
-medians over interleaved repeats, and the ratios. Then the peak memory (ru_maxrss) of a
-worker running a short full-size job, one subprocess per engine.
+medians over interleaved repeats, and the ratios. Then, per phase kind, the dense products
+(pruning_lab/sim/products.py, the portable ones) that phase runs: their GFLOP/s against this
+core's FMA peak, measured first by a kernel of independent FMA chains compiled for the same
+pinned target (haswell: AVX2 + FMA); then the peak memory (ru_maxrss) of a worker running a
+short full-size job, one subprocess per engine.
 
 Options:
   --kernels      the single products behind the sparse engine's choice of kernels
@@ -61,6 +64,98 @@ from pruning_lab.sim.rng import generator  # noqa: E402
 from pruning_lab.sim.training import batches, train  # noqa: E402
 
 BATCH = 128
+
+
+# -- this core's FMA peak and the products' share of it --------------------------------------
+
+
+def _fma_chains_intrinsic():
+    """An intrinsic: CHAINS independent chains of 8-lane FMAs, n steps each, in registers.
+
+    Written in LLVM IR for the reason products.py's tiles are: in numba's own loops the
+    chains would live in memory and measure the load and store ports instead.
+    """
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def chains(typingctx, n, x):
+        sig = types.float32(types.intp, types.float32)
+
+        def codegen(context, builder, sig, args):
+            vec = ir.VectorType(ir.FloatType(), 8)
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3), "llvm.fma.v8f32")
+            undef = ir.Constant(vec, ir.Undefined)
+            xv = builder.shuffle_vector(builder.insert_element(undef, args[1], ir.Constant(ir.IntType(32), 0)), undef,
+                                        ir.Constant(ir.VectorType(ir.IntType(32), 8), None))
+            # distinct starting values, so no two chains can be merged into one
+            slots = [cgutils.alloca_once_value(builder, builder.fadd(xv, ir.Constant(vec, [float(c)] * 8)))
+                     for c in range(CHAINS)]
+            with cgutils.for_range(builder, args[0]):
+                for slot in slots:
+                    builder.store(builder.call(fma, [builder.load(slot), xv, xv]), slot)
+            total = builder.load(slots[0])
+            for slot in slots[1:]:
+                total = builder.fadd(total, builder.load(slot))
+            return builder.extract_element(total, ir.Constant(ir.IntType(32), 0))
+
+        return sig, codegen
+
+    return chains
+
+
+# enough chains to cover an FMA's latency on both of a core's FMA units (4 cycles x 2 units
+# needs 8; 12 leave a margin) and few enough to stay in AVX2's 16 registers
+CHAINS = 12
+
+
+def fma_peak(tick) -> tuple[float, str]:
+    """(GFLOP/s of one core running only FMAs, the target numba compiled for): the best of 5."""
+    import numpy as np
+    from numba import njit
+
+    from pruning_lab import numerics
+
+    chains = _fma_chains_intrinsic()
+
+    @njit
+    def run(n, x):
+        return chains(n, x)
+
+    steps = 20_000_000
+    run(10, np.float32(0.5))
+    best = 0.0
+    for _ in range(5):
+        t0 = tick()
+        run(steps, np.float32(0.5))
+        best = max(best, 2 * 8 * CHAINS * steps / (tick() - t0) / 1e9)
+    return best, numerics.numba_target()["cpu_name"]
+
+
+class ProductMeter:
+    """Counts the FLOPs of products.mm (every portable dense product) and the time spent in it,
+    on the clock that times the phase, so that the two compare."""
+
+    def __init__(self, tick):
+        from pruning_lab.sim import products
+
+        self.products, self.mm, self.tick = products, products.mm, tick
+        self.flops, self.seconds = 0, 0.0
+
+    def __enter__(self):
+        def counted(a, b):
+            t0 = self.tick()
+            out = self.mm(a, b)
+            self.seconds += self.tick() - t0
+            self.flops += 2 * a.shape[0] * a.shape[1] * b.shape[1]
+            return out
+
+        self.products.mm = counted  # _Linear looks mm up at each call
+        return self
+
+    def __exit__(self, *exc):
+        self.products.mm = self.mm
 
 
 def sparse_from() -> float:
@@ -162,17 +257,25 @@ def speed(args) -> list[dict]:
         auto = choose("auto", sparsity, threshold)
         variants = ["dense"] if what == "regrow" else ["plain", "dense"] + ([auto] if auto != "dense" else [])
         times: dict[str, list[float]] = {v: [] for v in variants}
+        metered = auto if auto in variants else "dense"
+        flops, in_products = [], []
         start = prepared(sparsity, modulation)
         for _ in range(args.repeats):  # interleaved, so a change in machine load hits all alike
             for v in variants:
                 net = start.clone()
-                t0 = tick()
-                run_variant(v, net, what, data)
-                times[v].append(tick() - t0)
+                with ProductMeter(tick) as meter:
+                    t0 = tick()
+                    run_variant(v, net, what, data)
+                    times[v].append(tick() - t0)
+                if v == metered:
+                    flops.append(meter.flops)
+                    in_products.append(meter.seconds)
         units = 1 if what == "regrow" else args.epochs
         rate = {v: units / statistics.median(ts) for v, ts in times.items()}
         row = {"kind": label, "sparsity": sparsity, "auto": auto if what != "regrow" else "dense",
-               "plain": rate.get("plain"), "dense": rate["dense"], "auto_rate": rate.get(auto, rate["dense"])}
+               "plain": rate.get("plain"), "dense": rate["dense"], "auto_rate": rate.get(auto, rate["dense"]),
+               # per unit (epoch, or scoring), of the variant auto picks
+               "product_flops": flops[0] / units, "product_seconds": statistics.median(in_products) / units}
         rows.append(row)
         print(f"  measured {label} at {100 * sparsity:.1f}%", file=sys.stderr)
     return rows
@@ -190,6 +293,25 @@ def print_speed(rows: list[dict], args) -> None:
         print(f"| {r['kind']} | {100 * r['sparsity']:.1f}% | {fmt(r['plain'])} | {fmt(r['dense'])} | {r['auto']} | "
               f"{fmt(r['auto_rate'])} | {r['auto_rate'] / r['dense']:.2f}x | "
               f"{'-' if vs_plain is None else f'{vs_plain:.2f}x'} |")
+
+
+def print_products(rows: list[dict], peak: tuple[float, str], tick_kind: str, label: str = "") -> None:
+    """Per phase kind: the portable dense products' GFLOP/s against the core's FMA peak."""
+    gflops, target = peak
+    print(f"\nDense products{label} per phase kind, against this core's FMA peak of {gflops:.1f} GFLOP/s "
+          f"({CHAINS} chains of 8-lane FMAs compiled for {target}); GFLOP per epoch (regrow: per scoring), "
+          f"{'CPU' if tick_kind == 'cpu' else 'wall'} time inside products.mm\n")
+    print("| phase kind | sparsity | engine | GFLOP | in products (s) | share of the phase | GFLOP/s | of peak |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        if not r["product_flops"]:
+            print(f"| {r['kind']} | {100 * r['sparsity']:.1f}% | {r['auto']} | 0 | - | - | - | - |")
+            continue
+        g = r["product_flops"] / 1e9
+        share = r["product_seconds"] * r["auto_rate"]
+        rate = g / r["product_seconds"]
+        print(f"| {r['kind']} | {100 * r['sparsity']:.1f}% | {r['auto']} | {g:.1f} | {r['product_seconds']:.3f} | "
+              f"{100 * share:.0f}% | {rate:.1f} | {100 * rate / gflops:.0f}% |")
 
 
 # -- peak memory ---------------------------------------------------------------------------
@@ -433,7 +555,7 @@ def numerics_child(args) -> None:
     print(json.dumps(speed(args)))
 
 
-def compare_numerics(args) -> None:
+def compare_numerics(args) -> list[dict]:
     from pruning_lab import numerics
 
     fresh = {k: v for k, v in os.environ.items() if k not in (*numerics.PINS, numerics.PINNED_ENV)}
@@ -450,6 +572,7 @@ def compare_numerics(args) -> None:
     for p, n in zip(rates["portable"], rates["native"]):
         print(f"| {p['kind']} | {100 * p['sparsity']:.1f}% | {p['auto']} | {p['auto_rate']:.2f} | {n['auto_rate']:.2f} | "
               f"{p['auto_rate'] / n['auto_rate']:.2f}x |")
+    return rates["portable"]
 
 
 def main() -> None:
@@ -479,7 +602,13 @@ def main() -> None:
     print(f"pruning-lab bench: {os.cpu_count()} cores, torch {torch.__version__}, "
           f"engine_sparse_from {sparse_from()}; {load_text()}")
     if not args.no_speed:  # with --numerics: the same figures, portable against native
-        compare_numerics(args) if args.numerics else print_speed(speed(args), args)
+        peak = fma_peak(clock(args.clock))
+        if args.numerics:
+            print_products(compare_numerics(args), peak, args.clock, " in portable numerics")
+        else:
+            rows = speed(args)
+            print_speed(rows, args)
+            print_products(rows, peak, args.clock)
     if not args.no_memory:
         mem = memory()
         print(f"\nPeak memory of a worker (ru_maxrss, short full-size SSRI-like job): "
