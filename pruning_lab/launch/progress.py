@@ -62,7 +62,8 @@ class Progress:
     def ended(self, status: JobStatus) -> None:
         """A job ended (ran, reused from another sweep's store entry, or failed)."""
         self.count[status.state] = self.count.get(status.state, 0) + 1
-        self.running = max(0, self.running - 1)
+        # at work: the jobs still running and those about to take the freed workers
+        self.running = min(self.running, self.total - sum(self.count.values()))
         if status.state == "ran" and status.seconds:
             self.seconds.append(status.seconds)
         self._show(ended=True)
