@@ -52,7 +52,8 @@ def style(arm: str, i: int = 0) -> dict:
 
 def new_figure(width: float, height: float) -> Figure:
     """A constrained-layout figure with its own Agg canvas (not registered with pyplot)."""
-    fig = Figure(figsize=(width, height), layout="constrained", dpi=100)
+    # 150 dpi: what a notebook shows of it; a file is saved at its own dpi
+    fig = Figure(figsize=(width, height), layout="constrained", dpi=150)
     FigureCanvasAgg(fig)
     return fig
 
