@@ -146,3 +146,17 @@ def test_heatmap_cells_show_their_mean_sd_and_n(drawn):
     cells = [t.get_text() for ax in phase.axes for t in ax.texts]
     # neurosteroid combined stress 100 and 92 at every cell: 96 ± 6 over 2 seeds
     assert cells and all(c == "96±6\nn=2" for c in cells), cells
+
+
+def test_a_figure_from_the_tidy_frame_alone(configs, tmp_path):  # noqa: F811
+    """From load_results' frame (numbers for axes, no arms, no layout): the same arms and labels."""
+    from pruning_lab.analysis.figures import profile
+    from pruning_lab.analysis.load import load_results
+
+    frame = load_results(stress_sweep(configs, tmp_path))
+    fig = profile(frame[frame["pathology.sparsity"] == 0.9])
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:3] == ["Untreated (pruned)", "Neurosteroid-like (damping=0.6)",
+                          "Neurosteroid-like (damping=0.6) (off drug)"]
+    untreated = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "Untreated (pruned)"][0]
+    assert list(untreated.get_ydata()) == pytest.approx([30.5] * 5)     # 30 + seed, two seeds
