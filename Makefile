@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-portability test-slurm test-all mutants docs reproduce reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
+.PHONY: venv lock test test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
 
 venv: $(STAMP)
 
@@ -30,13 +30,14 @@ $(STAMP): pyproject.toml $(LOCK)
 lock:
 	$(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet $(UV)
-	echo "torch==2.13.0+cpu" | $(VENV)-lock/bin/uv pip compile pyproject.toml - --extra dev --extra cluster \
+	echo "torch==2.13.0+cpu" | $(VENV)-lock/bin/uv pip compile pyproject.toml - --extra dev --extra cluster --extra notebook \
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	    --find-links $(TORCH_WHEELS) --custom-compile-command "make lock" -o $(LOCK)
 
-## the fast suite (a few minutes on 2 cores), the docs' strict build included; paper-scale runs are marked slow
+## the fast suite (a few minutes on 2 cores), the docs' strict build included; paper-scale runs are marked slow,
+## and the tests that need a browser or a notebook kernel have targets of their own
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow and not slurm and not portability"
+	$(PY) -m pytest -q -m "not slow and not slurm and not portability and not browser and not notebook"
 
 ## the golden job under QEMU's user-mode emulator on an Intel and an AMD CPU model, with controls
 ## (as root: installs Debian's qemu-user if missing; about 5 minutes on 2 cores; docs/portability.md)
@@ -49,8 +50,25 @@ test-slurm: $(STAMP)
 	tmp=$$(mktemp -d /tmp/pruning-lab-slurm.XXXXXX) && PRUNING_LAB_TEST_SLURM=1 \
 	  $(PY) -m pytest -q -m slurm --basetemp=$$tmp tests/test_slurm.py && rm -rf $$tmp
 
+## the HTML report rendered in a headless Chromium (as root: installs Debian's chromium if missing)
+test-html: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+	$(PY) -m pytest -q -m browser tests/test_report_html.py
+
+## the example notebook executed from nothing in a temporary directory (its own store), with nbclient
+test-notebook: $(STAMP)
+	$(PY) -m pip install --quiet --no-build-isolation -e ".[notebook]" --config-settings editable_mode=compat
+	$(PY) -m pytest -q -m notebook tests/test_notebook.py
+
+## everything but the browser and notebook tests (make test-html, make test-notebook)
 test-all: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not browser and not notebook"
+
+## experiments/notebook.ipynb executed in place with its outputs (what is committed); it runs in
+## experiments/ and stores its jobs in experiments/outputs/notebook/store, so a rerun reuses them
+notebook: $(STAMP)
+	$(PY) -m pip install --quiet --no-build-isolation -e ".[notebook]" --config-settings editable_mode=compat
+	$(VENV)/bin/jupyter-execute --inplace experiments/notebook.ipynb
 
 ## mutation testing of the science modules (pyproject.toml [tool.mutmut]), from scratch; long, at
 ## the lowest priority. MUTANTS='pruning_lab.sim.pruning.*' checks only the mutants matching the globs.

@@ -109,11 +109,13 @@ def main() -> None:
         total = t_read + t_report
         if not args.no_figures:
             from pruning_lab.analysis.arms import arms, layout
-            from pruning_lab.analysis.figures import all_figures
+            from pruning_lab.analysis.figures import all_figures, save
             from pruning_lab.analysis.report import _threshold
 
             t0 = time.perf_counter()
-            figs = all_figures(arms(sweep), layout(sweep), 1, _threshold(sweep), out / "figures")
+            figs = all_figures(arms(sweep), layout(sweep), 1, _threshold(sweep))
+            for name, fig, _ in figs:
+                save(fig, out / "figures", name)
             t_fig = time.perf_counter() - t0
             print(f"figures: {t_fig:.2f} s ({len(figs)} PNG + SVG pairs)")
             total += t_fig

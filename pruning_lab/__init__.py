@@ -2,14 +2,16 @@
 
 ``pruning_lab.simulate(overrides, store=None)`` runs one job as the CLI would;
 ``pruning_lab.sweep(grid, ...)`` runs a sweep on the CLI's launch path and returns its tidy
-frame; ``pruning_lab.load_results(path)`` reads a store or a sweep dir into one. Each is
-imported on first use, so importing the package stays cheap (no torch, no pandas).
+frame; ``pruning_lab.load_results(path)`` reads a store or a sweep dir into one;
+``pruning_lab.report(results)`` makes its report (tables and figures, shown inline, ``.save(dir)``).
+Each is imported on first use, so importing the package stays cheap (no torch, no pandas).
 """
 
 __version__ = "0.1.0"
-__all__ = ["simulate", "sweep", "job", "load_results", "ConfigError"]
+__all__ = ["simulate", "sweep", "job", "load_results", "report", "ConfigError"]
 
-_LAZY = {"simulate": "api", "sweep": "api", "job": "api", "load_results": "analysis.load", "ConfigError": "config"}
+_LAZY = {"simulate": "api", "sweep": "api", "job": "api", "load_results": "analysis.load",
+         "report": "analysis.report", "ConfigError": "config"}
 
 
 def __getattr__(name: str):

@@ -182,7 +182,7 @@ def test_a_treatment_knob_is_an_axis_of_that_treatment_only(configs, tmp_path):
         for v in (0.6, 0.7):
             write(tmp_path / f"n{v}{seed}.json", result(configs, seed, "neurosteroid", edit=damping(v)))
     sweep = read_results(tmp_path)
-    assert sweep.axes == ["treatment.phases.0.damping"]
+    assert sweep.axes == ["treatment.damping"]     # the knob's name, not the phase key it feeds
     assert sweep.missing.empty
     look, _ = tables_of(sweep)
     rows = efficacy(look).display["Treatment"].tolist()
@@ -219,17 +219,24 @@ def test_missing_cells_are_listed(configs, tmp_path):
 
 
 def test_declared_but_absent_seeds_are_missing(configs, tmp_path):
-    """A Hydra multirun's declared grid counts, even for seeds no job delivered."""
-    write(tmp_path / "0_ketamine_s0" / "result.json", result(configs, 0, "ketamine"))
-    (tmp_path / "1_ketamine_s1" / ".hydra").mkdir(parents=True)
+    """A multirun's declared grid counts, even for seeds no job delivered; a job dir is known by
+    its job.status, and one without a result says how its job ended."""
+    from pruning_lab.launch.status import JobStatus
+
+    done = tmp_path / "0_ketamine_s0"
+    write(done / "result.json", result(configs, 0, "ketamine"))
+    JobStatus(0, ["seed=0"], "ran").write(done)
+    JobStatus(1, ["seed=1"], "failed", error="ValueError: boom").write(tmp_path / "1_ketamine_s1")
+    JobStatus(2, ["seed=2"], "interrupted").write(tmp_path / "2_ketamine_s2")
+    (tmp_path / "3_ketamine_s3").mkdir()             # no status: not a job dir of this sweep
     (tmp_path / "multirun.yaml").write_text(
-        "hydra:\n  overrides:\n    task:\n    - treatment=ketamine\n    - seed=range(2)\n  sweeper:\n    params: null\n")
+        "hydra:\n  overrides:\n    task:\n    - treatment=ketamine\n    - seed=range(4)\n  sweeper:\n    params: null\n")
     sweep = read_results(tmp_path)
-    assert sweep.missing.to_dict("records") == [{"treatment": "ketamine", "seed": 1}]
-    assert sweep.incomplete_dirs == [f"{tmp_path / '1_ketamine_s1'}: no status (not started, killed, or from an "
-                                     "older version)"]
-    (tmp_path / "1_ketamine_s1" / "job.status").write_text('{"state": "failed", "error": "ValueError: boom"}')
-    assert read_results(tmp_path).incomplete_dirs == [f"{tmp_path / '1_ketamine_s1'}: failed: ValueError: boom"]
+    assert sweep.missing.to_dict("records") == [{"treatment": "ketamine", "seed": s} for s in (1, 2, 3)]
+    assert sweep.incomplete_dirs == [f"{tmp_path / '1_ketamine_s1'}: failed: ValueError: boom",
+                                     f"{tmp_path / '2_ketamine_s2'}: interrupted"]
+    JobStatus(3, ["seed=3"], "running").write(tmp_path / "3_ketamine_s3")
+    assert read_results(tmp_path).incomplete_dirs[-1] == f"{tmp_path / '3_ketamine_s3'}: running, or killed while running"
 
 
 def test_bad_files_are_reported_by_path_and_skipped(configs, tmp_path):
@@ -460,8 +467,10 @@ def test_report_end_to_end(configs, tmp_path):
     assert main([str(sweep_dir), "--out", str(out), "--population-sd", "--quiet"]) == 0
     report = (out / "report.md").read_text()
     assert "population SD (ddof = 0" in report
+    assert report.startswith("# Paper 2 reproduction report")
     assert "Every run follows the published paper-2 protocol" in report
-    assert "Agreement with paper 2" in report
+    assert "published values differ from ours after Holm correction" in report
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "| paired (3)" in report and "comparisons are unpaired" not in report
     for name in ("efficacy", "stress_profile", "cycle_combined", "relapse_summary", "state_dependence"):
         for ext in ("md", "csv", "tex"):
@@ -488,12 +497,13 @@ def test_report_says_when_seeds_do_not_match(configs, tmp_path):
 def test_paper1_mode_for_a_single_seed(configs, tmp_path):
     def paper1(c):
         c["longitudinal"]["cycles"] = 0
+        c["data"]["seed"] = 0
     for t in ("ketamine", "ssri", "neurosteroid"):
         write(tmp_path / f"{t}.json", result(configs, 42, t, edit=paper1, treated=ev(96.9, 47.5)))
     sweep = read_results(tmp_path)
     path = build(sweep, tmp_path / "out", figures=False)
     report = path.read_text()
-    assert "Agreement with paper 1" in report
+    assert report.startswith("# Paper 1 reproduction report")
     assert "(Table 1 of paper 1)" in report and "(Table 2 of paper 1)" in report
     assert "| Ketamine-like" in report and "96.9 ±" not in report
 
@@ -593,31 +603,15 @@ def test_a_sweep_mixing_numerics_modes_is_flagged(configs, tmp_path):
 # -- figures: the series they should hold -------------------------------------------------------
 
 
-@pytest.fixture
-def drawn(monkeypatch):
-    """The figures drawn, kept open instead of saved."""
-    from pruning_lab.analysis import figures
-    kept = {}
-
-    def keep(fig, folder, stem):
-        kept[stem] = fig
-        return Path(folder) / f"{stem}.png"
-    monkeypatch.setattr(figures, "_save", keep)
-    yield kept
-    import matplotlib.pyplot as plt
-    plt.close("all")
-
-
 def _lines(ax) -> dict:
     return {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
 
 
-def test_onset_figure_has_a_mean_line_per_treatment_seed_lines_and_the_threshold(configs, tmp_path, drawn):
+def test_onset_figure_has_a_mean_line_per_treatment_seed_lines_and_the_threshold(configs, tmp_path):
     from pruning_lab.analysis.arms import layout
     from pruning_lab.analysis.figures import onset
     rs = read_results(onset_sweep(configs, tmp_path))
-    onset(arms(rs), layout(rs), 1, 80.0, tmp_path, "onset")
-    top, bottom = drawn["onset"].axes
+    top, bottom = onset(arms(rs), layout(rs), 1, 80.0).axes
     lines = _lines(top)
     assert set(lines) == {"Ketamine-like", "SSRI-like", "response threshold (80%)"}
     assert lines["SSRI-like"].get_ydata().tolist() == pytest.approx(np.mean(SSRI_ONSET, axis=0).tolist())
@@ -629,12 +623,11 @@ def test_onset_figure_has_a_mean_line_per_treatment_seed_lines_and_the_threshold
     assert ext[-1].get_ydata().tolist() == pytest.approx((np.mean(SSRI_ONSET, axis=0) - 10).tolist())
 
 
-def test_response_figure_steps_to_the_share_responded(configs, tmp_path, drawn):
+def test_response_figure_steps_to_the_share_responded(configs, tmp_path):
     from pruning_lab.analysis.arms import layout
     from pruning_lab.analysis.figures import response_curve
     rs = read_results(onset_sweep(configs, tmp_path))
-    response_curve(arms(rs), layout(rs), tmp_path, "response")
-    lines = _lines(drawn["response"].axes[0])
+    lines = _lines(response_curve(arms(rs), layout(rs)).axes[0])
     assert set(lines) == {"Ketamine-like (3/3)", "SSRI-like (2/3)"}
     ssri = lines["SSRI-like (2/3)"]
     assert ssri.get_ydata()[-1] == pytest.approx(200 / 3)
@@ -663,9 +656,11 @@ def dose_sweep(configs, folder: Path, epochs=(5, 10)) -> Path:
 
 
 def test_phase_keys_of_one_knob_are_one_dose_axis(configs, tmp_path):
+    """Ketamine's phase 1 and the SSRI-like phase 0 take treatment.epochs: one column under that name."""
     from pruning_lab.analysis.dose import dose_axes
     rs = read_results(dose_sweep(configs, tmp_path))
-    assert set(rs.axes) == {"pathology.sparsity", "treatment.phases.0.epochs", "treatment.phases.1.epochs"}
+    assert set(rs.axes) == {"pathology.sparsity", "treatment.epochs"}
+    assert not [c for c in rs.tidy.columns if ".phases." in c]
     axes, notes = dose_axes(rs)
     assert {a.name: a.levels for a in axes} == {"pathology.sparsity": [0.9, 0.95], "treatment.epochs": [5.0, 10.0]}
     assert notes == []
@@ -681,14 +676,15 @@ def test_an_axis_with_a_single_value_gets_a_note_not_a_curve(configs, tmp_path):
     assert "`pathology.sparsity` (2 values, 0.9–0.95)" in report
 
 
-def test_dose_figure_has_a_line_per_treatment_at_the_mean_of_its_seeds(configs, tmp_path, drawn):
+def test_dose_figure_has_a_line_per_treatment_at_the_mean_of_its_seeds(configs, tmp_path):
     from pruning_lab.analysis.arms import layout
     from pruning_lab.analysis.dose import dose_axes
     from pruning_lab.analysis.figures import dose_figures
     rs = read_results(dose_sweep(configs, tmp_path))
     axes, _ = dose_axes(rs)
-    made = dose_figures(arms(rs), layout(rs), 1, axes, tmp_path / "figures")
-    stems = sorted(p.stem for p, _ in made)
+    made = dose_figures(arms(rs), layout(rs), 1, axes)
+    drawn = {name: fig for name, fig, _ in made}
+    stems = sorted(drawn)
     assert stems == ["dose_pathology.sparsity_epochs=10", "dose_pathology.sparsity_epochs=5",
                      "dose_treatment.epochs_sparsity=0.9", "dose_treatment.epochs_sparsity=0.95",
                      "phase_pathology.sparsity_treatment.epochs"]
@@ -710,7 +706,7 @@ def test_dose_figure_has_a_line_per_treatment_at_the_mean_of_its_seeds(configs, 
     assert np.asarray(grid).ravel().tolist() == pytest.approx([65.5, 60.5, 70.5, 65.5])  # rows: epochs 5, 10
 
 
-def test_profile_longitudinal_and_state_figures_hold_their_series(configs, tmp_path, drawn):
+def test_profile_longitudinal_and_state_figures_hold_their_series(configs, tmp_path):
     from pruning_lab.analysis.arms import layout
     from pruning_lab.analysis.figures import longitudinal, profile, state_dependence
     courses = {0: [97.0, 85.0, 79.0], 1: [97.0, 90.0, 88.0], 2: [97.0, 96.0, 95.0]}
@@ -721,8 +717,7 @@ def test_profile_longitudinal_and_state_figures_hold_their_series(configs, tmp_p
     rs = read_results(tmp_path)
     frame, lay = arms(rs), layout(rs)
 
-    profile(frame, lay, 1, tmp_path, "profile")
-    ax = drawn["profile"].axes[0]
+    ax = profile(frame, lay, 1).axes[0]
     lines = _lines(ax)
     assert set(lines) == {"Untreated (pruned)", "Ketamine-like", "SSRI-like", "Neurosteroid-like",
                           "Neurosteroid-like (off drug)"}
@@ -731,8 +726,7 @@ def test_profile_longitudinal_and_state_figures_hold_their_series(configs, tmp_p
     assert list(lines["Neurosteroid-like (off drug)"].get_ydata()) == pytest.approx([60.0] * 5)
     assert list(lines["Untreated (pruned)"].get_ydata()) == pytest.approx([31.0] * 5)   # 30 + seed, mean
 
-    longitudinal(frame, lay, 1, 80.0, tmp_path, "longitudinal")
-    panels = drawn["longitudinal"].axes
+    panels = longitudinal(frame, lay, 1, 80.0).axes
     assert [a.get_title(loc="left") for a in panels] == [f"{n}: n = 3 seeds, 1 relapsed"
                                                          for n in ("Ketamine-like", "SSRI-like", "Neurosteroid-like")]
     for a in panels:
@@ -741,8 +735,7 @@ def test_profile_longitudinal_and_state_figures_hold_their_series(configs, tmp_p
         assert pytest.approx(np.mean(list(courses.values()), axis=0).tolist()) in ys   # the mean course
         assert sum(ln.get_linewidth() == 0.5 for ln in a.get_lines()) == 3            # a line per seed
 
-    state_dependence(frame, lay, 1, tmp_path, "state")
-    ax = drawn["state"].axes[0]
+    ax = state_dependence(frame, lay, 1).axes[0]
     assert ax.get_title(loc="left") == "Neurosteroid-like (n = 3 seeds)"
     from matplotlib.container import BarContainer
     heights = [p.get_height() for c in ax.containers if isinstance(c, BarContainer) for p in c.patches]

@@ -1,6 +1,6 @@
 """Results -> tables, figures and a report.
 
 Layers point one way: ``load`` (result files -> tidy frame) <- ``arms`` <- ``stats``,
-``tables``, ``response``, ``dose`` <- ``figures``, ``published`` <- ``report`` <- ``aggregate``
-(the command line).
+``tables``, ``response``, ``dose`` <- ``study`` <- ``figures``, ``published`` <- ``document``
+<- ``report`` <- ``aggregate`` (the command line).
 """

@@ -1,4 +1,5 @@
-"""``python -m pruning_lab.aggregate DIR``: tables, figures and a report from per-run result JSONs."""
+"""``python -m pruning_lab.aggregate DIR``: tables, figures and a report (report.md, report.html) from per-run
+result JSONs."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from .load import read_results
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pruning_lab.aggregate",
-                                 description="Tables, figures and a reproduction report from per-run result JSONs.")
+                                 description="Tables, figures and a report (Markdown and HTML) from per-run result JSONs.")
     ap.add_argument("dir", type=Path, help="a Hydra sweep directory or a result store (searched recursively)")
-    ap.add_argument("--out", type=Path, default=None, help="where report.md, tables/ and figures/ go (default: DIR)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="where report.md, report.html, tables/ and figures/ go (default: DIR)")
     ap.add_argument("--population-sd", action="store_true",
                     help="SD with ddof=0, as the papers reported (default: sample SD, ddof=1)")
     ap.add_argument("--paper", choices=("auto", "1", "2", "none"), default="auto",
-                    help="published study to compare with (auto: 1 for one seed without a longitudinal course, else 2)")
+                    help="published study to compare with (auto: the paper whose protocol every run follows, "
+                         "if any; otherwise a study report)")
     ap.add_argument("--published", type=Path, default=None,
                     help="directory holding paper1/ and paper2/ published.csv (default: the repo's experiments/)")
     ap.add_argument("--no-figures", action="store_true", help="skip the figures (faster)")
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = args.out or args.dir
     results = read_results(args.dir)
-    paper = {"auto": "auto", "none": None, "1": 1, "2": 2}[args.paper]
+    paper = {"auto": None, "none": "none", "1": 1, "2": 2}[args.paper]
     path = build(results, out, ddof=0 if args.population_sd else 1, paper=paper, published_dir=args.published,
                  figures=not args.no_figures)
     if not args.quiet:

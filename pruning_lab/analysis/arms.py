@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .load import ResultSet
+from .load import TIDY_COLUMNS, ResultSet, show
 
 # Arms that come from every job's own baseline rather than from its treatment.
 BASELINE_ARMS = {"untreated": "Untreated (pruned)", "healthy": "Healthy (dense)"}
@@ -41,36 +41,64 @@ class Layout:
         return base + (f" ({', '.join(extra)})" if extra else "")
 
 
-def layout(results: ResultSet) -> Layout:
-    """The sweep's axes and each treatment's label (made unique beside the baseline arms)."""
-    labels = (results.runs.groupby("treatment")["label"].agg(lambda s: s.mode().iloc[0]).to_dict()
-              if len(results.runs) else {})
+# columns of a tidy or arms frame that are not swept axes
+FRAME_COLUMNS = (*TIDY_COLUMNS, "arm", "dose", "dose_a", "dose_b")
+
+
+def _labels(runs: pd.DataFrame) -> dict[str, str]:
+    """Each treatment's label (made unique beside the baseline arms)."""
+    labels = runs.groupby("treatment")["label"].agg(lambda s: s.mode().iloc[0]).to_dict() if len(runs) else {}
     # a row label must name one arm: treatment "none" is labelled like the untreated baseline
     taken = pd.Series(list(labels.values()) + list(BASELINE_ARMS.values())).value_counts()
-    labels = {t: (f"{v} [{t}]" if taken[v] > 1 else v) for t, v in labels.items()}
-    return Layout(results.global_axes, results.treatment_axes, labels)
+    return {t: (f"{v} [{t}]" if taken[v] > 1 else v) for t, v in labels.items()}
+
+
+def layout(results: ResultSet) -> Layout:
+    """The sweep's axes and each treatment's label (made unique beside the baseline arms)."""
+    return Layout(results.global_axes, results.treatment_axes, _labels(results.runs))
+
+
+def infer(frame: pd.DataFrame) -> tuple[pd.DataFrame, Layout]:
+    """A tidy frame (``load_results``) or an arms frame as the figures take it, and its layout: the
+    axes are its other columns, their values as the tables print them."""
+    axes = [c for c in frame.columns if c not in FRAME_COLUMNS]
+    frame = frame.copy()
+    for a in axes:
+        frame[a] = frame[a].map(show)
+    g = [a for a in axes if not a.startswith("treatment.")]
+    t = [a for a in axes if a.startswith("treatment.")]
+    lay = Layout(g, t, _labels(frame.drop_duplicates("config_hash")) if "label" in frame else {})
+    if "arm" not in frame:
+        frame = by_arm(frame, g, t)
+    return frame, lay
 
 
 def arms(results: ResultSet) -> pd.DataFrame:
     """The tidy frame by arm: a treatment's own sections under its name; the untreated and healthy
     networks once per baseline (every treatment of a seed shares them), as arms of their own."""
-    t = results.tidy
+    frame = by_arm(results.tidy, results.global_axes, results.treatment_axes, results.inconsistent)
+    return frame
+
+
+def by_arm(t: pd.DataFrame, global_axes: list[str], treatment_axes: list[str],
+           inconsistent: list[str] | None = None) -> pd.DataFrame:
+    """``arms`` of a tidy frame with these axes; baselines whose jobs disagree are listed in ``inconsistent``."""
     if t.empty:
         return t.assign(arm=pd.Series(dtype=str))
     own = t[~t["section"].isin(list(BASELINE_ARMS))].assign(arm=t["treatment"])
     base = t[t["section"].isin(list(BASELINE_ARMS))].copy()
-    for a in results.treatment_axes:
+    for a in treatment_axes:
         base[a] = ""
     base["arm"] = base["section"]
     base["label"] = base["section"].map(BASELINE_ARMS)
-    key = ["baseline_key", *results.global_axes, "section", "metric", "x"]
+    key = ["baseline_key", *global_axes, "section", "metric", "x"]
     # common random numbers make a baseline's metrics identical in every job that shares it;
     # if they are not, the jobs disagree about the protocol and the reader must know
     spread = base.groupby(key, dropna=False)["value"].agg(lambda v: v.max() - v.min())
-    if (spread > 1e-9).any():
+    if (spread > 1e-9).any() and inconsistent is not None:
         bad = spread[spread > 1e-9].reset_index()
-        results.inconsistent = sorted({f"baseline {r.baseline_key}: {r.section}.{r.metric} differs between jobs"
-                                       for r in bad.itertuples()})
+        inconsistent[:] = sorted({f"baseline {r.baseline_key}: {r.section}.{r.metric} differs between jobs"
+                                  for r in bad.itertuples()})
     base = base.drop_duplicates(subset=key, keep="first")
     # the paired per-seed effect of taking a modulated network off drug
     on = own[own["section"] == "treated"][["config_hash", "metric", "x", "value"]]

@@ -12,16 +12,20 @@ baseline_key, <axes...>, section, metric, x, value``. ``section`` is the key und
 course summaries final, total_drop, relapsed, relapse_cycle: its last cycle), the treatment
 epoch of an onset point, the layer of a ``layer_sparsity`` value, NaN otherwise. ``response``
 holds threshold, responded (1/0), epoch (if it responded) and time (the epoch of response, or
-of the last onset point for a seed that never responds: censored there). Axes are the config values that differ across the sweep.
+of the last onset point for a seed that never responds: censored there). Axes are the config
+values that differ across the sweep; a treatment knob goes by the name it is typed as
+(``treatment.epochs``), not by the phase keys it feeds (``treatment.phases.1.epochs``).
 Nothing here imports torch or Hydra (Hydra's override parser only to read a ``multirun.yaml``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +33,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import SCHEMA
+from ..launch.status import STATUS, JobStatus
 from ..store import Corrupt, checked
 
 log = logging.getLogger(__name__)
 
 SCHEMA_PREFIX = SCHEMA.rsplit("/", 1)[0] + "/"
-JOB_STATUS = "job.status"   # written by every Hydra job (pruning_lab.launch.status.STATUS)
+JOB_STATUS = STATUS   # written in every job dir by the launch layer
+CONF = Path(__file__).resolve().parents[2] / "conf"
 EVAL_SECTIONS = ("healthy", "untreated", "treated", "off_drug")
 EVAL_SCALARS = ("sparsity", "clean", "standard", "combined")
 ONSET_SERIES = ("combined", "standard", "extreme")   # metrics.onset[...] per point of metrics.onset["epoch"]
@@ -149,6 +155,100 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+# -- knobs: a treatment's values under the names they are typed as -----------------------------
+
+_KNOB = re.compile(r"^\$\{treatment\.(\w+)\}$")
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Hydra's merge of two config nodes: mappings key by key, anything else (lists too) replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _treatment_node(name: str, folder: Path, seen: frozenset = frozenset()) -> dict | None:
+    """``folder/<name>.yaml`` as written (interpolations kept), its defaults list merged in; None without it."""
+    import yaml
+
+    path = folder / f"{name}.yaml"
+    if name in seen or not path.is_file():
+        return None
+    try:
+        own = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    defaults = own.pop("defaults", None) or []
+    node: dict = {}
+    # a group file's own keys come after its defaults unless _self_ says where
+    order = defaults if "_self_" in defaults else [*defaults, "_self_"]
+    for entry in order:
+        if entry == "_self_":
+            node = _merge(node, own)
+        elif isinstance(entry, str):
+            node = _merge(node, _treatment_node(entry, folder, seen | {name}) or {})
+    return node
+
+
+def knob_map(treatment: str, conf: Path = CONF) -> dict[str, str] | None:
+    """Each phase key of ``treatment`` written as ``${treatment.<knob>}`` in ``conf/treatment/<name>.yaml``,
+    mapped to that knob (``treatment.phases.1.epochs`` -> ``treatment.epochs``); None without the file."""
+    path = Path(conf) / "treatment" / f"{treatment}.yaml"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _knob_map(treatment, Path(conf), stamp)
+
+
+@functools.lru_cache(maxsize=256)
+def _knob_map(treatment: str, conf: Path, stamp: int) -> dict[str, str] | None:
+    """``knob_map`` of the file as it was at ``stamp`` (its mtime): read once per version."""
+    node = _treatment_node(treatment, conf / "treatment")
+    if node is None:
+        return None
+    out = {}
+    for group in ("phases", "maintenance"):
+        for i, phase in enumerate(node.get(group) or []):
+            for k, v in (phase.items() if isinstance(phase, dict) else ()):
+                m = _KNOB.match(v) if isinstance(v, str) else None
+                if m:
+                    out[f"treatment.{group}.{i}.{k}"] = f"treatment.{m[1]}"
+    return out
+
+
+def _named_alike(path: str, knob: str) -> bool:
+    """``treatment.phases.<i>.<k>`` and knob ``treatment.<k>``; ``treatment.maintenance.<i>.<k>`` and
+    ``treatment.maintenance_<k>``."""
+    parts = path.split(".")
+    if len(parts) != 4:
+        return False
+    return knob == f"treatment.{parts[3]}" if parts[1] == "phases" else knob == f"treatment.maintenance_{parts[3]}"
+
+
+def knob_columns(flat: dict, treatment: str, knobs: dict | None = None, conf: Path = CONF) -> dict:
+    """A flattened config with the phase keys a treatment knob feeds replaced by the knob.
+
+    ``knobs`` (a result's ``knobs``: the knobs as typed, with their values) are taken as they are;
+    which phase keys each feeds comes from the treatment's YAML, or, without one, from the phase
+    keys of the knob's name and value. Without ``knobs``, the YAML names the knob of each phase key
+    (its value read from the phase); without either, the phase keys stay."""
+    fed = knob_map(treatment, Path(conf))
+    out = dict(flat)
+    if knobs:
+        if fed is None:
+            fed = {p: k for k in knobs for p in flat if _named_alike(p, k) and flat[p] == knobs[k]}
+        for p in fed:
+            out.pop(p, None)
+        out.update({k: json.dumps(v) if isinstance(v, list) else v for k, v in knobs.items()})
+    elif fed:
+        for p, k in fed.items():
+            if p in out:
+                out.setdefault(k, out.pop(p))
+    return out
+
+
 def show(v) -> str:
     """An axis value as the tables print it."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -215,6 +315,7 @@ class ResultSet:
     incomplete_dirs: list[str] = field(default_factory=list)        # "<job dir>: why" without result.json
     inconsistent: list[str] = field(default_factory=list)
     configs: dict = field(default_factory=dict)                     # config_hash -> resolved config
+    flat: dict = field(default_factory=dict)                        # config_hash -> flat config, knobs by name
     versions: pd.DataFrame = field(default_factory=pd.DataFrame)
     timings: pd.DataFrame = field(default_factory=pd.DataFrame)     # config_hash x phase seconds
     declared: dict[str, set[str]] = field(default_factory=dict)     # swept key -> values a multirun asked for
@@ -333,9 +434,9 @@ def _missing_cells(runs: pd.DataFrame, axes: list[str], declared: dict[str, set[
 TIDY_COLUMNS = ["path", "config_hash", "seed", "treatment", "label", "baseline_key", "section", "metric", "x", "value"]
 
 
-def read_results(root: Path | str) -> ResultSet:
+def read_results(root: Path | str, only: set[str] | None = None) -> ResultSet:
     """Read every result JSON under ``root`` (or the file ``root``) into a :class:`ResultSet`;
-    never raises on a bad file."""
+    never raises on a bad file. ``only``: keep only the results of these config hashes."""
     root = Path(root)
     # the report writes no JSON, so an output directory inside or around ``root`` is harmless
     paths = [root] if root.is_file() else sorted(p for p in root.rglob("*.json") if p.is_file() or p.is_symlink())
@@ -350,6 +451,8 @@ def read_results(root: Path | str) -> ResultSet:
                 problems.append((str(p), why))
             continue
         h = obj["config_hash"]
+        if only is not None and h not in only:
+            continue
         if h in results:
             duplicates += 1
             if results[h]["checksum"] != obj["checksum"]:
@@ -359,7 +462,8 @@ def read_results(root: Path | str) -> ResultSet:
         results[h] = obj
         where[h] = [str(p)]
 
-    flat = {h: flatten(r["config"]) for h, r in results.items()}
+    flat = {h: knob_columns(flatten(r["config"]), r["treatment"], r.get("knobs") if isinstance(r.get("knobs"), dict)
+                            else None) for h, r in results.items()}
     configs = pd.DataFrame.from_dict(flat, orient="index") if flat else pd.DataFrame()
     run_rows = [{"config_hash": h, "path": where[h][0], "copies": len(where[h]), "seed": r["seed"],
                  "treatment": r["treatment"], "label": r.get("label") or r["treatment"],
@@ -384,13 +488,12 @@ def read_results(root: Path | str) -> ResultSet:
     timings = pd.DataFrame([{"config_hash": h, **(r.get("timings") or {})} for h, r in results.items()])
 
     rs = ResultSet(root=root, runs=runs, tidy=tidy, axes=axes, problems=problems, duplicates=duplicates,
-                   conflicts=conflicts, configs={h: r["config"] for h, r in results.items()},
+                   conflicts=conflicts, configs={h: r["config"] for h, r in results.items()}, flat=flat,
                    versions=versions, timings=timings)
     if root.is_dir():
         rs.declared = _hydra_declared(root)
         rs.missing = _missing_cells(runs, axes, rs.declared)
-        rs.incomplete_dirs = [f"{d}: {_job_state(d)}" for d in sorted(h.parent for h in root.rglob(".hydra")
-                                                                        if h.is_dir())
+        rs.incomplete_dirs = [f"{d}: {_job_state(d)}" for d in sorted({s.parent for s in root.rglob(STATUS)})
                               if not (d / "result.json").exists()]
     return rs
 
@@ -422,15 +525,13 @@ def _short(key: str, v) -> str:
 
 
 def _job_state(job_dir: Path) -> str:
-    """Why a Hydra job dir has no result, from the status file the job writes (if any)."""
-    try:
-        st = json.loads((job_dir / JOB_STATUS).read_text())
-    except (OSError, ValueError):
-        return "no status (not started, killed, or from an older version)"
-    state = st.get("state", "unknown") if isinstance(st, dict) else "unknown"
-    if state == "running":
+    """Why a job dir has no result, from its ``job.status``."""
+    st = JobStatus.read(job_dir)
+    if st is None:
+        return "unreadable status (being rewritten, or damaged)"
+    if st.state == "running":
         return "running, or killed while running"
-    return f"{state}: {st['error']}" if state == "failed" and st.get("error") else str(state)
+    return f"{st.state}: {st.error}" if st.state == "failed" and st.error else str(st.state)
 
 
 def load_results(path: Path | str) -> pd.DataFrame:
@@ -452,4 +553,5 @@ def load_results(path: Path | str) -> pd.DataFrame:
         as_number = pd.to_numeric(tidy[a].replace("", None), errors="coerce")
         if as_number.notna().sum() == (tidy[a] != "").sum():
             tidy[a] = as_number
+    tidy.attrs["root"] = str(path)   # where pruning_lab.report reads the results back from
     return tidy

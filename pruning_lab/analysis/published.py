@@ -1,8 +1,10 @@
-"""The published values (``experiments/paper*/published.csv``) beside ours, and the protocol check.
+"""The published values (``experiments/paper*/published.csv``) beside ours, the verdict, and the protocol check.
 
-A published value and ours are called consistent when their difference lies within two
-standard errors of the difference, sqrt(s_ours^2/n_ours + s_pub^2/n_pub) with sample SDs (the
-papers' population SDs are converted), plus half a unit of the published rounding (0.05).
+Per value, two readings. The 2-SE check: the difference lies within two standard errors of the
+difference, sqrt(s_ours^2/n_ours + s_pub^2/n_pub) with sample SDs (the papers' population SDs
+converted), plus half a unit of the published rounding (0.05). The test: a two-sided p-value for
+the difference (Welch's t-test from both sides' mean, SD and n; Fisher's exact test for counts of
+seeds), Holm-corrected over every value tested.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats as st
 
-from .load import flatten, show, xkey
+from .load import NAME_KEYS, flatten, knob_columns, show, xkey
+from .stats import holm
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +28,9 @@ CONF = REPO / "conf"
 PAPER_TREATMENTS = ("ketamine", "ssri", "neurosteroid")
 PAPER_SEEDS = {1: [42], 2: list(range(10))}
 ROUNDING = 0.05   # every published value has one decimal
+ALPHA = 0.05
+# config keys that change how a job is computed or scored, not the protocol the paper describes
+NOT_PROTOCOL = ("numerics", "engine", "engine_sparse_from", "onset.every", "onset.response")
 COLUMNS = ["paper", "table", "row", "column", "arm", "section", "metric", "x", "stat", "value", "sd", "n", "note"]
 
 
@@ -41,13 +49,13 @@ def load(paper: int, root: Path | None = None) -> pd.DataFrame:
 
 
 def reference_configs(paper: int, treatments=PAPER_TREATMENTS) -> dict[str, dict] | None:
-    """Flattened resolved config of each of the paper's treatments, composed from ``conf/``
-    with ``experiment=paper<N>`` (None when the configs cannot be composed here)."""
+    """Flattened resolved config of each of the paper's treatments (its knobs by name), composed from
+    ``conf/`` with ``experiment=paper<N>`` (None when the configs cannot be composed here)."""
     try:
         from hydra import compose, initialize_config_dir
         from hydra.core.global_hydra import GlobalHydra
 
-        from ..config import Job
+        from ..config import resolve, validate
 
         if not CONF.is_dir():
             return None
@@ -55,43 +63,89 @@ def reference_configs(paper: int, treatments=PAPER_TREATMENTS) -> dict[str, dict
         out = {}
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             for t in treatments:
-                cfg = compose("config", overrides=[f"experiment=paper{paper}", f"treatment={t}"])
-                out[t] = flatten(Job.from_config(cfg).to_dict())
+                checked = validate(*resolve(compose("config", overrides=[f"experiment=paper{paper}", f"treatment={t}"])))
+                out[t] = knob_columns(flatten(checked.job.to_dict()), t, checked.knobs, CONF)
+        GlobalHydra.instance().clear()
         return out
     except Exception as e:  # the report is still useful without the check
         log.warning("could not compose the paper-%d configs (%s)", paper, e)
         return None
 
 
-def protocol_check(configs: dict[str, dict], runs: pd.DataFrame, paper: int, ref: dict[str, dict]) -> pd.DataFrame:
-    """Every config key on which runs differ from the published preset of their treatment."""
+def protocol_check(flat: dict[str, dict], runs: pd.DataFrame, paper: int, ref: dict[str, dict]) -> pd.DataFrame:
+    """Every config key on which runs differ from the paper's published preset (``flat``: each run's
+    flattened config, knobs by name): the shared keys and the seeds over every run, a treatment's
+    own keys for the paper's treatments; a treatment the paper lacks is named as such."""
     rows = []
-    by_treatment = runs.groupby("treatment")["config_hash"].apply(list)
-    for t, hashes in by_treatment.items():
+    shared_ref = next(iter(ref.values()))
+    hashes = runs["config_hash"].tolist()
+    treatment_of = dict(zip(runs["config_hash"], runs["treatment"]))
+    everyone = sorted(set(treatment_of.values()), key=_treatment_order)
+
+    def which(affected) -> str:
+        ts = sorted({treatment_of[h] for h in affected}, key=_treatment_order)
+        return "every treatment" if ts == everyone and len(ts) > 1 else ", ".join(ts)
+
+    def add(key, affected, ours, want):
+        rows.append({"treatment": which(affected), "key": key, "ours": ", ".join(sorted(set(ours), key=_number_first)),
+                     "paper": want, "runs": len(affected)})
+
+    for t in everyone:
         if t not in ref:
-            rows.append({"treatment": t, "key": "treatment", "ours": t, "paper": "not in the paper", "runs": len(hashes)})
+            mine = [h for h in hashes if treatment_of[h] == t]
+            add("treatment", mine, [t], f"not in paper {paper}")
+    shared = sorted({k for h in hashes for k in flat[h] if not k.startswith("treatment.")} | set(
+        k for k in shared_ref if not k.startswith("treatment.")))
+    for key in shared:
+        if key in ("seed", "data.seed") or key in NOT_PROTOCOL:
             continue
-        flat = pd.DataFrame([flatten(configs[h]) for h in hashes])
-        for key in sorted(set(flat.columns) | set(ref[t])):
-            if key in ("seed", "data.seed"):
+        want = show(shared_ref.get(key))
+        off = [(h, show(flat[h].get(key))) for h in hashes if show(flat[h].get(key)) != want]
+        if off:
+            add(key, [h for h, _ in off], [v for _, v in off], want)
+    for t in everyone:
+        if t not in ref:
+            continue   # a treatment the paper lacks has no published knobs to compare
+        mine = [h for h in hashes if treatment_of[h] == t]
+        keys = sorted({k for h in mine for k in flat[h] if k.startswith("treatment.")} | {
+            k for k in ref[t] if k.startswith("treatment.")})
+        for key in keys:
+            if key in NAME_KEYS:
                 continue
-            want = show(ref[t].get(key))
-            have = flat[key].map(show) if key in flat else pd.Series([""] * len(flat))
-            off = have != want
-            if off.any():
-                rows.append({"treatment": t, "key": key, "ours": ", ".join(sorted(set(have[off]))), "paper": want,
-                             "runs": int(off.sum())})
-        seeds = sorted(int(runs.loc[runs["config_hash"] == h, "seed"].iloc[0]) for h in hashes)
-        extra = sorted(set(seeds) - set(PAPER_SEEDS[paper]))
-        if extra:
-            rows.append({"treatment": t, "key": "seed", "ours": ", ".join(map(str, extra)),
-                         "paper": _seed_text(paper), "runs": sum(s in extra for s in seeds)})
-        data_seeds = [(configs[h]["seed"], configs[h]["data"]["seed"]) for h in hashes]
-        bad = [(s, d) for s, d in data_seeds if d != (0 if paper == 1 else s)]
-        if bad:
-            rows.append({"treatment": t, "key": "data.seed", "ours": ", ".join(sorted({str(d) for _, d in bad})),
-                         "paper": "0" if paper == 1 else "= seed", "runs": len(bad)})
+            if key not in ref[t] or any(key not in flat[h] for h in mine):
+                continue   # a knob one side names and the other does not (an older result): not comparable
+            want = show(ref[t][key])
+            off = [(h, show(flat[h][key])) for h in mine if show(flat[h][key]) != want]
+            if off:
+                add(key, [h for h, _ in off], [v for _, v in off], want)
+    seed_of = dict(zip(runs["config_hash"], runs["seed"]))
+    extra = [h for h in hashes if int(seed_of[h]) not in PAPER_SEEDS[paper]]
+    if extra:
+        add("seed", extra, [str(int(seed_of[h])) for h in extra], _seed_text(paper))
+    bad = [h for h in hashes if flat[h].get("data.seed") != (0 if paper == 1 else flat[h].get("seed"))]
+    if bad:
+        add("data.seed", bad, [str(flat[h].get("data.seed")) for h in bad], "0" if paper == 1 else "= seed")
     return pd.DataFrame(rows, columns=["treatment", "key", "ours", "paper", "runs"])
+
+
+def _treatment_order(t: str):
+    return (0, PAPER_TREATMENTS.index(t), "") if t in PAPER_TREATMENTS else (1, 0, t)
+
+
+def follows(proto: pd.DataFrame | None, n_treatments: int) -> bool:
+    """Whether a protocol check finds the published protocol: no departure but more seeds or
+    treatments the paper lacks (beside at least one of its own)."""
+    if proto is None:
+        return False
+    other = proto[~proto["key"].isin(["seed", "treatment"])]
+    return other.empty and (proto["key"] == "treatment").sum() < n_treatments
+
+
+def _number_first(v: str):
+    try:
+        return (0, float(v), "")
+    except ValueError:
+        return (1, 0.0, v)
 
 
 def _seed_text(paper: int) -> str:
@@ -124,24 +178,74 @@ def _sample_sd(sd: float, n: float) -> float:
     return sd * math.sqrt(n / (n - 1)) if n > 1 and not math.isnan(sd) else math.nan
 
 
+def welch_df(s1: float, n1: int, s2: float, n2: int) -> float:
+    """Welch-Satterthwaite degrees of freedom (NaN when neither side varies)."""
+    v1, v2 = s1 ** 2 / n1, s2 ** 2 / n2
+    if v1 + v2 == 0:
+        return math.nan
+    return (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1))
+
+
+def _t_test(d: float, s1: float, n1: int, s2: float, n2: int, df: float | None = None) -> float:
+    """Two-sided p of a difference ``d`` of two means with sample SDs and sizes: Welch's t-test, or,
+    with ``df`` given (one side has a single value and borrows the other's SD), t with ``df``."""
+    se = math.sqrt(s1 ** 2 / n1 + s2 ** 2 / n2)
+    if se == 0:
+        return 1.0 if d == 0 else 0.0
+    if df is None:
+        return float(st.ttest_ind_from_stats(d, s1, n1, 0.0, s2, n2, equal_var=False).pvalue)
+    return float(2 * st.t.sf(abs(d) / se, df))
+
+
+def chance_outside(se: float, df: float, tol: float) -> float:
+    """P(|difference| > tol) when the two sides do not differ: the difference is SE times a t
+    variate with ``df`` degrees of freedom (0 when neither side varies)."""
+    if se == 0 or math.isnan(se) or math.isnan(tol):
+        return 0.0 if se == 0 else math.nan
+    return float(2 * st.t.sf(tol / se, df))
+
+
+def _count_se(ka: float, na: int, kb: float, nb: int) -> float:
+    pa, pb = ka / na, kb / nb
+    return math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+
+
+def count_chance_outside(ka: int, na: int, kb: int, nb: int) -> float:
+    """P(a 2-SE miss) for two seed counts drawn from one rate, the pooled one: every outcome enumerated."""
+    p = (ka + kb) / (na + nb)
+    a, b = np.arange(na + 1), np.arange(nb + 1)
+    pa, pb = st.binom.pmf(a, na, p), st.binom.pmf(b, nb, p)
+    total = 0.0
+    for i in a:
+        for j in b:
+            if abs(i - j * na / nb) > 2 * _count_se(i, na, j, nb) * na + 1e-9:
+                total += pa[i] * pb[j]
+    return float(total)
+
+
 def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One line per published value: ours, the difference, 2 SE and whether it lies within.
+    """One line per published value: ours, the difference, 2 SE and whether it lies within, and the
+    test: its p-value, the Holm-adjusted one over every value tested, and the chance of a 2-SE miss
+    were there no difference (``p_outside``).
 
     ``summary`` must hold only on-protocol rows. ``spread`` (optional, paper 2's values) lends
     its between-seed SD to single-seed comparisons, where neither side has one of its own.
+    A published value is read at its most favourable within its rounding: the difference less
+    0.05, an SD printed as 0.0 as 0.05 (a test needs a spread; the true one is below that).
     """
     idx = {(r["arm"], r["section"], r["metric"], xkey(r["x"])): r for r in summary.to_dict("records")}
     lend = {}
     if spread is not None:
         for r in spread[spread["stat"] == "mean"].to_dict("records"):
-            lend[(r["arm"], r["section"], r["metric"], xkey(r["x"]))] = _sample_sd(r["sd"], r["n"])
+            lend[(r["arm"], r["section"], r["metric"], xkey(r["x"]))] = (_sample_sd(r["sd"], r["n"]), int(r["n"]))
     out = []
     for p in pub.to_dict("records"):
         key = (p["arm"], p["section"], p["metric"], xkey(p["x"]))
         ours = idx.get(key)
-        row = {k: p[k] for k in ("table", "row", "column", "stat", "note")}
+        row = {k: p[k] for k in ("table", "row", "column", "arm", "stat", "note")}
         row.update(pub_value=p["value"], pub_sd=p["sd"], pub_n=int(p["n"]), ours=math.nan, ours_sd=math.nan,
-                   ours_n=0, diff=math.nan, tol=math.nan, within=None, basis="")
+                   ours_n=0, diff=math.nan, tol=math.nan, within=None, basis="", test="", p=math.nan,
+                   p_outside=math.nan)
         if ours is None or ours["n"] == 0:
             row["basis"] = "not in this sweep"
             out.append(row)
@@ -150,13 +254,15 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
         row["ours_n"] = n
         if stat in ("n_true", "n_false"):
             k = round(ours["n_true"]) if stat == "n_true" else n - round(ours["n_true"])
+            kp, n_pub = int(round(p["value"])), int(p["n"])
             row["ours"] = k
-            pa, pb = k / n, p["value"] / p["n"]
-            se = math.sqrt(pa * (1 - pa) / n + pb * (1 - pb) / p["n"])
-            row["diff"] = k - p["value"] * n / p["n"]
-            row["tol"] = 2 * se * n
+            row["diff"] = k - p["value"] * n / n_pub
+            row["tol"] = 2 * _count_se(k, n, kp, n_pub) * n
             row["within"] = abs(row["diff"]) <= row["tol"] + 1e-9
             row["basis"] = "binomial SE of both proportions"
+            row["test"] = "Fisher's exact"
+            row["p"] = float(st.fisher_exact([[k, n - k], [kp, n_pub - kp]]).pvalue)
+            row["p_outside"] = count_chance_outside(k, n, kp, n_pub)
         elif stat in ("min", "max"):
             row["ours"] = ours[stat]
             row["diff"] = ours[stat] - p["value"]
@@ -164,24 +270,52 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
         else:
             row["ours"], row["ours_sd"] = ours["mean"], ours["sd"]
             row["diff"] = ours["mean"] - p["value"]
-            s_pub = _sample_sd(p["sd"], p["n"])
+            printed = p["sd"]
+            s_pub = _sample_sd(printed, p["n"])
             s_ours = ours["sd_sample"]
-            basis = "SE from both SDs"
+            basis, df = "SE from both SDs", None
             if p["n"] == 1 and n == 1:
-                s_pub = s_ours = lend.get(key, math.nan)
-                basis = "one seed each: paper 2's between-seed SD"
+                s_pub, lent_n = lend.get(key, (math.nan, 0))
+                s_ours = s_pub
+                basis, df = "one seed each: paper 2's between-seed SD", lent_n - 1
             elif math.isnan(s_pub):
                 s_pub, basis = s_ours, "no published SD: ours used for both"
+                # a single published value borrows our SD: its df are ours alone
+                df = n - 1 if p["n"] == 1 else None
             elif n == 1:
-                s_ours, basis = s_pub, "one seed: the paper's SD used for ours"
-            se = math.sqrt(s_ours ** 2 / n + s_pub ** 2 / p["n"]) if not (math.isnan(s_ours) or math.isnan(s_pub)) \
-                else math.nan
-            if math.isnan(se):
+                s_ours, basis, df = s_pub, "one seed: the paper's SD used for ours", p["n"] - 1
+            if math.isnan(s_ours) or math.isnan(s_pub):
                 row["basis"] = "no SD on either side"
-            else:
-                row["tol"] = 2 * se + ROUNDING
-                row["within"] = abs(row["diff"]) <= row["tol"]
-                row["basis"] = basis
+                out.append(row)
+                continue
+            se = math.sqrt(s_ours ** 2 / n + s_pub ** 2 / p["n"])
+            row["tol"] = 2 * se + ROUNDING
+            row["within"] = abs(row["diff"]) <= row["tol"]
+            row["basis"] = basis
+            row["p_outside"] = chance_outside(se, welch_df(s_ours, n, s_pub, int(p["n"])) if df is None else df,
+                                              row["tol"])
+            # the test reads the printed value at its most favourable (see the docstring)
+            if printed == 0:
+                s_pub = _sample_sd(ROUNDING, p["n"])
+            d = math.copysign(max(abs(row["diff"]) - ROUNDING, 0.0), row["diff"])
+            row["p"] = _t_test(d, s_ours, n, s_pub, int(p["n"]), df)
+            row["test"] = "Welch's t" if df is None else f"t ({df:g} df), one SD for both"
         out.append(row)
-    return pd.DataFrame(out)
+    comp = pd.DataFrame(out)
+    if len(comp):
+        comp["p_holm"] = holm(comp["p"].to_numpy(float))
+        comp["differs"] = [None if math.isnan(q) else bool(q < ALPHA) for q in comp["p_holm"]]
+    return comp
 
+
+def misses_by_chance(p_outside) -> tuple[float, int, int]:
+    """Expected number of 2-SE misses with no true difference anywhere, and its 95% range, from the
+    Poisson-binomial distribution of independent misses with probabilities ``p_outside``."""
+    probs = [float(q) for q in p_outside if not math.isnan(q)]
+    dist = np.array([1.0])
+    for q in probs:
+        dist = np.convolve(dist, [1 - q, q])
+    cdf = np.cumsum(dist)
+    lo = int(np.searchsorted(cdf, 0.025))
+    hi = int(np.searchsorted(cdf, 0.975))
+    return float(sum(probs)), lo, hi

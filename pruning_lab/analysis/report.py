@@ -1,18 +1,18 @@
-"""report.md: the tables beside the published values, ceilings, comparisons, provenance.
+"""The report of a sweep: ``report(results, paper=None)`` returns a ``document.Report`` (tables and
+figures by name, shown inline in a notebook); ``build`` saves one where the command line asks.
 
-``build`` writes everything under one folder: ``report.md``, ``tables/`` (md, csv, tex),
-``figures/`` (png, svg) and the frames behind them (tidy, summary, comparison, pairwise,
-provenance CSVs), so every number in the report can be recomputed from a file beside it.
+A sweep of a published protocol gets the comparison with that paper and its reproduction verdict;
+any other sweep gets a study report: its protocol's departures from the published one, a table per
+numeric axis, dose-response fits, and which treatment is best.
 """
 
 from __future__ import annotations
 
 import math
-from importlib.metadata import version
-import os
 import platform
 import sys
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +20,10 @@ import pandas as pd
 
 from . import dose
 from . import published as pubmod
-from . import response
+from . import response, study
 from .arms import Layout, arms, layout
-from .load import ResultSet, order_key
+from .document import Report
+from .load import ResultSet, order_key, read_results
 from .stats import binomial_se, ceilings, pairwise, summary_frame
 from .tables import DASH, Lookup, Table, all_tables, num
 
@@ -32,11 +33,9 @@ PAPER1_HOME = {"Table 1": "overview", "Table 2": "stress_profile"}
 ORDER = {1: ["overview", "stress_profile", "acute_relapse", "state_dependence", "efficacy"],
          2: ["efficacy", "stress_profile", "acute_relapse", "state_dependence", "cycle_combined", "cycle_sparsity",
              "cycle_range", "relapse_summary", "relapse_cycle_per_seed", "overview"]}
-HEADLINE = [("treated", "combined", None, "Combined stress (%)"),
-            ("treated", "profile", "extreme", "Extreme internal noise (%)"),
-            ("relapse", "drop", None, "Acute relapse drop (pp)"),
-            ("longitudinal", "final", None, "Final accuracy, last cycle (%)"),
-            ("longitudinal", "total_drop", None, "Total longitudinal drop (pp)")]
+HEADLINE = [h[:4] for h in study.HEADLINE]
+ARM_NAMES = {"untreated": "Untreated", "ketamine": "Ketamine-like", "ssri": "SSRI-like",
+             "neurosteroid": "Neurosteroid-like"}
 MAX_LISTED = 40
 
 
@@ -64,10 +63,6 @@ def pval(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def md(df: pd.DataFrame) -> str:
-    return df.to_markdown(index=False, disable_numparse=True) if len(df) else "_(none)_"
-
-
 def _pub_text(r: dict) -> str:
     if r["stat"] in ("n_true", "n_false"):
         return f"{int(r['pub_value'])}/{r['pub_n']}"
@@ -88,17 +83,20 @@ def _ours_text(r: dict) -> str:
     return v
 
 
-def comparison_markdown(comp: pd.DataFrame) -> str:
+def comparison_frame(comp: pd.DataFrame) -> pd.DataFrame:
+    """Published values beside ours, as the report prints them."""
     rows = []
     for r in comp.to_dict("records"):
         within = DASH if r["within"] is None else ("yes" if r["within"] else "**no**")
+        differs = DASH if r.get("differs") is None else ("**yes**" if r["differs"] else "no")
         rows.append({"Paper": f"{r['table']}", "Row": r["row"], "Column": r["column"],
                      "Published (n)": f"{_pub_text(r)} ({r['pub_n']})",
                      "Ours (n)": f"{_ours_text(r)} ({r['ours_n']})",
                      "Ours − paper": DASH if math.isnan(r["diff"]) else num(r["diff"], 2 if abs(r["diff"]) < 0.1 else 1),
                      "2 SE": DASH if math.isnan(r["tol"]) else num(r["tol"], 2 if r["tol"] < 0.1 else 1),
-                     "Within 2 SE": within, "Basis": r["basis"]})
-    return md(pd.DataFrame(rows))
+                     "Within 2 SE": within, "p": pval(r["p"]), "p (Holm)": pval(r.get("p_holm", math.nan)),
+                     "Differs (Holm)": differs, "Basis": r["basis"] + (f"; {r['test']}" if r["test"] else "")})
+    return pd.DataFrame(rows)
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -115,41 +113,45 @@ def _response_threshold(frame: pd.DataFrame) -> float | None:
     return float(thr.mode().iloc[0]) if len(thr) else None
 
 
-def data_quality(results: ResultSet, out: Path) -> list[str]:
-    lines = ["## Data quality", ""]
+def data_quality(rep: Report, results: ResultSet) -> None:
+    rep.heading("Data quality")
+    items = []
     n_files = len(results.runs) + results.duplicates + len(results.problems)
-    lines.append(f"- Result files read: {n_files}; distinct results: {len(results.runs)}; duplicate copies "
+    items.append(f"Result files read: {n_files}; distinct results: {len(results.runs)}; duplicate copies "
                  f"(same config hash, e.g. job dir and store): {results.duplicates}.")
     if results.problems:
-        lines.append(f"- **{len(results.problems)} file(s) skipped** (listed in `bad_files.csv`):")
-        lines += [f"  - `{p}`: {why}" for p, why in results.problems[:MAX_LISTED]]
-        if len(results.problems) > MAX_LISTED:
-            lines.append(f"  - ... and {len(results.problems) - MAX_LISTED} more")
-        pd.DataFrame(results.problems, columns=["path", "problem"]).to_csv(out / "bad_files.csv", index=False)
+        items.append((f"**{len(results.problems)} file(s) skipped** (listed in `bad_files.csv`):",
+                      [f"`{p}`: {why}" for p, why in results.problems[:MAX_LISTED]]
+                      + ([f"... and {len(results.problems) - MAX_LISTED} more"]
+                         if len(results.problems) > MAX_LISTED else [])))
+        rep.frames["bad_files"] = pd.DataFrame(results.problems, columns=["path", "problem"])
     else:
-        lines.append("- No truncated, edited, foreign or malformed files.")
+        items.append("No truncated, edited, foreign or malformed files.")
     if results.conflicts:
-        lines.append(f"- **{len(results.conflicts)} conflicting copies** (same config hash, different content; the "
-                     "first was used):")
-        lines += [f"  - `{a}` differs from `{b}`" for a, b in results.conflicts[:MAX_LISTED]]
+        items.append((f"**{len(results.conflicts)} conflicting copies** (same config hash, different content; the "
+                       "first was used):", [f"`{a}` differs from `{b}`" for a, b in results.conflicts[:MAX_LISTED]]))
     if len(results.missing):
-        lines.append(f"- **{len(results.missing)} missing cell(s)** (seed x treatment x condition implied by the sweep "
-                     "but without a result; all listed in `missing_cells.csv`):")
-        lines += ["", md(results.missing.head(MAX_LISTED).astype(str)), ""]
-        if len(results.missing) > MAX_LISTED:
-            lines.append(f"  ... and {len(results.missing) - MAX_LISTED} more.")
-        results.missing.to_csv(out / "missing_cells.csv", index=False)
+        items.append(f"**{len(results.missing)} missing cell(s)** (seed x treatment x condition implied by the sweep "
+                     "but without a result; all listed in `missing_cells.csv`"
+                     + (f"; the first {MAX_LISTED} below" if len(results.missing) > MAX_LISTED else ", below") + ").")
+        rep.frames["missing_cells"] = results.missing
     else:
-        lines.append("- No missing (seed, treatment) cells.")
+        items.append("No missing (seed, treatment) cells.")
     if results.incomplete_dirs:
-        lines.append(f"- **{len(results.incomplete_dirs)} Hydra job director(ies) without `result.json`** "
-                     "(job failed, killed or still running):")
-        lines += [f"  - `{d.split(': ', 1)[0]}`: {d.split(': ', 1)[-1]}" for d in results.incomplete_dirs[:MAX_LISTED]]
+        items.append((f"**{len(results.incomplete_dirs)} job director(ies) without `result.json`** "
+                      "(job failed, interrupted, killed or still running):",
+                      [f"`{d.split(': ', 1)[0]}`: {d.split(': ', 1)[-1]}" for d in results.incomplete_dirs[:MAX_LISTED]]))
     if results.inconsistent:
-        lines.append("- **Jobs sharing a baseline disagree about its metrics** (they should be identical):")
-        lines += [f"  - {s}" for s in results.inconsistent[:MAX_LISTED]]
-    lines += onset_lines(results) + environment_lines(results)
-    return lines + [""]
+        items.append(("**Jobs sharing a baseline disagree about its metrics** (they should be identical):",
+                      results.inconsistent[:MAX_LISTED]))
+    items += onset_lines(results)
+    env_items, combos = environment_lines(results)
+    items += env_items
+    rep.bullets(items)
+    if len(results.missing):
+        rep.frame(results.missing.head(MAX_LISTED).astype(str))
+    if combos is not None:
+        rep.frame(combos)
 
 
 def onset_lines(results: ResultSet) -> list[str]:
@@ -160,59 +162,59 @@ def onset_lines(results: ResultSet) -> list[str]:
     if not n:
         return lines
     if state.get("absent", 0):
-        lines.append(f"- **{state['absent']} of {n} result(s) have no onset data** (written before the onset course "
+        lines.append(f"**{state['absent']} of {n} result(s) have no onset data** (written before the onset course "
                      "was recorded): their onset and response cells are missing.")
     if state.get("off", 0):
-        lines.append(f"- {state['off']} of {n} result(s) ran with the onset course off (`onset.every=0`): no onset "
+        lines.append(f"{state['off']} of {n} result(s) ran with the onset course off (`onset.every=0`): no onset "
                      "or response cells.")
     if state.get("recorded", 0) == n:
-        lines.append("- Every result has its onset course.")
+        lines.append("Every result has its onset course.")
     return lines
 
 
-def environment_lines(results: ResultSet) -> list[str]:
+def environment_lines(results: ResultSet) -> tuple[list[str], pd.DataFrame | None]:
     """Whether the results were computed in one numeric environment (numerics mode, CPU, ISA)."""
     env = results.runs[["numerics", "portable", "cpu", "isa"]]
     combos = env.value_counts().reset_index(name="runs")
     unknown = int((env == "unknown").all(axis=1).sum())
-    lines = []
     if len(combos) > 1:
         modes = sorted(set(env["numerics"]))
         what = "numerics modes" if len(modes) > 1 else "numeric environments"
-        lines += [f"- **This sweep mixes {what}**: results computed under different numerics modes, CPUs or "
-                  "instruction sets may differ in their last digits, and native results are not bit-reproducible "
-                  "elsewhere (\"unknown\": a result that does not record it):", "", md(combos), ""]
-    elif len(combos) == 1:
+        return [f"**This sweep mixes {what}**: results computed under different numerics modes, CPUs or "
+                "instruction sets may differ in their last digits, and native results are not bit-reproducible "
+                "elsewhere (\"unknown\": a result that does not record it), as below."], combos
+    if len(combos) == 1:
         r = combos.iloc[0]
-        lines.append(f"- Numeric environment: numerics {r['numerics']}, portable {r['portable']}, CPU {r['cpu']}, "
-                     f"ISA {r['isa']}" + (" (not recorded by these results)." if unknown == len(env) else "."))
-    return lines
+        return [f"Numeric environment: numerics {r['numerics']}, portable {r['portable']}, CPU {r['cpu']}, "
+                f"ISA {r['isa']}" + (" (not recorded by these results)." if unknown == len(env) else ".")], None
+    return [], None
 
 
-def protocol_section(proto: pd.DataFrame | None, paper: int) -> list[str]:
-    lines = [f"## Protocol check against paper {paper}", ""]
+def protocol_section(rep: Report, proto: pd.DataFrame | None, paper: int, compared: bool) -> None:
+    rep.heading(f"Protocol check against paper {paper}" if compared else "Departures from the published protocol")
     if proto is None:
-        return lines + ["The published configs could not be composed here (`conf/` not found); not checked.", ""]
+        rep.text("The published configs could not be composed here (`conf/` not found); not checked.")
+        return
     if proto.empty:
-        return lines + [f"Every run follows the published paper-{paper} protocol (`experiment=paper{paper}`), "
-                        "seeds included.", ""]
-    lines += [f"**These runs depart from the paper-{paper} protocol** (`experiment=paper{paper}`) as listed; "
-              "differences from the published values are expected where they do.", "",
-              md(proto.rename(columns={"key": "config key", "ours": "ours", "paper": "paper", "runs": "runs affected"})
-                 .astype(str)), ""]
-    return lines
+        rep.text(f"Every run follows the published paper-{paper} protocol (`experiment=paper{paper}`), seeds included.")
+        return
+    rep.text(f"**These runs depart from the paper-{paper} protocol** (`experiment=paper{paper}`) in every key "
+             "listed" + ("; differences from the published values are expected where they do." if compared else
+                         ": this is a study of its own, not a reproduction, so no published value is set beside "
+                         f"ours (`--paper {paper}` or `paper={paper}` asks for them)."))
+    rep.frame(proto.rename(columns={"key": "config key", "runs": "runs affected"}).astype(str))
 
 
-def ceiling_section(results: ResultSet, summary: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
-    lines = ["## Bayes-optimal ceilings", "",
-             "With four equiprobable clusters at (±a, ±a) and independent per-axis spread r, the Bayes rule picks "
+def ceiling_section(rep: Report, results: ResultSet, summary: pd.DataFrame) -> None:
+    rep.heading("Bayes-optimal ceilings")
+    rep.text("With four equiprobable clusters at (±a, ±a) and independent per-axis spread r, the Bayes rule picks "
              "the quadrant and its accuracy is (1 − Φ(−a/r))². r is 0 on the clean set, the data spread on the "
              "standard set, and sqrt(spread² + input σ²) under combined stress, where the input noise adds to "
              "the spread. Internal noise acts inside the network, so it has no closed-form ceiling: a network "
              "can scale its hidden activations to drown a fixed σ, and the only analytic bound is the input-level "
              "one (the standard-set ceiling), which is not tight. The combined-stress ceiling likewise ignores "
              "its internal noise and is an upper bound. Test sets are finite: the Bayes rule itself scores "
-             "within about ±2 binomial SE of its ceiling.", ""]
+             "within about ±2 binomial SE of its ceiling.")
     rows = []
     combos = {}
     for h, c in results.configs.items():
@@ -240,14 +242,12 @@ def ceiling_section(results: ResultSet, summary: pd.DataFrame) -> tuple[list[str
             if len(combos) > 1:
                 row = {"spread": c["data"]["spread"], "input σ": c["stress"]["input_sigma"], **row}
             rows.append(row)
-    table = pd.DataFrame(rows)
-    lines += [md(table), ""]
-    over = [r for r in rows if r["Ceiling − best (pp)"] not in (DASH,) and float(r["Ceiling − best (pp)"])
+    rep.frame(pd.DataFrame(rows))
+    over = [r for r in rows if r["Ceiling − best (pp)"] != DASH and float(r["Ceiling − best (pp)"])
             < -2 * float(r["Binomial SE (pp)"]) - 1e-9]
     if over:
-        lines += [f"**{len(over)} condition(s) have a mean above the ceiling by more than 2 binomial SE**: the "
-                  "measurement or the ceiling's assumptions are wrong there.", ""]
-    return lines, table
+        rep.text(f"**{len(over)} condition(s) have a mean above the ceiling by more than 2 binomial SE**: the "
+                 "measurement or the ceiling's assumptions are wrong there.")
 
 
 def _ci(v: float, lo: float, hi: float, name: str = "") -> str:
@@ -256,14 +256,14 @@ def _ci(v: float, lo: float, hi: float, name: str = "") -> str:
     return f"{name}{v:.2f}" + ("" if math.isnan(lo) else f" [{lo:.2f}, {hi:.2f}]")
 
 
-def pairwise_section(frame: pd.DataFrame, layout: Layout) -> tuple[list[str], pd.DataFrame]:
-    lines = ["## Pairwise treatment comparisons", "",
-             "The treatments of a seed share its pruned baseline and evaluation noise, so per headline metric "
+def pairwise_section(rep: Report, frame: pd.DataFrame, layout: Layout) -> None:
+    rep.heading("Pairwise treatment comparisons")
+    rep.text("The treatments of a seed share its pruned baseline and evaluation noise, so per headline metric "
              "each pair of treatments is compared **paired by seed**: the paired t-test and the Wilcoxon "
              "signed-rank test (both two-sided), p-values Holm-adjusted across the pairs (one family per test, "
              "metric and condition); effect sizes are the mean paired difference A − B and Cohen's d_z (mean "
              "over SD of the per-seed differences), each with a percentile bootstrap 95% CI "
-             "(`scipy.stats.bootstrap`, 2000 resamples, fixed seed; none below 4 seeds).", ""]
+             "(`scipy.stats.bootstrap`, 2000 resamples, fixed seed; none below 4 seeds).")
     t = frame[~frame["arm"].isin(["untreated", "healthy"])]
     xe = float(frame.loc[frame["metric"] == "profile", "x"].max()) if (frame["metric"] == "profile").any() else None
     groups = [((), t)] if not layout.global_axes else list(t.groupby(layout.global_axes, sort=False))
@@ -295,8 +295,10 @@ def pairwise_section(frame: pd.DataFrame, layout: Layout) -> tuple[list[str], pd
                 res.insert(0, a, v)
             all_rows.append(res)
     if not all_rows:
-        return lines + ["_(fewer than two treatments: nothing to compare)_", ""], pd.DataFrame()
+        rep.text("_(fewer than two treatments: nothing to compare)_")
+        return
     res = pd.concat(all_rows, ignore_index=True)
+    rep.frames["pairwise"] = res
     paired = res["design"] == "paired"
     show = pd.DataFrame({
         **{a: res[a] for a in layout.global_axes},
@@ -314,218 +316,115 @@ def pairwise_section(frame: pd.DataFrame, layout: Layout) -> tuple[list[str], pd
     })
     n_unpaired = int((~paired).sum())
     if n_unpaired:
-        lines += [f"**{n_unpaired} of {len(res)} comparisons are unpaired**: the two treatments were not run on "
-                  "the same seeds, so they fall back to Welch's t-test, the Mann-Whitney U test and Hedges' g "
-                  "(bias-corrected, pooled SD) with a bootstrap CI resampling each group on its own.", ""]
+        rep.text(f"**{n_unpaired} of {len(res)} comparisons are unpaired**: the two treatments were not run on "
+                 "the same seeds, so they fall back to Welch's t-test, the Mann-Whitney U test and Hedges' g "
+                 "(bias-corrected, pooled SD) with a bootstrap CI resampling each group on its own.")
     if any(min(a, b) < 2 for a, b in zip(res["n_a"], res["n_b"])):
-        lines += ["Pairs with fewer than two seeds on a side have no test (—).", ""]
-    lines += ["Columns: the t-test (paired, or Welch's when unpaired), its p and Holm-adjusted p; then the "
-              "signed-rank statistic W (or U when unpaired), its p and Holm-adjusted p. A test is undefined (—) "
-              "when the differences do not vary.", "", md(show), ""]
-    return lines, res
+        rep.text("Pairs with fewer than two seeds on a side have no test (—).")
+    rep.text("Columns: the t-test (paired, or Welch's when unpaired), its p and Holm-adjusted p; then the "
+             "signed-rank statistic W (or U when unpaired), its p and Holm-adjusted p. A test is undefined (—) "
+             "when the differences do not vary.")
+    rep.table(Table("pairwise", "Pairwise treatment comparisons", show, res))
 
 
-def provenance_section(results: ResultSet, out: Path) -> list[str]:
+def provenance_section(rep: Report, results: ResultSet) -> None:
     runs = results.runs
-    lines = ["## Provenance", ""]
+    rep.heading("Provenance")
     total = runs["wall_seconds"].sum()
-    lines.append(f"- Aggregated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by pruning-lab {version('pruning-lab')} "
-                 f"(Python {platform.python_version()}, pandas {pd.__version__}) from `{results.root}`.")
-    lines.append(f"- Command: `{' '.join([Path(sys.executable).name, '-m', 'pruning_lab.aggregate', *sys.argv[1:]])}`"
-                 if sys.argv and sys.argv[0].endswith("aggregate.py") else "- Built from Python.")
-    lines.append(f"- Total compute recorded in the results: {total:.1f} s ({total / 3600:.2f} CPU-hours at one "
-                 f"thread per job) over {len(runs)} runs; baseline read from the cache in "
-                 f"{int(runs['cache_hit'].fillna(False).astype(bool).sum())} of them.")
+    items = [f"Aggregated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by pruning-lab {version('pruning-lab')} "
+             f"(Python {platform.python_version()}, pandas {pd.__version__}) from `{results.root}`.",
+             f"Command: `{' '.join([Path(sys.executable).name, '-m', 'pruning_lab.aggregate', *sys.argv[1:]])}`"
+             if sys.argv and sys.argv[0].endswith("aggregate.py") else "Built from Python.",
+             f"Total compute recorded in the results: {total:.1f} s ({total / 3600:.2f} CPU-hours at one "
+             f"thread per job) over {len(runs)} runs; baseline read from the cache in "
+             f"{int(runs['cache_hit'].fillna(False).astype(bool).sum())} of them."]
     if len(results.timings) and len(results.timings.columns) > 1:
         t = results.timings.drop(columns="config_hash").sum().sort_values(ascending=False)
-        lines.append("- Seconds by phase (summed over runs; `longitudinal` includes its maintenance): "
+        items.append("Seconds by phase (summed over runs; `longitudinal` includes its maintenance): "
                      + ", ".join(f"{k} {v:.1f}" for k, v in t.items()) + ".")
+    items.append(f"{runs['config_hash'].nunique()} distinct config hashes; each run's hash, seed, treatment, "
+                 "baseline key, time and file are in `provenance.csv`.")
+    if len(results.versions):
+        items.append("Library versions that produced the results:")
+    rep.bullets(items)
     if len(results.versions):
         v = results.versions.drop(columns="config_hash").fillna("?").astype(str)
-        counts = v.value_counts().reset_index(name="runs")
-        lines += ["- Library versions that produced the results:", "", md(counts), ""]
-    lines.append(f"- {runs['config_hash'].nunique()} distinct config hashes; each run's hash, seed, treatment, "
-                 "baseline key, time and file are in `provenance.csv`.")
-    runs.to_csv(out / "provenance.csv", index=False)
+        rep.frame(v.value_counts().reset_index(name="runs"))
+    rep.frames["provenance"] = runs
     hashes = ", ".join(f"`{h}`" for h in runs["config_hash"].head(200))
-    lines += ["", "<details><summary>Config hashes</summary>", "", hashes
-              + (" ..." if len(runs) > 200 else ""), "", "</details>", ""]
-    return lines
+    rep.details("Config hashes", hashes + (" ..." if len(runs) > 200 else ""))
 
 
-def agreement(comp: pd.DataFrame, paper: int, proto: pd.DataFrame | None) -> list[str]:
-    """The headline: how many published values ours reproduce, and which not."""
-    tested = comp[comp["within"].notna()]
-    ok = tested["within"].astype(bool)
-    lines = [f"**Agreement with paper {paper}: {int(ok.sum())} of {len(tested)} published values lie within 2 SE "
-             f"of ours**; {len(comp) - len(tested)} more have no testable SE or are not in this sweep. "
-             "Every published value is listed beside its table below (`comparison.csv` has them all)."]
+# -- the reproduction verdict ----------------------------------------------------------------
+
+
+def verdict_section(rep: Report, comp: pd.DataFrame, paper: int, proto: pd.DataFrame | None) -> None:
+    """How many published values ours reproduce: the Holm-corrected tests, the 2-SE check, the
+    misses by arm and how many 2-SE misses chance alone would give."""
+    tested = comp[comp["p"].notna()]
+    checked = comp[comp["within"].notna()]
+    differ = tested[tested["differs"].astype(bool)]
+    outside = checked[~checked["within"].astype(bool)]
+    expected, lo, hi = pubmod.misses_by_chance(checked["p_outside"])
+    absent = int((comp["basis"] == "not in this sweep").sum())
+    rep.heading("Reproduction verdict")
+    rep.text(f"**{len(differ)} of {len(tested)} published values differ from ours after Holm correction** "
+             f"(α = {pubmod.ALPHA:g}): each value's two-sided p-value for the difference (Welch's t-test from both "
+             "sides' mean, SD and n, the published SD being a population SD, ddof = 0, converted to a sample SD; "
+             "Fisher's exact test for counts of seeds), Holm-adjusted over all of them. Each published value is "
+             "read at its most favourable within its rounding (the difference less 0.05; an SD printed as 0.0 "
+             "read as 0.05)."
+             + (f" {absent} more published values are not in this sweep." if absent else "")
+             + (f" {len(comp) - len(tested) - absent} have no test (a range across seeds, or no SD on either "
+                "side)." if len(comp) - len(tested) - absent else ""))
+    rep.text(f"The per-value 2-SE check: **{len(outside)} of {len(checked)} lie outside 2 SE** of ours. With no "
+             f"true difference anywhere, about **{expected:.1f} of {len(checked)}** would (95% range {lo}–{hi}): "
+             "for each value, the chance that a difference of SE times a t variate (Welch's degrees of freedom) "
+             "exceeds its 2 SE + 0.05, or, for counts of seeds, that two binomial counts at the pooled rate fall "
+             "outside their binomial 2 SE; summed over the values, the range from their Poisson-binomial "
+             "distribution. The values are not independent (the same networks appear in several tables, and "
+             "Table 4's two relapse counts are one number), so the true spread is wider.")
     if proto is not None and len(proto):
-        lines[0] += (f" **These runs depart from the paper-{paper} protocol** (see the protocol check), so "
-                     "differences are expected.")
-    by = tested.assign(ok=ok).groupby("table", sort=False)["ok"].agg(["sum", "count"])
-    lines += ["", "By source: " + "; ".join(f"{t} {int(r['sum'])}/{int(r['count'])}" for t, r in by.iterrows())
-              + ".", ""]
-    outside = tested[~ok]
-    if 0 < len(outside) <= 15:
-        def diff(r):
-            return f"{r.diff:+g} seeds" if r.stat in ("n_true", "n_false") else f"{num(r.diff)} pp"
-        lines += ["Outside 2 SE: " + "; ".join(f"{r.table}, {r.row} / {r.column} ({diff(r)})"
-                                               for r in outside.itertuples()) + ".", ""]
-    return lines
+        rep.text(f"**These runs depart from the paper-{paper} protocol** (see the protocol check), so differences "
+                 "are expected.")
+    arm_rows = []
+    for arm, g in checked.groupby("arm", sort=False):
+        t = tested[tested["arm"] == arm]
+        arm_rows.append({"Arm": ARM_NAMES.get(arm, arm), "Values tested": str(len(t)),
+                         "Outside 2 SE": str(int((~g["within"].astype(bool)).sum())),
+                         "Differ after Holm": str(int(t["differs"].astype(bool).sum())),
+                         "Expected outside 2 SE by chance": f"{g['p_outside'].sum():.1f}"})
+    rep.text("The misses by arm:")
+    rep.frame(pd.DataFrame(arm_rows))
+    if len(differ):
+        rep.text("Values that differ after Holm correction:")
+        rep.frame(pd.DataFrame([{"Arm": ARM_NAMES.get(r["arm"], r["arm"]), "Where": f"{r['table']}, {r['row']} / "
+                                 f"{r['column']}", "Published": _pub_text(r), "Ours": _ours_text(r),
+                                 "p (Holm)": pval(r["p_holm"])} for r in differ.to_dict("records")]))
 
 
 # -- the whole report ------------------------------------------------------------------------
 
 
-GENERATED = {".": ("report.md", "tidy.csv", "summary.csv", "comparison.csv", "pairwise.csv", "provenance.csv",
-                   "bad_files.csv", "missing_cells.csv", "response.csv"),
-             "tables": ("*.md", "*.csv", "*.tex"), "figures": ("*.png", "*.svg")}
+def choose_paper(results: ResultSet, refs: dict[int, dict | None]) -> tuple[int | None, dict[int, pd.DataFrame | None]]:
+    """The paper whose protocol every run follows (extra seeds and treatments aside), if any, and
+    each paper's protocol check."""
+    checks = {p: (pubmod.protocol_check(results.flat, results.runs, p, ref) if ref is not None else None)
+              for p, ref in refs.items()}
+    n_treatments = results.runs["treatment"].nunique()
+    for p in (2, 1):
+        if pubmod.follows(checks[p], n_treatments):
+            return p, checks
+    return None, checks
 
 
-def clear_previous(out: Path) -> None:
-    """Remove what an earlier aggregation wrote here, so no stale table or figure survives a rerun
-    (a bad file since repaired, a condition since dropped); nothing else is touched."""
-    for folder, patterns in GENERATED.items():
-        for pattern in patterns:
-            for f in (out / folder).glob(pattern):
-                if f.is_file():
-                    f.unlink()
-
-
-def choose_paper(summary: pd.DataFrame, results: ResultSet) -> int:
-    """Paper 1 for one seed per cell and no longitudinal course, else paper 2."""
-    single = summary["n"].max() <= 1 if len(summary) else True
-    return 1 if single and not results.longitudinal else 2
-
-
-def build(results: ResultSet, out: Path | str, ddof: int = 1, paper: int | str | None = "auto",
-          published_dir: Path | None = None, figures: bool = True) -> Path:
-    """Write report.md, tables/, figures/ and the CSVs behind them into ``out``; returns report.md.
-
-    ``paper``: 1 or 2 to compare with that paper, None for no comparison, "auto" to choose.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    clear_previous(out)
-    lay = layout(results)
-    frame = arms(results)
-    by = [*results.axes, "arm", "section", "metric", "x"]
-    summary = summary_frame(frame, by, ddof) if len(frame) else pd.DataFrame(columns=[*by, "n", "mean", "sd"])
-    threshold = _threshold(results)
-    sd_name = "sample SD (ddof = 1)" if ddof == 1 else "population SD (ddof = 0, as the papers)"
-    if paper == "auto":
-        paper = choose_paper(summary, results) if len(results.runs) else None
-
-    lines = ["# Reproduction report", ""]
-    n_t = results.runs["treatment"].nunique() if len(results.runs) else 0
-    lines += [f"Source: `{results.root}`. {len(results.runs)} runs: {len(results.seeds)} seed(s) "
-              f"({_seed_range(results.seeds)}) x {n_t} treatment(s)"
-              + (f"; swept: {', '.join(f'`{a}`' for a in results.axes)}" if results.axes else "") + ". "
-              f"Cells are mean ± {sd_name} across seeds, n = seeds; a cell with n = 1 shows the value itself. "
-              "Accuracies in %, drops in percentage points (pp).", ""]
-    if not len(results.runs):
-        lines += ["**No valid result was found.**", ""] + data_quality(results, out)
-        path = out / "report.md"
-        path.write_text("\n".join(lines))
-        return path
-
-    look = Lookup(summary, lay)
-    tables = {t.name: t for t in all_tables(look, frame, results.seeds, threshold)}
-    resp = response.summary(response.per_seed(frame, lay), lay)
-    if len(resp):
-        tables["response"] = response.table(resp, lay)
-        resp.to_csv(out / "response.csv", index=False)
-    tdir = out / "tables"
-    for t in tables.values():
-        t.write(tdir)
-
-    comp = pd.DataFrame()
-    proto = None
-    if paper is not None:
-        pub = pubmod.load(paper, published_dir)
-        ref = pubmod.reference_configs(paper)
-        if ref is not None:
-            proto = pubmod.protocol_check(results.configs, results.runs, paper, ref)
-        onp = summary[pubmod.on_protocol(summary, results.global_axes, results.treatment_axes, ref)]
-        spread = pubmod.load(2, published_dir) if paper == 1 else None
-        if len(pub):
-            comp = pubmod.compare(pub, onp, spread)
-            comp["home"] = [home(paper, e) for e in pub.to_dict("records")]
-            comp.to_csv(out / "comparison.csv", index=False)
-
-    # headline agreement first, so a reader sees at once how close the reproduction is
-    if len(comp):
-        lines += agreement(comp, paper, proto)
-    lines += data_quality(results, out)
-    if paper is not None:
-        lines += protocol_section(proto, paper)
-
-    lines += ["## Tables", "",
-              "Each table is also in `tables/` as Markdown, CSV (long form, full precision) and LaTeX (booktabs). "
-              + (f"Published values (paper {paper}) follow each table with the difference and a 2-SE check: "
-                 "SE = sqrt(s_ours²/n_ours + s_paper²/n_paper) with sample SDs (the paper's population SDs "
-                 f"converted), widened by {pubmod.ROUNDING} for the paper's rounding to one decimal." if paper else ""),
-              ""]
-    names = ORDER.get(paper or 2)
-    names = [n for n in names if n in tables] + [n for n in tables if n not in names]
-    paper_label = {v: k for k, v in (PAPER1_HOME if paper == 1 else PAPER2_HOME).items()} if paper else {}
-    for name in names:
-        t: Table = tables[name]
-        tag = f" ({paper_label[name]} of paper {paper})" if name in paper_label else ""
-        lines += [f"### {t.title}{tag}", "", t.markdown(), ""]
-        if t.note:
-            lines += [f"_{t.note}_", ""]
-        if len(comp):
-            here = comp[comp["home"] == name]
-            if len(here):
-                lines += ["Published values beside ours:", "", comparison_markdown(here), ""]
-    if len(comp):
-        orphan = comp[comp["home"].isna() | ~comp["home"].isin(list(tables))]
-        if len(orphan):
-            lines += ["### Published values without a matching table in this sweep", "", comparison_markdown(orphan), ""]
-
-    ceil_lines, ceil = ceiling_section(results, summary)
-    lines += ceil_lines
-    pw_lines, pw = pairwise_section(frame, lay)
-    lines += pw_lines
-    if len(pw):
-        pw.to_csv(out / "pairwise.csv", index=False)
-
-    if figures:
-        from .figures import all_figures
-        figs = all_figures(frame, lay, ddof, threshold, out / "figures", _response_threshold(frame))
-        lines += ["## Figures", "", "PNG (300 dpi) and SVG in `figures/`, one journal column wide.", ""]
-        for path, caption in figs:
-            rel = os.path.relpath(path, out)
-            lines += [f"![{caption}]({rel})", "", f"_{caption}_ (`{rel}`, `.svg` beside it)", ""]
-
-    dose_axes, dose_notes = dose.dose_axes(results)
-    if dose_axes or dose_notes:
-        lines += ["## Dose response", ""]
-        if dose_axes:
-            lines += ["Numeric swept axes: " + ", ".join(f"`{a.name}` ({len(a.levels)} values, "
-                                                         f"{a.levels[0]:g}–{a.levels[-1]:g})" for a in dose_axes)
-                      + ". Each gets a figure of combined stress, extreme noise and relapse drop across its values "
-                        "(one per combination of the other axes); each pair a phase diagram.", ""]
-        lines += [f"- {n}" for n in dose_notes] + ([""] if dose_notes else [])
-        if figures and dose_axes:
-            from .figures import dose_figures
-            for path, caption in dose_figures(frame, lay, ddof, dose_axes, out / "figures"):
-                rel = os.path.relpath(path, out)
-                lines += [f"![{caption}]({rel})", "", f"_{caption}_ (`{rel}`, `.svg` beside it)", ""]
-
-    lines += provenance_section(results, out)
-    lines += ["## Files", "",
-              "`tidy.csv` one row per run x metric (section, metric, x, value); `summary.csv` n, mean, SD, SE, "
-              "min, max per arm x metric; `comparison.csv` published vs ours; `pairwise.csv` the tests; `response.csv` "
-              "response per treatment; "
-              "`provenance.csv` one row per run.", ""]
-    results.tidy.to_csv(out / "tidy.csv", index=False)
-    summary.to_csv(out / "summary.csv", index=False)
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+def _nearest(checks: dict[int, pd.DataFrame | None], results: ResultSet) -> int:
+    """The paper whose protocol the study departs from least (paper 2 on a tie: the defaults)."""
+    def cost(p):
+        c = checks.get(p)
+        return math.inf if c is None else len(c[c["key"] != "treatment"])
+    one = results.longitudinal is False and cost(1) < cost(2)
+    return 1 if one else 2
 
 
 def _seed_range(seeds: list[int]) -> str:
@@ -534,3 +433,175 @@ def _seed_range(seeds: list[int]) -> str:
     if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
         return f"{seeds[0]}–{seeds[-1]}"
     return ", ".join(map(str, seeds))
+
+
+def results_of(results) -> ResultSet:
+    """A ResultSet from a ResultSet, a path, or a tidy frame (``load_results``, ``sweep``) whose
+    result files are read again (only its runs), with the sweep's data quality where its files
+    share a sweep directory."""
+    if isinstance(results, ResultSet):
+        return results
+    if isinstance(results, (str, Path)):
+        return read_results(results)
+    if isinstance(results, pd.DataFrame):
+        if "path" not in results or "config_hash" not in results:
+            raise TypeError("report() takes a ResultSet, a path, or the tidy frame of load_results/sweep")
+        paths = sorted({Path(p) for p in results["path"].dropna()})
+        if not paths:
+            return read_results(Path(results.attrs.get("root", ".")) / "__none__")
+        root = Path(results.attrs.get("root") or _common(paths))
+        rs = read_results(root) if root.is_dir() else read_results(paths[0])
+        keep = set(results["config_hash"])
+        if set(rs.runs["config_hash"]) != keep:
+            rs = read_results(root, only=keep) if root.is_dir() else rs
+        return rs
+    raise TypeError(f"report() takes a ResultSet, a path or a tidy frame, not {type(results).__name__}")
+
+
+def _common(paths: list[Path]) -> Path:
+    import os
+
+    return Path(os.path.commonpath([str(p.parent) for p in paths]))
+
+
+def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: bool = True,
+           published_dir: Path | None = None) -> Report:
+    """The report of a sweep (a tidy frame, a ResultSet or a path): tables and figures by name.
+
+    ``paper``: None to compare with a paper only if every run follows its published protocol;
+    1 or 2 to compare with that paper anyway; "none" (or False) never to compare.
+    """
+    results = results_of(results)
+    if paper in ("auto",):
+        paper = None
+    never = paper is False or paper == "none"
+    lay = layout(results)
+    frame = arms(results)
+    by = [*results.axes, "arm", "section", "metric", "x"]
+    summary = summary_frame(frame, by, ddof) if len(frame) else pd.DataFrame(columns=[*by, "n", "mean", "sd"])
+    threshold = _threshold(results)
+    sd_name = "sample SD (ddof = 1)" if ddof == 1 else "population SD (ddof = 0, as the papers)"
+
+    refs = {p: pubmod.reference_configs(p) for p in (1, 2)} if len(results.runs) else {1: None, 2: None}
+    auto, checks = choose_paper(results, refs) if len(results.runs) else (None, {1: None, 2: None})
+    compared = None if never else (int(paper) if paper is not None else auto)
+    treatments = sorted(results.runs["treatment"].unique(), key=lambda t: order_key(pd.Series([t]))[0]) \
+        if len(results.runs) else []
+    if compared is not None:
+        title = f"Paper {compared} reproduction report"
+    else:
+        title = "Study report: " + (", ".join(lay.labels.get(t, t) for t in treatments) or "no results") + \
+            (f" across {', '.join(results.axes)}" if results.axes else "")
+    rep = Report(title)
+    n_t = len(treatments)
+    rep.text(f"Source: `{results.root}`. {len(results.runs)} runs: {len(results.seeds)} seed(s) "
+             f"({_seed_range(results.seeds)}) x {n_t} treatment(s)"
+             + (f"; swept: {', '.join(f'`{a}`' for a in results.axes)}" if results.axes else "") + ". "
+             f"Cells are mean ± {sd_name} across seeds, n = seeds; a cell with n = 1 shows the value itself. "
+             "Accuracies in %, drops in percentage points (pp).")
+    if not len(results.runs):
+        rep.text("**No valid result was found.**")
+        data_quality(rep, results)
+        return rep
+
+    look = Lookup(summary, lay)
+    tables = {t.name: t for t in all_tables(look, frame, results.seeds, threshold)}
+    resp = response.summary(response.per_seed(frame, lay), lay)
+    if len(resp):
+        tables["response"] = response.table(resp, lay)
+        rep.frames["response"] = resp
+
+    comp = pd.DataFrame()
+    if compared is not None:
+        pub = pubmod.load(compared, published_dir)
+        ref = refs.get(compared)
+        onp = summary[pubmod.on_protocol(summary, results.global_axes, results.treatment_axes, ref)]
+        spread = pubmod.load(2, published_dir) if compared == 1 else None
+        if len(pub):
+            comp = pubmod.compare(pub, onp, spread)
+            comp["home"] = [home(compared, e) for e in pub.to_dict("records")]
+            rep.frames["comparison"] = comp
+    proto_paper = compared or _nearest(checks, results)
+    proto = checks.get(proto_paper)
+
+    # the verdict first, so a reader sees at once how close the reproduction is
+    if len(comp):
+        verdict_section(rep, comp, compared, proto)
+    dose_axes, dose_notes = dose.dose_axes(results)
+    best = study.best_arms(frame, lay, ddof)
+    if not best.empty:
+        rep.heading("Which treatment is best")
+        rep.table(best)
+    data_quality(rep, results)
+    protocol_section(rep, proto, proto_paper, compared is not None)
+
+    rep.heading("Tables")
+    rep.text("Each table is also in `tables/` as Markdown, CSV (long form, full precision) and LaTeX (booktabs). "
+             + (f"Published values (paper {compared}) follow each table with the difference, the 2-SE check "
+                "(SE = sqrt(s_ours²/n_ours + s_paper²/n_paper) with sample SDs, the paper's population SDs "
+                f"converted, widened by {pubmod.ROUNDING} for the paper's rounding to one decimal) and the test "
+                "of the verdict." if compared else ""))
+    names = ORDER.get(compared or 2)
+    names = [n for n in names if n in tables] + [n for n in tables if n not in names]
+    paper_label = {v: k for k, v in (PAPER1_HOME if compared == 1 else PAPER2_HOME).items()} if compared else {}
+    shown = comp[comp["basis"] != "not in this sweep"] if len(comp) else comp
+    for name in names:
+        t: Table = tables[name]
+        tag = f" ({paper_label[name]} of paper {compared})" if name in paper_label else ""
+        rep.table(t, f"{t.title}{tag}")
+        if len(shown):
+            here = shown[shown["home"] == name]
+            if len(here):
+                rep.text("Published values beside ours:")
+                rep.frame(comparison_frame(here))
+    if len(shown):
+        orphan = shown[shown["home"].isna() | ~shown["home"].isin(list(tables))]
+        if len(orphan):
+            rep.heading("Published values without a matching table in this sweep", 3)
+            rep.frame(comparison_frame(orphan))
+
+    if dose_axes or dose_notes:
+        rep.heading("Across each swept axis")
+        if dose_axes:
+            rep.text("Numeric swept axes: " + ", ".join(f"`{a.name}` ({len(a.levels)} values, "
+                                                        f"{a.levels[0]:g}–{a.levels[-1]:g})" for a in dose_axes)
+                     + ". Each gets a table of the headline measures per value and treatment and a figure across "
+                       "its values (one per combination of the other axes); each pair a phase diagram; an axis "
+                       f"with {study.MIN_LEVELS} values or more a fitted dose-response curve.")
+        rep.bullets(dose_notes)
+        for t in study.axis_tables(frame, lay, ddof, dose_axes):
+            rep.table(t, t.title)
+    fits = study.fits(frame, lay, dose_axes) if dose_axes else pd.DataFrame()
+    if len(fits):
+        rep.heading("Dose-response fits")
+        rep.table(study.fits_table(fits))
+
+    ceiling_section(rep, results, summary)
+    pairwise_section(rep, frame, lay)
+
+    if figures:
+        from .figures import all_figures, dose_figures
+
+        made = all_figures(frame, lay, ddof, threshold, _response_threshold(frame))
+        made += dose_figures(frame, lay, ddof, dose_axes, fits) if dose_axes else []
+        if made:
+            rep.heading("Figures")
+            rep.text("PNG (300 dpi) and SVG in `figures/`, one journal column wide.")
+            for name, fig, caption in made:
+                rep.figure(name, fig, caption)
+
+    provenance_section(rep, results)
+    rep.heading("Files")
+    rep.text("`report.html` this report as one page; `tidy.csv` one row per run x metric (section, metric, x, "
+             "value); `summary.csv` n, mean, SD, SE, min, max per arm x metric; `comparison.csv` published vs ours "
+             "(2-SE check, p, Holm-adjusted p, chance of a 2-SE miss); `pairwise.csv` the tests; `response.csv` "
+             "response per treatment; `provenance.csv` one row per run; `tables/` every table.")
+    rep.frames["tidy"] = results.tidy
+    rep.frames["summary"] = summary
+    return rep
+
+
+def build(results: ResultSet, out: Path | str, ddof: int = 1, paper: int | str | None = None,
+          published_dir: Path | None = None, figures: bool = True) -> Path:
+    """``report(...)`` saved into ``out`` (report.md, report.html, tables/, figures/, CSVs); returns report.md."""
+    return report(results, paper, ddof=ddof, figures=figures, published_dir=published_dir).save(out)
