@@ -34,10 +34,11 @@ lock:
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	    --find-links $(TORCH_WHEELS) --custom-compile-command "make lock" -o $(LOCK)
 
-## the fast suite (a few minutes on 2 cores), the docs' strict build included; paper-scale runs are marked slow,
-## and the tests that need a browser or a notebook kernel have targets of their own
+## the fast suite on two pytest-xdist workers (under 3 minutes on 2 idle cores), the docs' strict
+## build included; paper-scale runs and submitit's local cluster path are marked slow, and the tests
+## that need a browser or a notebook kernel have targets of their own
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow and not slurm and not portability and not browser and not notebook"
+	$(PY) -m pytest -q -n 2 -m "not slow and not slurm and not portability and not browser and not notebook"
 
 ## the golden job under QEMU's user-mode emulator on an Intel and an AMD CPU model, with controls
 ## (as root: installs Debian's qemu-user if missing; about 5 minutes on 2 cores; docs/portability.md)
@@ -45,10 +46,11 @@ test-portability: $(STAMP)
 	$(PY) -m pytest -q -m portability tests/test_portability.py
 
 ## the cluster path on a real single-node SLURM, set up from nothing (as root: installs
-## Debian's slurmctld, slurmd, slurm-client and munge if missing; a few minutes)
+## Debian's slurmctld, slurmd, slurm-client and munge if missing; a few minutes), and the same
+## launcher on submitit's local executor
 test-slurm: $(STAMP)
 	tmp=$$(mktemp -d /tmp/pruning-lab-slurm.XXXXXX) && PRUNING_LAB_TEST_SLURM=1 \
-	  $(PY) -m pytest -q -m slurm --basetemp=$$tmp tests/test_slurm.py && rm -rf $$tmp
+	  $(PY) -m pytest -q -m "slurm or slow" --basetemp=$$tmp tests/test_slurm.py tests/test_cluster.py && rm -rf $$tmp
 
 ## the HTML report rendered in a headless Chromium (as root: installs Debian's chromium if missing)
 test-html: $(STAMP)

@@ -14,6 +14,10 @@ from hydra import compose, initialize_config_dir
 from .conftest import CONF, ROOT, TINY
 from .helpers_cli import alive, command, places, start, statuses, stop_group, summary, valid_results, wait_for
 
+# submitit's local executor runs the cluster launcher's whole path (about 30 s of CPU): kept out of
+# make test, in make test-slurm (beside the real SLURM) and make test-all
+CLUSTER_PATH = pytest.mark.slow
+
 SWEEP = ["-m", "treatment=ketamine,neurosteroid", *TINY]
 
 
@@ -32,6 +36,7 @@ def test_the_slurm_preset_asks_for_one_core_and_a_few_minutes_per_job():
     assert "n_jobs" not in slurm and "n_jobs" not in local  # joblib's settings do not leak into them
 
 
+@CLUSTER_PATH
 def test_submitit_local_stores_what_joblib_stores_and_resumes_like_it(tmp_path):
     # both sweeps at once, each into its own store
     procs = {name: subprocess.Popen(command(*SWEEP, *places(tmp_path / name), extra), cwd=ROOT,
@@ -119,6 +124,7 @@ def compose_config() -> dict:
         return OmegaConf.to_container(compose("config", overrides=["treatment=none"]), resolve=True)
 
 
+@CLUSTER_PATH
 def test_ctrl_c_under_submitit_local_stops_its_jobs_and_exits_130(tmp_path):
     args = ["-m", "baseline.epochs=1,300", *(a for a in TINY if not a.startswith("baseline.epochs")),
             *places(tmp_path), "hydra/launcher=slurm_local"]
