@@ -128,6 +128,6 @@ class LocalLauncher(PlanLauncher):
             raise
 
     def close(self) -> None:
-        """Stop the idle workers."""
+        """Stop the idle workers, waiting for each to exit (so that loky releases its locks)."""
         while self.idle:
-            self.idle.pop().shutdown(wait=False, kill_workers=True)
+            self.idle.pop().shutdown(wait=True)
