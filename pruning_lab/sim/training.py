@@ -55,6 +55,7 @@ class Adam:
     def step(self) -> None:
         # a block, not a decorator: mutmut (make mutants) leaves decorated functions alone
         with torch.no_grad():
+            # private torch ops: no public call runs the fused kernel without torch.optim's bookkeeping
             torch._foreach_add_(self.steps, 1)
             torch._fused_adam_(self.params, [p.grad for p in self.params], self.exp_avg, self.exp_avg_sq, [],
                                self.steps, amsgrad=False, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0,
