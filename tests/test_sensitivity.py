@@ -116,3 +116,23 @@ def test_bad_sensitivity_input_is_refused_in_one_line_before_any_job(tmp_path, a
     assert done.returncode == 2 and done.stdout == "", done.stderr[-2000:]
     assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_runtime_estimate_counts_each_timed_treatment_and_names_the_untimed(monkeypatch):
+    """70 ketamine jobs of 12 s and 70 SSRI jobs of 30 s on 2 workers: (840 + 2100) / 2 s = 24.5 min;
+    a cluster runs each treatment's 70 at once, so the slowest job's time, 30 s."""
+    from types import SimpleNamespace
+
+    from pruning_lab.launch import sensitivity
+
+    seconds = {"ketamine": 12.0, "ssri": 30.0, "neurosteroid": None}
+    monkeypatch.setattr(sensitivity, "_stored_seconds", lambda job: seconds[job])
+    sweeper = SimpleNamespace(launcher=SimpleNamespace(workers=lambda: 2))
+    plan = {t: {"jobs": [t] * 70} for t in ("ketamine", "ssri")}
+    text = sensitivity.SensitivitySweeper._estimate(sweeper, plan)
+    assert text.startswith("about 24 min here (2 workers; a job of ketamine 12 s, ssri 30 s)"), text
+    assert "about 30 s on a SLURM cluster" in text
+    text = sensitivity.SensitivitySweeper._estimate(sweeper, {**plan, "neurosteroid": {"jobs": ["neurosteroid"] * 70}})
+    assert text.startswith("ketamine, ssri's jobs: about 24 min here") and text.endswith(
+        "no stored job like those of neurosteroid to time them by (run one first, e.g. python -m pruning_lab.run "
+        "with these settings)"), text

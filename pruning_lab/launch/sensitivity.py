@@ -125,17 +125,20 @@ class SensitivitySweeper(StudySweeper):
         for t, p in plan.items():
             like = _stored_seconds(p["jobs"][0])
             per_job[t] = like
-        if any(v is None for v in per_job.values()):
-            missing = ", ".join(t for t, v in per_job.items() if v is None)
-            return (f"no stored job like those of {missing} to time them by (run one first, e.g. "
-                    f"python -m pruning_lab.run with these settings)")
-        total = sum(per_job[t] * len(p["jobs"]) for t, p in plan.items())
+        timed = {t: v for t, v in per_job.items() if v is not None}
+        missing = [t for t in plan if t not in timed]
+        unknown = (f"no stored job like those of {', '.join(missing)} to time them by (run one first, e.g. "
+                   f"python -m pruning_lab.run with these settings)")
+        if not timed:
+            return unknown
+        total = sum(timed[t] * len(plan[t]["jobs"]) for t in timed)
         workers = self.launcher.workers()
-        waves = {t: math.ceil(len(p["jobs"]) / 256) for t, p in plan.items()}
-        cluster = max(per_job[t] * waves[t] for t in plan)
-        return (f"about {_hours(total / workers)} here ({workers} workers; a job of "
-                + ", ".join(f"{t} {per_job[t]:.0f} s" for t in plan)
-                + f"), about {_hours(cluster)} on a SLURM cluster running 256 tasks at once, queueing aside")
+        cluster = max(timed[t] * math.ceil(len(plan[t]["jobs"]) / 256) for t in timed)
+        jobs = f"{', '.join(timed)}'s jobs: " if missing else ""
+        return (f"{jobs}about {_hours(total / workers)} here ({workers} workers; a job of "
+                + ", ".join(f"{t} {v:.0f} s" for t, v in timed.items())
+                + f"), about {_hours(cluster)} on a SLURM cluster running 256 tasks at once, queueing aside"
+                + (f"; {unknown}" if missing else ""))
 
     def sweep(self, arguments: Sequence[str]) -> None:
         spaces, fixed = self._spaces(arguments)
