@@ -104,12 +104,14 @@ onset-study: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=onset
 	$(PY) -m pruning_lab.aggregate outputs/onset/sweep --out outputs/onset
 
-## less regrowth, the same resilience? a multi-objective regimen search (experiments/search/; about an hour)
+## less regrowth, the same resilience? a multi-objective regimen search (experiments/search/; 140 jobs,
+## about 16 minutes on 2 cores)
 search-study: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=search_regrowth
 	$(PY) -m pruning_lab.aggregate outputs/search/regrowth
 
-## Morris screening of the three treatments over 6 knobs each (experiments/sensitivity/; about an hour)
+## Morris screening of the three treatments over 6 knobs each (experiments/sensitivity/; 210 jobs,
+## about 40 minutes on 2 cores)
 morris-study: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=morris
 	$(PY) -m pruning_lab.aggregate outputs/sensitivity/morris
