@@ -34,7 +34,7 @@ lock:
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	    --find-links $(TORCH_WHEELS) --custom-compile-command "make lock" -o $(LOCK)
 
-## the fast suite on two pytest-xdist workers (under 3 minutes on 2 idle cores), the docs' strict
+## the fast suite on two pytest-xdist workers (about 5 minutes on 2 idle cores), the docs' strict
 ## build included; paper-scale runs and submitit's local cluster path are marked slow, and the tests
 ## that need a browser or a notebook kernel have targets of their own
 test: $(STAMP)
