@@ -24,6 +24,8 @@ SMALL = ["model.hidden=[32,32,16]", "baseline.epochs=3", "longitudinal.cycles=2"
          "data.train_size=1000", "data.test_size=400", "data.clean_size=200"]
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.mem_gb=1"]
 TREATMENTS = "treatment=ketamine,ssri,neurosteroid"
+# courses long enough that the cancelled task is still training when KillWait (2 s) ends, on an idle machine too
+LONGER = ["treatment.epochs=300"]
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ def test_a_sweep_runs_as_an_array_and_a_rerun_reuses_it(cluster, tmp_path):
 
 def test_a_task_cancelled_past_the_grace_period_is_the_only_one_redone(cluster, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = subprocess.Popen(sweep_command(tmp_path, TREATMENTS, "seed=2"), cwd=ROOT, env=cluster.env,
+    proc = subprocess.Popen(sweep_command(tmp_path, TREATMENTS, "seed=2", *LONGER), cwd=ROOT, env=cluster.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         running = wait_for(lambda: statuses(sweep_dir).get(1, {}).get("state") == "running", 300, "job #1 to start")
@@ -113,10 +115,10 @@ def test_a_task_cancelled_past_the_grace_period_is_the_only_one_redone(cluster, 
     assert summary(out) == "3 jobs: ran 2, reused 0, failed 1", out[-3000:]
     assert "failed: #1 treatment=ssri: ended without a result (state CANCELLED)" in err
     stored = valid_results(tmp_path / "store")
-    cancelled = compose_job("treatment=ssri", "seed=2", *SMALL).hash
+    cancelled = compose_job("treatment=ssri", "seed=2", *SMALL, *LONGER).hash
     assert len(stored) == 2 and cancelled not in stored
 
-    again = launch(cluster, tmp_path, TREATMENTS, "seed=2")
+    again = launch(cluster, tmp_path, TREATMENTS, "seed=2", *LONGER)
     assert again.returncode == 0, again.stderr[-3000:]
     assert summary(again.stdout) == "3 jobs: ran 1, reused 2"
     after = valid_results(tmp_path / "store")
