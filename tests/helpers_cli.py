@@ -24,6 +24,13 @@ def cli(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.Comple
     return subprocess.run(command(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
+def assert_refused_before_any_job(done: subprocess.CompletedProcess, expected: str, cwd: Path) -> None:
+    """Exit 2, one line on stderr holding ``expected``, nothing on stdout, nothing written in ``cwd``."""
+    assert done.returncode == 2 and done.stdout == "", done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
+    assert list(cwd.iterdir()) == []
+
+
 def places(tmp: Path) -> list[str]:
     """Overrides that send every output of a run or sweep under ``tmp``."""
     return [f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'sweep'}", f"hydra.run.dir={tmp / 'run'}"]

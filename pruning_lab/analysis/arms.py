@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .load import TIDY_COLUMNS, ResultSet, show
+from .load import TIDY_COLUMNS, ResultSet, order_key, show
 
 # Arms that come from every job's own baseline rather than from its treatment.
 BASELINE_ARMS = {"untreated": "Untreated (pruned)", "healthy": "Healthy (dense)"}
@@ -106,3 +106,19 @@ def by_arm(t: pd.DataFrame, global_axes: list[str], treatment_axes: list[str],
     change = off.merge(on, on=["config_hash", "metric", "x"], suffixes=("", "_on"))
     change = change.assign(section="off_minus_on", value=change["value"] - change["value_on"]).drop(columns="value_on")
     return pd.concat([base, own, change], ignore_index=True)
+
+
+def arm_keys(frame: pd.DataFrame, layout: Layout) -> list[tuple[str, tuple]]:
+    """Each (arm, its treatment axes' values) of ``frame``, in the order tables and figures show them."""
+    keys = frame[["arm", *layout.treatment_axes]].drop_duplicates()
+    keys = keys.sort_values(list(keys.columns), key=order_key)
+    return [(r[0], tuple(r[1:])) for r in keys.itertuples(index=False)]
+
+
+def select_arm(frame: pd.DataFrame, layout: Layout, arm: str, tv: tuple) -> pd.DataFrame:
+    """The rows of ``frame`` of one arm at treatment-axis values ``tv``."""
+    m = frame["arm"] == arm
+    for a, v in zip(layout.treatment_axes, tv):
+        m &= frame[a] == v
+    return frame[m]
+

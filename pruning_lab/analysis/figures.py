@@ -25,7 +25,7 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 
 from . import dose, response
-from .arms import Layout, infer
+from .arms import Layout, arm_keys, infer, select_arm
 from .load import order_key
 
 WIDTH = 3.5  # inches: one journal column
@@ -150,19 +150,6 @@ def _stats(frame: pd.DataFrame, by: list[str], ddof: int) -> pd.DataFrame:
     return out
 
 
-def _arm_keys(frame: pd.DataFrame, layout: Layout) -> list[tuple[str, tuple]]:
-    keys = frame[["arm", *layout.treatment_axes]].drop_duplicates()
-    keys = keys.sort_values(list(keys.columns), key=order_key)
-    return [(r[0], tuple(r[1:])) for r in keys.itertuples(index=False)]
-
-
-def _select(frame: pd.DataFrame, layout: Layout, arm: str, tv: tuple) -> pd.DataFrame:
-    m = frame["arm"] == arm
-    for a, v in zip(layout.treatment_axes, tv):
-        m &= frame[a] == v
-    return frame[m]
-
-
 def _styles(keys: list[tuple[str, tuple]]) -> dict:
     """Known arms keep their style; others, and repeated arms under other axis values, take the next."""
     out, extra, seen = {}, 0, set()
@@ -213,10 +200,10 @@ def profile(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 1, ti
     with matplotlib.rc_context(RC):
         fig = new_figure(WIDTH, 3.1)
         ax = fig.subplots()
-        keys = _arm_keys(f, layout)
+        keys = arm_keys(f, layout)
         styles = _styles(keys)
         for (arm, tv) in keys:
-            sub = _select(f, layout, arm, tv)
+            sub = select_arm(f, layout, arm, tv)
             for section in ("untreated", "treated", "off_drug"):
                 s = sub[sub["section"] == section]
                 if s.empty:
@@ -246,7 +233,7 @@ def longitudinal(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 
     f = frame[(frame["section"] == "longitudinal") & (frame["metric"] == "combined")]
     if f.empty:
         return None
-    keys = _arm_keys(f, layout)
+    keys = arm_keys(f, layout)
     styles = _styles(keys)
     relapsed = frame[(frame["section"] == "longitudinal") & (frame["metric"] == "relapsed")]
     with matplotlib.rc_context(RC):
@@ -254,7 +241,7 @@ def longitudinal(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 
         axes = fig.subplots(len(keys), 1, sharex=True, sharey=True, squeeze=False)
         lo = max(0.0, float(f["value"].min()) - 5)
         for ax, (arm, tv) in zip(axes[:, 0], keys):
-            sub = _select(f, layout, arm, tv)
+            sub = select_arm(f, layout, arm, tv)
             kw = styles[(arm, tv)]
             for _, s in sub.groupby("seed"):
                 s = s.sort_values("x")
@@ -263,7 +250,7 @@ def longitudinal(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 
             _band(ax, st, "x", kw, None, alpha=0.2)
             if threshold is not None:
                 ax.axhline(threshold, color="black", linewidth=0.8, linestyle=(0, (4, 2)), zorder=0)
-            r = _select(relapsed, layout, arm, tv)
+            r = select_arm(relapsed, layout, arm, tv)
             n, k = sub["seed"].nunique(), int(r["value"].sum())
             ax.set_title(f"{layout.label(arm, tv)}: n = {n} seed{'s' * (n != 1)}, {k} relapsed", loc="left")
             ax.set_ylim(lo, 100.5)
@@ -293,10 +280,10 @@ def sparsity(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 1, t
     with matplotlib.rc_context(RC):
         fig = new_figure(WIDTH, 2.7)
         ax = fig.subplots()
-        keys = _arm_keys(f, layout)
+        keys = arm_keys(f, layout)
         styles = _styles(keys)
         for arm, tv in keys:
-            st = _stats(_select(f, layout, arm, tv), ["x"], ddof).sort_values("x")
+            st = _stats(select_arm(f, layout, arm, tv), ["x"], ddof).sort_values("x")
             _band(ax, st, "x", styles[(arm, tv)], layout.label(arm, tv))
         ax.set(xlabel="Cycle (each prunes 10% of surviving weights)", ylabel="Sparsity (% of weights zero)")
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -313,7 +300,7 @@ def state_dependence(frame: pd.DataFrame, layout: Layout | None = None, ddof: in
     off = frame[frame["section"] == "off_drug"]
     if off.empty:
         return None
-    keys = _arm_keys(off, layout)
+    keys = arm_keys(off, layout)
     xe = float(frame.loc[frame["metric"] == "profile", "x"].max())
     measures = [("clean", None, "Clean"), ("standard", None, "Standard"), ("combined", None, "Combined\nstress"),
                 ("profile", xe, f"Extreme\nσ = {xe:g}")]
@@ -322,7 +309,7 @@ def state_dependence(frame: pd.DataFrame, layout: Layout | None = None, ddof: in
         fig = new_figure(WIDTH, 0.6 + 2.0 * len(keys))
         axes = fig.subplots(len(keys), 1, squeeze=False, sharex=True)
         for ax, (arm, tv) in zip(axes[:, 0], keys):
-            sub = _select(frame, layout, arm, tv)
+            sub = select_arm(frame, layout, arm, tv)
             for j, (section, hatch, face, name) in enumerate((("treated", "", "white", "on drug"),
                                                               ("off_drug", "////", "0.75", "off drug"))):
                 means, err = [], []
@@ -361,7 +348,7 @@ def onset(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 1, thre
     f = frame[frame["section"] == "onset"]
     if f.empty:
         return None
-    keys = _arm_keys(f, layout)
+    keys = arm_keys(f, layout)
     styles = _styles(keys)
     panels = [("combined", "Combined stress"), ("extreme", "Extreme internal noise")]
     with matplotlib.rc_context(RC):
@@ -370,7 +357,7 @@ def onset(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 1, thre
         for ax, (metric, name) in zip(axes, panels):
             m = f[f["metric"] == metric]
             for arm, tv in keys:
-                sub = _select(m, layout, arm, tv)
+                sub = select_arm(m, layout, arm, tv)
                 if sub.empty:
                     continue
                 kw = styles[(arm, tv)]
@@ -467,7 +454,7 @@ def dose_curve(frame: pd.DataFrame, axis: str, layout: Layout | None = None, ddo
     f = frame[frame["section"].isin(["treated", "untreated", "relapse"])]
     if f.empty:
         return None
-    keys = _arm_keys(f, layout)
+    keys = arm_keys(f, layout)
     styles = _styles(keys)
     levels = np.sort(f["dose"].unique())
     span = float(levels[-1] - levels[0]) or 1.0
@@ -481,7 +468,7 @@ def dose_curve(frame: pd.DataFrame, axis: str, layout: Layout | None = None, ddo
             if x == "extreme":
                 m = m[np.isclose(m["x"].astype(float), xe)]
             for i, (arm, tv) in enumerate(keys):
-                sub = _select(m, layout, arm, tv)
+                sub = select_arm(m, layout, arm, tv)
                 if sub.empty:
                     continue
                 kw = styles[(arm, tv)]
@@ -532,7 +519,7 @@ def phase_diagram(frame: pd.DataFrame, a: str, b: str, layout: Layout | None = N
     f = f.dropna(subset=["dose_a", "dose_b"])
     if f.empty:
         return None
-    keys = list(_arm_keys(f, layout))
+    keys = list(arm_keys(f, layout))
     xa, xb = np.sort(f["dose_a"].unique()), np.sort(f["dose_b"].unique())
     ncols = 2 if len(keys) == 4 else min(3, len(keys))
     nrows = -(-len(keys) // ncols)
@@ -544,7 +531,7 @@ def phase_diagram(frame: pd.DataFrame, a: str, b: str, layout: Layout | None = N
         image = None
         size = 5.0 if len(xa) <= 6 else 4.2
         for ax, (arm, tv) in zip(axes.flat, keys):
-            sub = _select(f, layout, arm, tv)
+            sub = select_arm(f, layout, arm, tv)
             g = sub.groupby(["dose_b", "dose_a"])["value"]
             grid = g.mean().unstack().reindex(index=xb, columns=xa)
             ns = g.count().unstack().reindex(index=xb, columns=xa)

@@ -20,7 +20,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import expit
 
 from . import dose
-from .arms import BASELINE_ARMS, Layout
+from .arms import BASELINE_ARMS, Layout, arm_keys, select_arm
 from .load import order_key
 from .stats import _paired, compare_paired, compare_two, holm
 from .tables import DASH, Table, mean_sd, num
@@ -54,19 +54,6 @@ def measure(frame: pd.DataFrame, section: str, metric: str, x, arm_own: bool = T
     return m
 
 
-def _keys(frame: pd.DataFrame, layout: Layout) -> list[tuple[str, tuple]]:
-    keys = frame[["arm", *layout.treatment_axes]].drop_duplicates()
-    keys = keys.sort_values(list(keys.columns), key=order_key)
-    return [(r[0], tuple(r[1:])) for r in keys.itertuples(index=False)]
-
-
-def _select(frame: pd.DataFrame, layout: Layout, arm: str, tv: tuple) -> pd.DataFrame:
-    m = frame["arm"] == arm
-    for a, v in zip(layout.treatment_axes, tv):
-        m &= frame[a] == v
-    return frame[m]
-
-
 def _measures(frame: pd.DataFrame) -> list[tuple]:
     present = set(zip(frame["section"], frame["metric"]))
     return [h for h in HEADLINE if (h[0], h[1]) in present]
@@ -92,8 +79,8 @@ def axis_tables(frame: pd.DataFrame, layout: Layout, ddof: int, axes: list) -> l
         others = [o for o in axes if o is not axis]
         rows, cells = [], []
         for fixed, sub in dose.conditions(frame, axis, others, split):
-            for arm, tv in _keys(sub, lay):
-                a = _select(sub, lay, arm, tv)
+            for arm, tv in arm_keys(sub, lay):
+                a = select_arm(sub, lay, arm, tv)
                 for level in axis.levels:
                     at = a[np.isclose(a["dose"], level)]
                     if at.empty:
@@ -240,8 +227,8 @@ def fits(frame: pd.DataFrame, layout: Layout, axes: list, resamples: int = RESAM
                 if name not in FIT_MEASURES:
                     continue
                 m = measure(sub, section, metric, x)
-                for arm, tv in _keys(m, lay):
-                    a = _select(m, lay, arm, tv)
+                for arm, tv in arm_keys(m, lay):
+                    a = select_arm(m, lay, arm, tv)
                     r = fit_dose_response(a["dose"], a["seed"], a["value"], resamples)
                     rows.append({"axis": axis.name, "condition": dose.describe(fixed), "Treatment": lay.label(arm, tv),
                                  "Measure": name, **r})
@@ -284,8 +271,8 @@ def best_arms(frame: pd.DataFrame, layout: Layout, ddof: int = 1) -> Table:
         for section, metric, x, name, sign in _measures(sub):
             m = measure(sub, section, metric, x, arm_own=False)
             values = {}
-            for arm, tv in _keys(m, layout):
-                s = _select(m, layout, arm, tv)
+            for arm, tv in arm_keys(m, layout):
+                s = select_arm(m, layout, arm, tv)
                 values[layout.label(arm, tv)] = s.drop_duplicates("seed").set_index("seed")["value"].sort_index()
             if len(values) < 2:
                 continue
