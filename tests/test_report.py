@@ -26,6 +26,21 @@ def damping(v):
     return lambda c: c["treatment"]["phases"][0].__setitem__("damping", v)
 
 
+def test_the_published_protocol_is_composed_again_once_conf_changes(tmp_path, monkeypatch):
+    """The paper's configs are kept between reports, but not past an edit of conf/."""
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    monkeypatch.setattr(pub, "CONF", conf)
+    first = pub.reference_configs(2, ("ssri",))
+    first["ssri"]["longitudinal.cycles"] = -1  # the caller's copy: the kept answer is not changed
+    assert pub.reference_configs(2, ("ssri",))["ssri"]["longitudinal.cycles"] == 8
+    course = conf / "longitudinal" / "paper2.yaml"
+    course.write_text(course.read_text().replace("cycles: 8", "cycles: 12"))
+    assert pub.reference_configs(2, ("ssri",))["ssri"]["longitudinal.cycles"] == 12
+
+
 # -- one name per knob ----------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ seeds), Holm-corrected over every value tested.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from pathlib import Path
@@ -50,15 +51,40 @@ def load(paper: int, root: Path | None = None) -> pd.DataFrame:
 
 def reference_configs(paper: int, treatments=PAPER_TREATMENTS) -> dict[str, dict] | None:
     """Flattened resolved config of each of the paper's treatments (its knobs by name), composed from
-    ``conf/`` with ``experiment=paper<N>`` (None when the configs cannot be composed here)."""
+    ``conf/`` with ``experiment=paper<N>`` (None when the configs cannot be composed here).
+
+    Composing takes about half a second a treatment, and every report asks for both papers: the
+    answer is kept for as long as no file of ``conf/`` changes (a notebook that edits one is
+    answered afresh)."""
+    if not CONF.is_dir():
+        return None
+    key = (paper, tuple(treatments), _conf_state())
+    if key not in _composed:
+        out = _compose_references(paper, treatments)
+        if out is None:
+            return None
+        for old in [k for k in _composed if k[2] != key[2]]:  # answers for an older conf/
+            del _composed[old]
+        _composed[key] = out
+    return copy.deepcopy(_composed[key])
+
+
+_composed: dict[tuple, dict[str, dict]] = {}  # reference_configs' answers, by conf/'s state
+
+
+def _conf_state() -> tuple:
+    """What changes when a file of ``conf/`` changes: each file's path, size and modification time."""
+    return tuple(sorted((str(p), st.st_size, st.st_mtime_ns) for p in CONF.rglob("*") if p.is_file()
+                        for st in (p.stat(),)))
+
+
+def _compose_references(paper: int, treatments) -> dict[str, dict] | None:
     try:
         from hydra import compose, initialize_config_dir
         from hydra.core.global_hydra import GlobalHydra
 
         from ..config import resolve, validate
 
-        if not CONF.is_dir():
-            return None
         GlobalHydra.instance().clear()
         out = {}
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
