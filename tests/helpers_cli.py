@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -20,8 +23,54 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "pruning_lab.run", *args]
 
 
+class Zygote:
+    """tests/cli_zygote.py: the CLI forked from a process that has already loaded it."""
+
+    def __init__(self) -> None:
+        self.env = environment()
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_zygote.py"))], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.files = tempfile.TemporaryDirectory(prefix="pruning-lab-cli-")
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+        self.files.cleanup()
+
+    def run(self, args: tuple[str, ...], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+        out, err = Path(self.files.name, "out"), Path(self.files.name, "err")
+        self.proc.stdin.write(json.dumps({"argv": list(args), "cwd": str(cwd), "stdout": str(out), "stderr": str(err)}) + "\n")
+        self.proc.stdin.flush()
+        pid = json.loads(self.proc.stdout.readline())["pid"]
+        timer = threading.Timer(timeout, os.killpg, (pid, signal.SIGKILL))
+        timer.start()
+        try:
+            code = json.loads(self.proc.stdout.readline())["code"]
+        finally:
+            timer.cancel()
+        if timer.finished.is_set() and code == -signal.SIGKILL:
+            raise subprocess.TimeoutExpired(command(*args), timeout)
+        return subprocess.CompletedProcess(command(*args), code, out.read_text(), err.read_text())
+
+
+_zygote: list[Zygote] = []
+
+
+def environment() -> dict[str, str]:
+    """The environment a CLI would inherit, but the name of the test that pytest sets in it."""
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
 def cli(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(command(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    """``python -m pruning_lab.run *args`` in ``cwd``, its output captured. Forked from a zygote
+    (the same code, its imports made once) unless the environment changed since the zygote
+    started: what the package reads as it loads would then differ."""
+    if not _zygote or _zygote[0].proc.poll() is not None:
+        _zygote[:] = [Zygote()]
+    if _zygote[0].env != environment():
+        return subprocess.run(command(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return _zygote[0].run(args, cwd, timeout)
 
 
 def assert_refused_before_any_job(done: subprocess.CompletedProcess, expected: str, cwd: Path) -> None:
