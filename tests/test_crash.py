@@ -20,7 +20,7 @@ import pytest
 from pruning_lab.store import ResultStore
 
 from .conftest import ROOT, TINY, tiny_job
-from .helpers_cli import (TRIVIAL, alive, command, leftovers, places, start, statuses, stop_group, summary, valid_results,
+from .helpers_cli import (TRIVIAL, alive, cli, leftovers, places, start, statuses, stop_group, summary, valid_results,
                           wait_for)
 
 # job #0 is done in a moment; job #1 trains its baseline for a few seconds
@@ -81,17 +81,17 @@ def test_a_worker_killed_mid_training_costs_only_its_job_and_the_rerun_redoes_it
     assert not leftovers(store)
     kept = ResultStore(store).path(FAST.hash).read_bytes()
 
-    again = subprocess.run(command(*three, *places(tmp_path), "hydra.launcher.n_jobs=2"), cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
+    again = cli(*three, *places(tmp_path), "hydra.launcher.n_jobs=2")
     assert again.returncode == 0, again.stderr[-3000:]
     assert summary(again.stdout) == "3 jobs: ran 1, reused 2"
     assert set(valid_results(store)) == {FAST.hash, SLOW.hash, BESIDE.hash}
     assert ResultStore(store).path(FAST.hash).read_bytes() == kept  # not recomputed, not rewritten
 
 
-def stop_mid_training(tmp_path: Path, send, code: int) -> tuple[str, str]:
-    """Start a two-job sweep, ``send`` it a signal while its slow job trains; its stdout and stderr."""
-    proc = start(*FAST_SLOW, *places(tmp_path), "hydra.launcher.n_jobs=2", log=tmp_path / "sweep")
+def stop_mid_training(tmp_path: Path, send, code: int, workers: int = 1) -> tuple[str, str]:
+    """Start a two-job sweep, ``send`` it a signal while its slow job trains; its stdout and stderr.
+    With 2 workers, the fast job's worker is idle by then: it must end too."""
+    proc = start(*FAST_SLOW, *places(tmp_path), f"hydra.launcher.n_jobs={workers}", log=tmp_path / "sweep")
     try:
         pid = freeze_mid_training(proc, tmp_path / "sweep")
         os.kill(pid, signal.SIGCONT)
@@ -108,7 +108,7 @@ def stop_mid_training(tmp_path: Path, send, code: int) -> tuple[str, str]:
 
 def test_ctrl_c_stops_the_sweep_and_its_workers_cleanly(tmp_path):
     # what Ctrl-C in a terminal does: SIGINT to the whole group
-    out, err = stop_mid_training(tmp_path, lambda proc: os.killpg(proc.pid, signal.SIGINT), 130)
+    out, err = stop_mid_training(tmp_path, lambda proc: os.killpg(proc.pid, signal.SIGINT), 130, workers=2)
     assert err.splitlines()[-1] == ("pruning-lab: interrupted; finished results are kept, "
                                     "run the same command to resume")
     assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
@@ -120,8 +120,8 @@ def test_a_job_that_raises_costs_only_its_own_result(tmp_path):
     blocked = tiny_job("treatment=ssri")
     path = ResultStore(tmp_path / "store").path(blocked.hash)
     (path / "in-the-way").mkdir(parents=True)
-    args = ["-m", "treatment=ketamine,ssri,neurosteroid", *TINY, *places(tmp_path), "hydra.launcher.n_jobs=2"]
-    first = subprocess.run(command(*args), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    args = ["-m", "treatment=ketamine,ssri,neurosteroid", *TINY, *places(tmp_path), "hydra.launcher.n_jobs=1"]
+    first = cli(*args)
     assert first.returncode == 1
     assert "Traceback" not in first.stderr
     failed = [ln for ln in first.stderr.splitlines() if ln.startswith("pruning-lab: failed:")]
@@ -138,7 +138,7 @@ def test_a_job_that_raises_costs_only_its_own_result(tmp_path):
     # once the obstacle is gone, the same sweep redoes the failed job and only it
     (path / "in-the-way").rmdir()
     path.rmdir()
-    again = subprocess.run(command(*args), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = cli(*args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert summary(again.stdout) == "3 jobs: ran 1, reused 2"
     assert len(valid_results(tmp_path / "store")) == 3
@@ -183,7 +183,7 @@ def test_workers_of_a_launcher_killed_outright_end_on_their_own(tmp_path):
 
 def interrupt_at(tmp_path: Path, delay: float) -> None:
     log = tmp_path / f"at-{delay:.2f}"
-    proc = start("-m", "seed=0,1", *TRIVIAL, *places(tmp_path), "hydra.launcher.n_jobs=2", log=log)
+    proc = start("-m", "seed=0,1", *TRIVIAL, *places(tmp_path), "hydra.launcher.n_jobs=1", log=log)
     try:
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGINT)

@@ -78,7 +78,7 @@ SMALL = ["longitudinal=none", "baseline.epochs=2", "model.hidden=[32,32]", "data
 
 def study(tmp, *args: str) -> list[str]:
     return ["-m", "hydra.sweeper.study=sensitivity", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
-            "hydra.launcher.n_jobs=2", *args]
+            "hydra.launcher.n_jobs=1", *args]
 
 
 def test_a_screening_runs_as_jobs_with_the_seed_of_each_trajectory(tmp_path):
