@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
+.PHONY: venv lock test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
 
 venv: $(STAMP)
 
@@ -34,11 +34,16 @@ lock:
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	    --find-links $(TORCH_WHEELS) --custom-compile-command "make lock" -o $(LOCK)
 
-## the fast suite on two pytest-xdist workers (about 5 minutes on 2 idle cores), the docs' strict
-## build included; paper-scale runs and submitit's local cluster path are marked slow, and the tests
-## that need a browser or a notebook kernel have targets of their own
+## the fast suite on two pytest-xdist workers, the docs' strict build included; the end-to-end
+## runs in real processes are make test-e2e, paper-scale runs and submitit's local cluster path are
+## marked slow, and the tests that need a browser or a notebook kernel have targets of their own
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 -m "not slow and not slurm and not portability and not browser and not notebook"
+	$(PY) -m pytest -q -n 2 -m "not e2e and not slow and not slurm and not portability and not browser and not notebook"
+
+## sweeps, searches and single runs through the CLI in real processes with real workers: killed,
+## signalled, run side by side, resumed (CI runs it after make test)
+test-e2e: $(STAMP)
+	$(PY) -m pytest -q -n 2 -m "e2e and not slow and not slurm"
 
 ## the golden job under QEMU's user-mode emulator on an Intel and an AMD CPU model, with controls
 ## (as root: installs Debian's qemu-user if missing; about 5 minutes on 2 cores; docs/portability.md)

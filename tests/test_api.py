@@ -23,6 +23,7 @@ def test_importing_the_package_loads_neither_torch_nor_pandas(tmp_path):
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.e2e
 def test_simulate_gives_the_cli_numbers_and_shares_its_store(tmp_path, monkeypatch):
     job = ["treatment=ssri", "seed=2", *TINY]
     proc = cli(*job, *places(tmp_path / "cli"), cwd=tmp_path)
@@ -92,6 +93,7 @@ def python_api_examples() -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", API_PAGE.read_text(), re.S | re.M)
 
 
+@pytest.mark.e2e
 def test_the_documented_python_examples_run(tmp_path, monkeypatch):
     blocks = python_api_examples()
     assert len(blocks) >= 3

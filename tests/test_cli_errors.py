@@ -243,6 +243,7 @@ def test_the_cli_refuses_malformed_seed_ranges(seeds):
         assert list(Path(tmp).iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_a_valid_config_off_the_defaults_runs(tmp_path):
     args = [*TINY, "treatment=neurosteroid", "treatment.damping=0.5", "pathology.sparsity=0.9",
             "stress.profile=[0,1.5]", "seed=3"]
@@ -294,6 +295,7 @@ def test_launch_settings_that_cannot_run_are_refused_in_one_line(tmp_path, args,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_a_single_run_that_fails_says_so_in_one_line_only(tmp_path):
     """No Hydra line ("Error executing job with overrides") before the project's own."""
     (tmp_path / "store" / "results").mkdir(parents=True)

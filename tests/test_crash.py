@@ -53,6 +53,7 @@ def assert_only_fast_job_stored(store: Path) -> None:
     assert len(list((store / "baselines").glob("*.pt"))) == len(list((store / "baselines").glob("*.json"))) == 1
 
 
+@pytest.mark.e2e
 def test_a_worker_killed_mid_training_costs_only_its_job_and_the_rerun_redoes_it_alone(tmp_path):
     """Job #1's worker is killed (as the OOM killer would); the job queued behind it still runs."""
     three = [*FAST_SLOW[:2], "baseline.epochs=1,300,250", *FAST_SLOW[2:]]
@@ -106,6 +107,7 @@ def stop_mid_training(tmp_path: Path, send, code: int, workers: int = 1) -> tupl
     return out, err
 
 
+@pytest.mark.e2e
 def test_ctrl_c_stops_the_sweep_and_its_workers_cleanly(tmp_path):
     # what Ctrl-C in a terminal does: SIGINT to the whole group
     out, err = stop_mid_training(tmp_path, lambda proc: os.killpg(proc.pid, signal.SIGINT), 130, workers=2)
@@ -115,6 +117,7 @@ def test_ctrl_c_stops_the_sweep_and_its_workers_cleanly(tmp_path):
     assert_only_fast_job_stored(tmp_path / "store")
 
 
+@pytest.mark.e2e
 def test_a_job_that_raises_costs_only_its_own_result(tmp_path):
     """One job of three cannot store its result (a directory is in the way of its file)."""
     blocked = tiny_job("treatment=ssri")
@@ -149,6 +152,7 @@ def valid_results_except(store: Path, missing: str) -> dict[str, dict]:
     return {p.stem: results.check(p.stem) for p in results.root.glob("*.json") if p.stem != missing}
 
 
+@pytest.mark.e2e
 def test_sigterm_stops_the_sweep_like_ctrl_c_and_exits_143(tmp_path):
     """How SLURM and most schedulers stop a job: the launcher alone gets SIGTERM."""
     out, err = stop_mid_training(tmp_path, lambda proc: proc.send_signal(signal.SIGTERM), 143)
@@ -159,6 +163,7 @@ def test_sigterm_stops_the_sweep_like_ctrl_c_and_exits_143(tmp_path):
     assert_only_fast_job_stored(tmp_path / "store")
 
 
+@pytest.mark.e2e
 def test_a_closed_terminal_stops_the_sweep_like_sigterm_and_leaves_no_job_running(tmp_path):
     """SIGHUP: the summary, sweep.status and exit 129; the stopped job's own status says so."""
     out, err = stop_mid_training(tmp_path, lambda proc: proc.send_signal(signal.SIGHUP), 129)
@@ -169,6 +174,7 @@ def test_a_closed_terminal_stops_the_sweep_like_sigterm_and_leaves_no_job_runnin
     assert_only_fast_job_stored(tmp_path / "store")
 
 
+@pytest.mark.e2e
 def test_workers_of_a_launcher_killed_outright_end_on_their_own(tmp_path):
     proc = start(*FAST_SLOW, *places(tmp_path), "hydra.launcher.n_jobs=2", log=tmp_path / "sweep")
     try:
@@ -200,11 +206,13 @@ def interrupt_at(tmp_path: Path, delay: float) -> None:
         assert err.splitlines()[-1] == "pruning-lab: interrupted; finished results are kept, run the same command to resume"
 
 
+@pytest.mark.e2e
 def test_ctrl_c_at_a_few_moments_of_a_sweeps_start_exits_130_without_a_traceback(tmp_path):
     for delay in random.Random(0).sample([0.3, 0.8, 1.5, 2.5, 4.0], 4):
         interrupt_at(tmp_path, delay)
 
 
+@pytest.mark.e2e
 def test_every_worker_starts_with_the_stop_signals_held_back_then_ignores_them_the_first_included():
     """The first worker's start also starts multiprocessing's resource tracker, which unblocks
     the signals after its own start: that worker would start interruptible (a traceback)."""

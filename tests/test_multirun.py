@@ -73,6 +73,7 @@ def test_cached_and_freshly_trained_baselines_give_identical_metrics(tmp_path):
     assert not other["baseline"]["cache_hit"] and other["baseline"]["key"] != cached["baseline"]["key"]
 
 
+@pytest.mark.e2e
 def test_multirun_writes_one_valid_json_per_job_and_workers_do_not_change_numbers(tmp_path):
     two = sweep(tmp_path, "two", "hydra.launcher.n_jobs=2")
     assert set(two) == {(t, s) for t in ("ketamine", "neurosteroid") for s in (0, 1)}
@@ -121,6 +122,7 @@ def test_each_planned_job_is_exactly_the_config_hydra_composes_for_it(sweep_args
             assert str(j.dir) == f"{full.hydra.sweep.dir}/{full.hydra.sweep.subdir}"
 
 
+@pytest.mark.e2e
 def test_hydras_sweep_syntax_runs_through_the_cli(tmp_path):
     """glob() over a group's options, range() and choice() of values; each job as Hydra expands it."""
     from .helpers_cli import TRIVIAL, places, summary
@@ -134,6 +136,7 @@ def test_hydras_sweep_syntax_runs_through_the_cli(tmp_path):
     assert ran == {(t, s, d) for t in ("ketamine", "none") for s in (1, 2) for d in (0.5, 0.6)}
 
 
+@pytest.mark.e2e
 def test_a_second_sweep_into_a_busy_sweep_dir_is_refused_and_the_first_reports_its_own_jobs(tmp_path):
     from .helpers_cli import TRIVIAL, places, start, statuses, stop_group, summary, wait_for
 
@@ -153,6 +156,7 @@ def test_a_second_sweep_into_a_busy_sweep_dir_is_refused_and_the_first_reports_i
     assert again.returncode == 0 and summary(again.stdout) == "4 jobs: ran 0, reused 4"
 
 
+@pytest.mark.e2e
 def test_jobs_run_the_config_validated_at_launch_not_conf_as_it_is_later(tmp_path):
     """conf/ is read once: a job that starts after conf/ changed still runs the launch-time config."""
     import shutil

@@ -35,6 +35,7 @@ def ledger(study) -> dict[int, dict]:
     return rows
 
 
+@pytest.mark.e2e
 def test_a_search_finds_the_known_optimum_and_its_regimen_runs_as_found(tmp_path):
     """Less regrowth leaves more synapses pruned: treated.sparsity is highest at the smallest
     fraction the space allows (0.1), about 95% x (1 - 0.1)."""
@@ -59,6 +60,7 @@ def test_a_search_finds_the_known_optimum_and_its_regimen_runs_as_found(tmp_path
     assert rerun["metrics"]["treated"]["sparsity"] == best["values"][0]
 
 
+@pytest.mark.e2e
 def test_a_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
     args = search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: maximize}",
                   "hydra.sweeper.search.trials=6", "hydra.sweeper.search.seeds=[0,1]", "hydra.sweeper.search.batch=2")
@@ -104,6 +106,7 @@ def test_bad_search_input_is_refused_in_one_line_before_any_job(tmp_path, args, 
     assert_refused_before_any_job(done, expected, tmp_path)
 
 
+@pytest.mark.e2e
 def test_a_search_whose_every_trial_fails_ends_with_a_summary(tmp_path):
     """A ketamine-like network is never modulated: it has no off-drug score to steer by."""
     done = cli(*search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={off_drug.combined: maximize}",

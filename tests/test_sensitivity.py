@@ -81,6 +81,7 @@ def study(tmp, *args: str) -> list[str]:
             "hydra.launcher.n_jobs=1", *args]
 
 
+@pytest.mark.e2e
 def test_a_screening_runs_as_jobs_with_the_seed_of_each_trajectory(tmp_path):
     done = cli(*study(tmp_path, "pathology.sparsity=interval(0.85,0.97)", "stress.internal_sigma=interval(0.3,0.7)",
                       "hydra.sweeper.sensitivity.treatments={ketamine: {treatment.fraction: 'interval(0.2,0.8)'}}",

@@ -232,6 +232,7 @@ def test_a_failed_write_leaves_neither_a_file_nor_a_temporary(tmp_path):
 # -- concurrency: two sweeps at once over overlapping jobs -------------------------------------
 
 
+@pytest.mark.e2e
 def test_two_sweeps_at_once_store_one_valid_result_per_job(tmp_path):
     """Sweeps (ssri, ketamine) and (ssri, neurosteroid) of seed 0 share a store and start together.
 
@@ -289,6 +290,7 @@ def test_a_read_only_store_serves_its_results_without_a_lock_and_refuses_to_comp
     assert not (store / "locks").exists() and not ResultStore(store).path(other.hash).exists()
 
 
+@pytest.mark.e2e
 def test_temporaries_a_kill_left_in_a_job_dir_are_cleared_by_the_rerun(tmp_path):
     """A kill while a job's result was copied into its directory (when it was settled from the store)."""
     from .helpers_cli import TRIVIAL, cli, places
