@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Every package at the exact version and hash requirements.lock names, torch's CPU build
-# 2.13.0+cpu included (pip finds it through its find-links or PyTorch's CPU index; an unpinned
+# 2.13.0+cpu included (uv finds it through its find-links or PyTorch's CPU index; an unpinned
 # torch would pull the CUDA build and its GB of packages). `make lock` updates the lock file.
 LOCK   := requirements.lock
 PIP    := pip==26.3
@@ -18,11 +18,14 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet $(PIP)
-	$(PY) -m pip install --quiet --require-hashes --no-deps --find-links $(TORCH_WHEELS) -r $(LOCK)
+	$(PY) -m pip install --quiet $(PIP) $(UV)
+	# uv installs the lock (seconds where pip takes minutes) and compiles its bytecode: without it a
+	# process that imports torch compiles its sources, wherever bytecode is not written (PYTHONDONTWRITEBYTECODE)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode --require-hashes --no-deps \
+	    --find-links $(TORCH_WHEELS) -r $(LOCK)
 	# compat: the checkout itself on sys.path, where Hydra's plugin scan finds hydra_plugins/
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
-	$(PY) -m pip check
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
+	$(VENV)/bin/uv pip check --python $(PY)
 	touch $(STAMP)
 
 ## re-resolve requirements.lock from pyproject.toml's ranges (newest versions that fit), with
