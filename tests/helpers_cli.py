@@ -43,13 +43,19 @@ class Zygote:
         self.proc.stdin.write(json.dumps({"argv": list(args), "cwd": str(cwd), "stdout": str(out), "stderr": str(err)}) + "\n")
         self.proc.stdin.flush()
         pid = json.loads(self.proc.stdout.readline())["pid"]
-        timer = threading.Timer(timeout, os.killpg, (pid, signal.SIGKILL))
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            os.killpg(pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, expire)
         timer.start()
         try:
             code = json.loads(self.proc.stdout.readline())["code"]
         finally:
             timer.cancel()
-        if timer.finished.is_set() and code == -signal.SIGKILL:
+        if expired.is_set():
             raise subprocess.TimeoutExpired(command(*args), timeout)
         return subprocess.CompletedProcess(command(*args), code, out.read_text(), err.read_text())
 
