@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import sys
 
 import pruning_lab  # noqa: F401  (first, as in the CLI: it sets the numerics)
@@ -52,8 +53,4 @@ for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.
 os.chdir(request["cwd"])
 sys.path[0] = os.getcwd()  # as for ``python -m``
 sys.argv = ["-m", *request["argv"]]
-del request, serve
-
-import runpy  # noqa: E402
-
 runpy.run_module("pruning_lab.run", run_name="__main__", alter_sys=True)

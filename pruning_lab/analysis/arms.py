@@ -121,4 +121,3 @@ def select_arm(frame: pd.DataFrame, layout: Layout, arm: str, tv: tuple) -> pd.D
     for a, v in zip(layout.treatment_axes, tv):
         m &= frame[a] == v
     return frame[m]
-

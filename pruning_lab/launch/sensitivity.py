@@ -121,11 +121,7 @@ class SensitivitySweeper(StudySweeper):
 
     def _estimate(self, plan: dict) -> str:
         """The study's runtime here and on a cluster, from the stored results of like jobs."""
-        per_job = {}
-        for t, p in plan.items():
-            like = _stored_seconds(p["jobs"][0])
-            per_job[t] = like
-        timed = {t: v for t, v in per_job.items() if v is not None}
+        timed = {t: v for t, p in plan.items() if (v := _stored_seconds(p["jobs"][0])) is not None}
         missing = [t for t in plan if t not in timed]
         unknown = (f"no stored job like those of {', '.join(missing)} to time them by (run one first, e.g. "
                    f"python -m pruning_lab.run with these settings)")
