@@ -1,6 +1,6 @@
 """The package's layers point one way: each module imports only from its own layer or below.
 
-numerics -> config -> sim (the simulation) -> store -> launch (the sweep) -> analysis -> api,
+tree -> numerics -> config -> sim (the simulation) -> store -> launch (the sweep) -> analysis -> api,
 with the command-line modules on top. Every import counts, those inside functions too; the
 simulation imports no Hydra, no OmegaConf and no pandas; no two modules import each other,
 directly or through others.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pruning_lab"
-LAYERS = ["numerics", "config", "sim", "store", "launch", "analysis", "api", "entry"]
+LAYERS = ["tree", "numerics", "config", "sim", "store", "launch", "analysis", "api", "entry"]
 ENTRY = {"__init__", "run", "aggregate", "verify"}
 
 
