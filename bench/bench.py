@@ -217,11 +217,11 @@ def plain_train(net: Network, phase: Train, data, g: torch.Generator) -> None:
 def phase_kinds(epochs: int) -> list[tuple[str, float, object, tuple | None]]:
     """(label, sparsity, what to run, modulation) for each kind of phase the protocol runs."""
     return [
-        ("train, baseline", 0.0, Train(epochs, 1e-3), None),
-        ("train, ketamine-like course", 0.475, Train(epochs, 5e-4), None),
-        ("train, ketamine-like cycle 8", 0.774, Train(epochs, 5e-4), None),
-        ("train", 0.95, Train(epochs, 5e-4), None),
-        ("train, neurosteroid-like (tanh, damping)", 0.95, Train(epochs, 5e-4), (0.7, "tanh")),
+        ("train, baseline", 0.0, Train(epochs, 1e-3, 0.0, 0.0), None),
+        ("train, ketamine-like course", 0.475, Train(epochs, 5e-4, 0.0, 0.0), None),
+        ("train, ketamine-like cycle 8", 0.774, Train(epochs, 5e-4, 0.0, 0.0), None),
+        ("train", 0.95, Train(epochs, 5e-4, 0.0, 0.0), None),
+        ("train, neurosteroid-like (tanh, damping)", 0.95, Train(epochs, 5e-4, 0.0, 0.0), (0.7, "tanh")),
         # constant noise so every timed epoch draws it, as all but the last SSRI epoch do
         ("train, SSRI-like (internal noise)", 0.95, Train(epochs, 1e-5, 0.5, 0.5), None),
         ("regrow scoring (30 batches)", 0.95, "regrow", None),
@@ -250,7 +250,7 @@ def speed(args) -> list[dict]:
     data = load(compose_job().data).train
     threshold = sparse_from()
     for engine, s in (("dense", 0.0), ("sparse", 0.95)):  # first-use costs, paid once per process
-        train(prepared(s, None), Train(1, 1e-3), data, BATCH, generator(0, "warm"), engine=engine)
+        train(prepared(s, None), Train(1, 1e-3, 0.0, 0.0), data, BATCH, generator(0, "warm"), engine=engine)
     tick = clock(args.clock)
     rows = []
     for label, sparsity, what, modulation in phase_kinds(args.epochs):
@@ -417,7 +417,7 @@ def crossover(args) -> None:
             for engine in times:
                 net = start.clone()
                 t0 = tick()
-                train(net, Train(args.epochs, 5e-4), data, BATCH, generator(0, "bench-train"), engine=engine)
+                train(net, Train(args.epochs, 5e-4, 0.0, 0.0), data, BATCH, generator(0, "bench-train"), engine=engine)
                 times[engine].append(tick() - t0)
         d, s = (args.epochs / statistics.median(times[e]) for e in ("dense", "sparse"))
         print(f"| {100 * sparsity:.0f}% | {d:.2f} | {s:.2f} | {s / d:.2f}x |")

@@ -1,154 +1,73 @@
-"""The one config schema: what a composed config must hold, as typed, frozen pydantic dataclasses.
+"""The one config schema: what a composed config must hold, as frozen pydantic dataclasses.
 
-Hydra composes YAML (every default lives in ``conf/``); ``validate`` turns the composed,
-resolved config into a ``Config`` (the ``Job`` that determines the result, plus how to run
-it) or refuses it with a one-line ``ConfigError`` naming the key at fault: the key the user
+Hydra composes YAML and every default lives in ``conf/``: the schema declares each key's type and
+bounds and sets no value itself, so a train phase without internal noise says so
+(``noise_start: 0.0, noise_end: 0.0``) and every treatment names its label. ``validate`` turns
+the composed, resolved config into a ``Config`` (the ``Job`` that determines the result, plus how
+to run it) or refuses it with a one-line ``ConfigError`` naming the key at fault: the key the user
 typed, when a value reached its field through an interpolation (``${treatment.damping}``,
-``${seed}``). The simulation takes these dataclasses, never a DictConfig, so it runs the
-same from a notebook, a test or the CLI.
+``${seed}``). The simulation takes these dataclasses, never a DictConfig, so it runs the same
+from a notebook, a test or the CLI.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-from dataclasses import asdict, dataclass, field, fields
-from typing import Annotated, Any, Literal, Mapping, Union
+from dataclasses import asdict, fields, is_dataclass
+from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_type_hints
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError
-from pydantic import dataclasses as pyd
-from pydantic_core import PydanticCustomError
+from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError, model_validator
+from pydantic.dataclasses import dataclass
 
 from . import numerics
+from .tree import leaves, reference, references
 
 SCHEMA = "pruning-lab/result/1"
 # How internal noise is drawn (sim/noise.py). Not a setting, but it determines every result that
 # uses noise, so it is part of each job's hash: results drawn under another definition are
 # recomputed, never reused. Change it whenever noise.py's numbers change.
 NOISE_STREAM = "splitmix64-boxmuller/1"
-ACTIVATIONS = ("relu", "tanh")
 # the engines a phase can run on (sim/engines/); the config may also say "auto" (engines.choose)
 ENGINES = ("dense", "sparse")
-# YAML 1.1's booleans (yaml.org/type/bool.html): Hydra's override parser turns only true/false
-# into bools and hands the others (force=yes) over as strings
-YAML_TRUE, YAML_FALSE = ("y", "yes", "true", "on"), ("n", "no", "false", "off")
 
 
 class ConfigError(ValueError):
     """A config value the protocol cannot run with; its message is one line."""
 
 
-# -- how a field is checked: each refusal is a message that follows the field's name -----------
-
-
-def _refuse(message: str, kind: str = "value") -> PydanticCustomError:
-    # the message goes through the context: a template would read its braces (${...}) as fields
-    return PydanticCustomError(kind, "{message}", {"message": message})
-
-
-def _number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _refuse(f"must be a number, got {v!r}", "type")
-    if not math.isfinite(v):
-        raise _refuse(f"must be finite, got {v!r}", "type")
-    return float(v)
-
-
-def _integer(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _refuse(f"must be a number, got {v!r}", "type")
-    if isinstance(v, float) and not v.is_integer():
-        raise _refuse(f"must be an integer, got {v!r}", "type")
-    return int(v)
-
-
-class Range:
-    """A numeric range written as the refusal says it: ``[0, 1)``, ``(0, 1]``, ``>= 0``, ``<= 9``."""
-
-    def __init__(self, text: str, note: str = ""):
-        self.text, self.note = text, note
-        m = re.fullmatch(r"([\[(])(\S+), (\S+)([\])])", text)
-        if m:
-            self.text = f"in {text}"
-            lo, hi = float(m[2]), float(m[3])
-            self.ok = lambda v: (lo <= v if m[1] == "[" else lo < v) and (v <= hi if m[4] == "]" else v < hi)
-        else:
-            op, bound = text.split()
-            b = float(bound)
-            self.ok = {">=": lambda v: v >= b, ">": lambda v: v > b, "<=": lambda v: v <= b}[op]
-
-    def __call__(self, v: float) -> float:
-        if not self.ok(v):
-            raise _refuse(f"must be {self.text}{self.note}, got {v}")
-        return v
-
-
-def Number(*ranges: Range) -> Any:
-    """A finite number (a bool or a string is not one), within every range given."""
-    return Annotated[float, BeforeValidator(_number), *map(AfterValidator, ranges)]
-
-
-def Count(*ranges: Range) -> Any:
-    """A whole number (2.0 is one, 2.5 is not), within every range given."""
-    return Annotated[int, BeforeValidator(_integer), *map(AfterValidator, ranges)]
-
-
-def OneOf(*options: str, say: str | None = None) -> Any:
-    def check(v: Any) -> str:
-        if v not in options:
-            raise _refuse(f"must be {say or 'one of ' + ', '.join(options)}, got {v!r}")
-        return v
-    return Annotated[str, BeforeValidator(check)]
-
-
-def _boolean(v: Any) -> bool:
-    if isinstance(v, str) and v in {s for w in YAML_TRUE + YAML_FALSE for s in (w, w.capitalize(), w.upper())}:
-        return v.lower() in YAML_TRUE
-    if not isinstance(v, bool):
-        raise _refuse(f"must be true or false, got {v!r}")
-    return v
-
-
-def _list_of(what: str):
-    def check(v: Any) -> Any:
-        if not isinstance(v, (list, tuple)):
-            raise _refuse(f"must be a list of {what}")
-        return v
-    return BeforeValidator(check)
-
-
+# strict: a bool or a string is not a number, nor 2.0 a count; an int is a float, read as one
+Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Int = Annotated[int, Strict()]
+Text = Annotated[str, Strict(), Field(min_length=1)]
+Fraction = Annotated[Float, Field(ge=0, le=1)]
 FIXED = ConfigDict(extra="forbid")
 
 
 # -- phases: the vocabulary treatments are written in ------------------------------------------
 
 
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class Regrow:
     """Reinstate a fraction of each layer's pruned positions (gradient-scored or random)."""
 
-    fraction: Number(Range("(0, 1]"))
-    score: OneOf("gradient", "random", say="gradient or random")
-    batches: Count(Range(">= 1"))  # mini-batches over which |gradient| is summed
-    init_std: Number(Range(">= 0"))  # regrown weights ~ N(0, init_std^2)
-    kind: Literal["regrow"] = "regrow"
+    fraction: Annotated[Float, Field(gt=0, le=1)]
+    score: Literal["gradient", "random"]
+    batches: Annotated[Int, Field(ge=1)]  # mini-batches over which |gradient| is summed
+    init_std: Annotated[Float, Field(ge=0)]  # regrown weights ~ N(0, init_std^2)
+    kind: Literal["regrow"] = "regrow"  # the phase's tag, not a setting
 
 
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class Train:
-    """Masked Adam training; internal noise fades linearly from noise_start to noise_end (none unless given)."""
+    """Masked Adam training; internal noise fades linearly from noise_start to noise_end."""
 
-    epochs: Count(Range(">= 0"))
-    lr: Number(Range("> 0"))
-    noise_start: Number() = 0.0
-    noise_end: Number() = 0.0
+    epochs: Annotated[Int, Field(ge=0)]
+    lr: Annotated[Float, Field(gt=0)]
+    noise_start: Annotated[Float, Field(ge=0)]
+    noise_end: Annotated[Float, Field(ge=0)]
     kind: Literal["train"] = "train"
-
-    def __post_init__(self) -> None:
-        if self.noise_start < 0 or self.noise_end < 0:
-            raise _refuse(f"noise sigma must be >= 0, got {self.noise_start} -> {self.noise_end}")
 
     def sigma(self, epoch: int) -> float:
         """Internal noise in epoch ``epoch`` (0-based): start in the first, end in the last."""
@@ -157,183 +76,113 @@ class Train:
         return self.noise_start + (self.noise_end - self.noise_start) * epoch / (self.epochs - 1)
 
 
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class Modulate:
     """Switch tonic inhibition: damping of hidden activations and their nonlinearity."""
 
-    damping: Number(Range("(0, 1]"))  # an inhibition: it scales activity down, never up
-    activation: OneOf(*ACTIVATIONS)
+    damping: Annotated[Float, Field(gt=0, le=1)]  # an inhibition: it scales activity down, never up
+    activation: Literal["relu", "tanh"]
     kind: Literal["modulate"] = "modulate"
 
 
-PHASES = {"regrow": Regrow, "train": Train, "modulate": Modulate}
-
-
-def _phase_kind(v: Any) -> Any:
-    if isinstance(v, tuple(PHASES.values())):
-        return v
-    if not isinstance(v, Mapping):
-        raise _refuse("must be a mapping with a 'kind'")
-    if v.get("kind") not in PHASES:
-        raise _refuse(f".kind {v.get('kind')!r} is unknown; phase kinds are {', '.join(PHASES)}")
-    return v
-
-
-Phase = Annotated[Annotated[Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in PHASES.items())],
-                            Discriminator(lambda v: v["kind"] if isinstance(v, Mapping) else v.kind)],
-                  BeforeValidator(_phase_kind)]
-Phases = Annotated[tuple[Phase, ...], _list_of("phases")]
+PHASES = {cls.kind: cls for cls in (Regrow, Train, Modulate)}
+Phase = Annotated[Union[Regrow, Train, Modulate], Field(discriminator="kind")]
 
 
 # -- config groups ----------------------------------------------------------------------------
 
 
-def _centres(v: Any) -> Any:
-    if not (isinstance(v, (list, tuple)) and len(v) >= 2 and all(
-            isinstance(c, (list, tuple)) and len(c) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                                 for x in c) for c in v)):
-        raise _refuse("must be a list of at least two [x, y] pairs")
-    return v
-
-
-def _widths(v: Any) -> Any:
-    if not (isinstance(v, (list, tuple)) and len(v) > 0):
-        raise _refuse("must be a non-empty list of layer widths")
-    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in v):
-        raise _refuse(f"must hold positive integers, got {list(v)}")
-    return v
-
-
-def _sigmas(v: Any) -> Any:
-    if not isinstance(v, (list, tuple)):
-        raise _refuse("must be a list of sigmas")
-    for x in v:
-        try:
-            _number(x)
-        except PydanticCustomError as e:
-            raise _refuse(f".sigma {e.context['message']}") from None
-    if any(x < 0 for x in v):
-        raise _refuse(f"sigmas must be >= 0, got {[float(x) for x in v]}")
-    return v
-
-
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class DataConfig:
-    centres: Annotated[tuple[tuple[float, float], ...], BeforeValidator(_centres)]
-    spread: Number(Range(">= 0"))
-    train_size: Count(Range(">= 1"))
-    test_size: Count(Range(">= 1"))
-    clean_size: Count(Range(">= 1"))
-    batch_size: Count(Range(">= 1"))
+    centres: Annotated[tuple[tuple[Float, Float], ...], Field(min_length=2)]
+    spread: Annotated[Float, Field(ge=0)]
+    train_size: Annotated[Int, Field(ge=1)]
+    test_size: Annotated[Int, Field(ge=1)]
+    clean_size: Annotated[Int, Field(ge=1)]
+    batch_size: Annotated[Int, Field(ge=1)]
     # the data streams are NumPy RandomState(1000 * seed + 300 at most), seeded with 32 bits
-    seed: Count(Range(">= 0"), Range(f"<= {(2**32 - 301) // 1000}"))
+    seed: Annotated[Int, Field(ge=0, le=(2**32 - 301) // 1000)]
 
 
-def _two_inputs(v: int) -> int:
-    if v != 2:
-        raise _refuse(f"must be 2 (the cluster task is 2-D), got {v}")
-    return v
-
-
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class ModelConfig:
-    inputs: Annotated[Count(), AfterValidator(_two_inputs)]
-    hidden: Annotated[tuple[int, ...], BeforeValidator(_widths)]
-    classes: Count()
+    inputs: Literal[2]  # the cluster task is 2-D
+    hidden: Annotated[tuple[Annotated[Int, Field(ge=1)], ...], Field(min_length=1)]
+    classes: Int
 
 
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class BaselineConfig:
-    epochs: Count(Range(">= 0"))
-    lr: Number(Range("> 0"))
+    epochs: Annotated[Int, Field(ge=0)]
+    lr: Annotated[Float, Field(gt=0)]
 
 
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class PathologyConfig:
-    sparsity: Number(Range("[0, 1)"))
-    scope: OneOf("per_layer", "global", say="per_layer or global")
-    relapse_fraction: Number(Range("[0, 1]"))
-    relapse_cap: Number(Range("[0, 1)"))
+    sparsity: Annotated[Float, Field(ge=0, lt=1)]
+    scope: Literal["per_layer", "global"]
+    relapse_fraction: Fraction
+    relapse_cap: Annotated[Float, Field(ge=0, lt=1)]
 
 
-def _name(v: Any) -> str:
-    if not (isinstance(v, str) and v):
-        raise _refuse("must be a non-empty string")
-    return v
-
-
-@pyd.dataclass(frozen=True, config=ConfigDict(extra="ignore"))  # its knobs are checked by validate
+@dataclass(frozen=True, config=ConfigDict(extra="ignore"))  # its other keys are knobs (validate checks them)
 class TreatmentConfig:
-    name: Annotated[str, BeforeValidator(_name)]
-    phases: Phases
-    maintenance: Phases
-    label: Annotated[str, BeforeValidator(str)] = ""
-
-    def __post_init__(self) -> None:
-        if not self.label:
-            object.__setattr__(self, "label", self.name)  # frozen: the one place a label is filled in
+    name: Text
+    phases: tuple[Phase, ...]
+    maintenance: tuple[Phase, ...]
+    label: Text
 
 
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class StressConfig:
-    input_sigma: Number(Range(">= 0"))
-    internal_sigma: Number(Range(">= 0"))
-    profile: Annotated[tuple[float, ...], BeforeValidator(_sigmas)]
+    input_sigma: Annotated[Float, Field(ge=0)]
+    internal_sigma: Annotated[Float, Field(ge=0)]
+    profile: tuple[Annotated[Float, Field(ge=0)], ...]
     # the "extreme noise" condition the onset course scores (internal noise only)
-    extreme_sigma: Number(Range(">= 0"))
+    extreme_sigma: Annotated[Float, Field(ge=0)]
 
 
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class LongitudinalConfig:
-    cycles: Count(Range(">= 0"))
-    prune_fraction: Number(Range("[0, 1]"))
-    relapse_threshold: Number()
+    cycles: Annotated[Int, Field(ge=0)]
+    prune_fraction: Fraction
+    relapse_threshold: Float
 
 
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class OnsetConfig:
     """The treatment's time course: scored every ``every`` epochs (0: not at all)."""
 
-    every: Count(Range(">= 0", " epochs (0: no onset course)"))
-    response: Number(Range("[0, 100]", " (%)"))  # combined-stress accuracy that counts as a response
+    every: Annotated[Int, Field(ge=0)]
+    response: Annotated[Float, Field(ge=0, le=100)]  # combined-stress accuracy (%) that counts as a response
 
 
-def _group(cls: type) -> Any:
-    name = {"DataConfig": "data", "ModelConfig": "model", "BaselineConfig": "baseline", "PathologyConfig": "pathology",
-            "TreatmentConfig": "treatment", "StressConfig": "stress", "LongitudinalConfig": "longitudinal",
-            "OnsetConfig": "onset"}[cls.__name__]
-
-    def check(v: Any) -> Any:
-        if not isinstance(v, (Mapping, cls)):
-            raise _refuse(f"config group '{name}' is missing or not a mapping", "whole")
-        return v
-    return Annotated[cls, BeforeValidator(check)]
-
-
-@pyd.dataclass(frozen=True, config=FIXED)
+@dataclass(frozen=True, config=FIXED)
 class Job:
     """Everything that determines one run's metrics (and nothing that does not)."""
 
-    seed: Count(Range(">= 0"))
-    treatment: _group(TreatmentConfig)
-    data: _group(DataConfig)
-    model: _group(ModelConfig)
-    baseline: _group(BaselineConfig)
-    pathology: _group(PathologyConfig)
-    stress: _group(StressConfig)
-    longitudinal: _group(LongitudinalConfig)
-    onset: _group(OnsetConfig)
-    engine: OneOf("auto", *ENGINES)
-    engine_sparse_from: Number(Range("[0, 1]"))
-    numerics: OneOf(*numerics.MODES)
+    seed: Annotated[Int, Field(ge=0)]
+    treatment: TreatmentConfig
+    data: DataConfig
+    model: ModelConfig
+    baseline: BaselineConfig
+    pathology: PathologyConfig
+    stress: StressConfig
+    longitudinal: LongitudinalConfig
+    onset: OnsetConfig
+    engine: Literal[("auto", *ENGINES)]
+    engine_sparse_from: Fraction
+    numerics: Literal[numerics.MODES]
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _one_class_a_centre(self) -> Job:
         if self.model.classes != len(self.data.centres):
-            raise _refuse(f"model.classes must equal the number of data.centres ({len(self.data.centres)}), "
-                          f"got {self.model.classes}", "whole")
+            raise ValueError(f"model.classes must equal the number of data.centres ({len(self.data.centres)}), "
+                             f"got {self.model.classes}")
+        return self
 
     @staticmethod
-    def from_config(cfg: Mapping) -> "Job":
+    def from_config(cfg: Mapping) -> Job:
         """The validated Job of a composed config (a DictConfig or a plain mapping), as the CLI reads it."""
         return validate(*resolve(cfg)).job
 
@@ -347,23 +196,76 @@ class Job:
         return job_hash(self.to_dict())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=FIXED)
+class Paths:
+    store: Text  # a directory the store can live at (store.check_root looks on disk)
+
+
+@dataclass(frozen=True, config=FIXED)
 class Config:
     """A validated composed config: the job, and how to run it."""
 
     job: Job
-    force: bool  # recompute even when the store holds a valid result
-    store: Any  # paths.store as given; the store checks it (store.check_root)
+    force: bool  # recompute even when the store holds a valid result (pydantic's spellings: yes, on, 1...)
+    paths: Paths
     # the treatment's knobs as typed (treatment.damping), whose values its phases take: the
     # names a reader of the result knows them by (not part of the job: the phases are)
-    knobs: dict = field(default_factory=dict)
+    knobs: dict[str, Any]
+
+    @property
+    def store(self) -> str:
+        return self.paths.store
 
 
-JOB_KEYS = tuple(f.name for f in fields(Job))
-TOP_KEYS = frozenset(JOB_KEYS) | {"force", "paths"}
-_JOB = TypeAdapter(Job)
-_GROUPS = {"data": DataConfig, "model": ModelConfig, "baseline": BaselineConfig, "pathology": PathologyConfig,
-           "stress": StressConfig, "longitudinal": LongitudinalConfig, "onset": OnsetConfig, **PHASES}
+# -- the studies' settings (hydra.sweeper.search, hydra.sweeper.sensitivity) ---------------------
+
+Seeds = tuple[Annotated[Int, Field(ge=0)], ...]
+
+
+@dataclass(frozen=True, config=FIXED)
+class Heldout:
+    seeds: Seeds  # seeds the search never sees: the chosen regimens are re-run on them
+    best: Annotated[Int, Field(ge=1)]  # how many regimens of the Pareto front are chosen
+
+
+@dataclass(frozen=True, config=FIXED)
+class Search:
+    objectives: Annotated[dict[str, Literal["maximize", "minimize"]], Field(min_length=1)]
+    seeds: Annotated[Seeds, Field(min_length=1)]
+    trials: Annotated[Int, Field(ge=1)]
+    batch: Optional[Annotated[Int, Field(ge=1)]]
+    sampler: Literal["tpe", "nsga2", "random"]
+    sampler_seed: Int
+    storage: Optional[Text]
+    study_name: Text
+    heldout: Heldout
+
+    @model_validator(mode="after")
+    def _heldout_apart(self) -> Search:
+        shared = sorted(set(self.heldout.seeds) & set(self.seeds))
+        if shared:
+            raise ValueError(f"held-out seeds must be seeds the search never sees; shared: {shared}")
+        return self
+
+
+@dataclass(frozen=True, config=FIXED)
+class Sensitivity:
+    method: Literal["morris", "sobol"]
+    treatments: Annotated[dict[str, dict[str, Any]], Field(min_length=1)]
+    outcomes: Annotated[tuple[Text, ...], Field(min_length=1)]
+    samples: Annotated[Int, Field(ge=1)]
+    levels: Annotated[Int, Field(ge=2)]
+    seed: Annotated[Int, Field(ge=0)]
+    first_seed: Annotated[Int, Field(ge=0)]
+    conf_level: Annotated[Float, Field(gt=0, lt=1)]
+    resamples: Annotated[Int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _sobol_takes_powers_of_two(self) -> Sensitivity:
+        if self.method == "sobol" and self.samples & (self.samples - 1):
+            raise ValueError(f"hydra.sweeper.sensitivity.samples must be a power of 2 for Sobol's sequence, "
+                             f"got {self.samples}")
+        return self
 
 
 def content_hash(d: Any) -> str:
@@ -383,102 +285,89 @@ def job_hash(config: Mapping) -> str:
 
 def resolve(cfg: Mapping) -> tuple[dict, dict]:
     """A composed config (DictConfig or mapping) as plain dicts: resolved, and as written
-    (interpolations kept), without Hydra's own node. ``ConfigError`` if an interpolation fails."""
+    (interpolations kept), without Hydra's own node, which its values may still refer to.
+    ``ConfigError`` if an interpolation fails."""
     from omegaconf import DictConfig, OmegaConf
 
+    node = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
+    keys = [k for k in node if k != "hydra"]
     try:
-        node = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
-        node = OmegaConf.masked_copy(node, [k for k in node if k != "hydra"])
-        return OmegaConf.to_container(node, resolve=True), OmegaConf.to_container(node, resolve=False)
-    except Exception as e:  # interpolation errors and the like
+        resolved = {k: OmegaConf.to_container(node[k], resolve=True) if OmegaConf.is_config(node[k]) else node[k]
+                    for k in keys}
+    except Exception as e:  # an interpolation that does not resolve
         raise ConfigError(str(e).splitlines()[0]) from None
+    raw = OmegaConf.to_container(node, resolve=False)
+    return resolved, {k: raw[k] for k in keys}
 
 
-_REFERENCE = re.compile(r"\$\{([\w.]+)\}")
+def _referred(node: Any) -> set[str]:
+    """The treatment knobs that ``${treatment.<knob>}`` references under ``node`` name."""
+    return {k.removeprefix("treatment.") for _, v in leaves(node) for k in references(v) if k.startswith("treatment.")}
 
 
-def _refs(node: Any) -> set[str]:
-    """The treatment knobs that ``${treatment.<knob>}`` interpolations in ``node`` name."""
-    if isinstance(node, Mapping):
-        return set().union(*(_refs(v) for v in node.values()))
-    if isinstance(node, (list, tuple)):
-        return set().union(*(_refs(v) for v in node))
-    return {k[len("treatment."):] for k in _REFERENCE.findall(node) if k.startswith("treatment.")} \
-        if isinstance(node, str) else set()
-
-
-def _unknown(keys: Any, allowed: Any, where: str) -> None:
-    extra = sorted(set(keys) - set(allowed))
-    if extra:
-        raise ConfigError(f"{where} has unknown key(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}")
-
-
-def _known_keys(cfg: Mapping, raw: Mapping) -> None:
-    """Refuse a key nothing reads (``+sede=3``, ``+paths.stor=x``, ``+treatment.epochz=50``)."""
-    extra = sorted(set(cfg) - TOP_KEYS)
-    if extra:
-        raise ConfigError(f"unknown key(s) {', '.join(extra)}; top-level keys: {', '.join(sorted(TOP_KEYS))}")
-    if isinstance(cfg.get("paths"), Mapping):
-        _unknown(cfg["paths"], {"store"}, "paths")
-    treatment = raw.get("treatment")
-    if not isinstance(treatment, Mapping):
-        return
-    # a treatment's other keys are free-form knobs, known if a phase refers to them (or a
-    # knob a phase refers to does)
-    known = _refs([treatment.get("phases"), treatment.get("maintenance")])
-    while more := _refs([treatment.get(k) for k in known]) - known:
-        known |= more
+def _knobs(treatment: Mapping, raw: Mapping) -> list[str]:
+    """The treatment's knobs (its keys beyond the schema's); ``ConfigError`` for one that no phase
+    refers to, directly or through a knob that one does (``+treatment.epochz=50``)."""
     knobs = sorted(set(treatment) - {f.name for f in fields(TreatmentConfig)})
+    written = raw.get("treatment") if isinstance(raw.get("treatment"), Mapping) else {}
+    known = _referred([written.get("phases"), written.get("maintenance")])
+    while more := _referred([written.get(k) for k in known]) - known:
+        known |= more
     for knob in knobs:
         if knob not in known:
             raise ConfigError(f"treatment.{knob} is unknown: no phase of treatment {treatment.get('name')!r} refers "
                               f"to ${{treatment.{knob}}}; its knobs: {', '.join(k for k in knobs if k in known) or 'none'}")
+    return knobs
 
 
-def _written(raw: Mapping, loc: tuple) -> str | None:
-    """The key a field's value came from, when the field is written as ``${key}`` in ``raw``."""
+# pydantic's words where they speak of Python rather than of a config (its context fills the braces)
+WORDS = {"missing": "is missing", "union_tag_not_found": "is missing", "bool_type": "must be true or false",
+         "bool_parsing": "must be true or false", "int_type": "must be an integer", "float_type": "must be a number",
+         "string_type": "must be a string", "tuple_type": "must be a list", "dict_type": "must be a mapping",
+         "dataclass_type": "must be a mapping", "model_attributes_type": "must be a mapping with a kind",
+         "union_tag_invalid": "must be one of {expected_tags}"}
+
+
+def _message(error: ValidationError, within: type, raw: Mapping | None, prefix: str) -> str:
+    """The first of pydantic's refusals of ``within`` as one line, named by the key at fault as
+    the user typed it (``prefix``: the key ``within`` sits at)."""
+    first = error.errors()[0]
+    kind, ctx, at = first["type"], first.get("ctx") or {}, first["loc"]
+    if kind == "value_error":  # a check across fields: its message names them
+        return str(ctx["error"])
+    # a phase's location holds its kind after its index (phases, 0, "train", "lr"): not a key;
+    # the job's keys are the config's own
+    loc = tuple(p for i, p in enumerate(at) if not (i and isinstance(at[i - 1], int) and p in PHASES))
+    loc = loc[1:] if within is Config and loc[:1] == ("job",) else loc
+    if kind == "unexpected_keyword_argument":
+        extra = ", ".join(sorted(e["loc"][-1] for e in error.errors() if e["type"] == kind and e["loc"][:-1] == at[:-1]))
+        owner = within
+        for p in at[:-1]:
+            if isinstance(p, str):
+                owner = PHASES[p] if p in PHASES and not is_dataclass(owner) else get_type_hints(owner)[p]
+        allowed = ", ".join(sorted([f.name for f in fields(owner)] + (["force", "paths"] if owner is Job else [])))
+        where = _name(loc[:-1], None, prefix)
+        return f"{where} has unknown key(s) {extra}; allowed: {allowed}" if where else \
+            f"unknown key(s) {extra}; top-level keys: {allowed}"
+    if kind.startswith("union_tag"):
+        loc, first = (*loc, "kind"), {**first, "input": first["input"].get("kind")}
+    words = WORDS.get(kind, "").format(**ctx) or \
+        re.sub(r"(, got| after validation).*", "", re.sub(r"^\w+ should", "must", first["msg"]))
+    name = _name(loc, raw, prefix)
+    return f"{name} {words}" if words == "is missing" else f"{name} {words}, got {first['input']!r}"
+
+
+def _name(loc: tuple, raw: Mapping | None, prefix: str) -> str:
+    """The key at ``loc`` as the user typed it: the key its value came from, when ``raw`` writes
+    it as ``${key}``."""
     node: Any = raw
     for part in loc:
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
-            return None
-    m = _REFERENCE.fullmatch(node) if isinstance(node, str) else None
-    return m[1] if m else None
-
-
-def _name_of(loc: tuple) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-
-
-def _message(error: ValidationError, raw: Mapping) -> str:
-    """The first of ``error``'s refusals as one line, named by the key at fault."""
-    errors = error.errors()
-    first = errors[0]
-    # a phase's location holds its kind after its index (phases, 0, "train", "lr"): not a key
-    loc, kinds = [], []
-    for i, p in enumerate(first["loc"]):
-        if isinstance(p, str) and i and isinstance(first["loc"][i - 1], int) and p in PHASES:
-            kinds.append(p)
-        else:
-            loc.append(p)
-    loc = tuple(loc)
-    kind, message = first["type"], first.get("ctx", {}).get("message", first["msg"])
-    if kind == "whole":
-        return message
-    if kind == "unexpected_keyword_argument":
-        parent = loc[:-1]
-        extra = [e["loc"][-1] for e in errors if e["type"] == kind and e["loc"][:-1] == first["loc"][:-1]]
-        allowed = [f.name for f in fields(_GROUPS[kinds[-1] if kinds else parent[-1]])]
-        return f"{_name_of(parent)} has unknown key(s) {', '.join(sorted(extra))}; allowed: {', '.join(sorted(allowed))}"
-    if kind == "missing" and len(loc) == 1 and loc[0] in _GROUPS:
-        return f"config group '{loc[0]}' is missing or not a mapping"
-    name = _written(raw, loc) or _name_of(loc)
-    if kind == "missing":
-        message = "is missing"
-    if "." not in name and "[" not in name and kind in ("missing", "type"):
-        name = f"config.{name}"  # a top-level key's type is named as the config's own
-    return f"{name}{message}" if message[:1] in ".[" else f"{name} {message}"
+            node = None
+    dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    return reference(node) or f"{prefix}{dotted}".lstrip(".")
 
 
 def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
@@ -489,17 +378,16 @@ def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
     value came from.
     """
     raw = cfg if raw is None else raw
-    _known_keys(cfg, raw)
+    treatment = cfg.get("treatment") if isinstance(cfg.get("treatment"), Mapping) else {}
+    knobs = {f"treatment.{k}": treatment[k] for k in _knobs(treatment, raw)}
+    given = {"job": {k: v for k, v in cfg.items() if k not in ("force", "paths")}, "knobs": knobs,
+             **{k: cfg[k] for k in ("force", "paths") if k in cfg}}
+    return checked(Config, given, raw)
+
+
+def checked(cls: type, values: Any, raw: Mapping | None = None, prefix: str = "") -> Any:
+    """``values`` (plain, resolved) validated as ``cls``, or ``ConfigError`` naming the key at fault."""
     try:
-        job = _JOB.validate_python({k: cfg[k] for k in JOB_KEYS if k in cfg})
+        return TypeAdapter(cls).validate_python(values)
     except ValidationError as e:
-        raise ConfigError(_message(e, raw)) from None
-    if "force" not in cfg:
-        raise ConfigError("force is missing")
-    try:
-        force = _boolean(cfg["force"])
-    except PydanticCustomError as e:
-        raise ConfigError(f"force {e.context['message']}") from None
-    treatment = cfg.get("treatment") or {}
-    knobs = {f"treatment.{k}": v for k, v in treatment.items() if k not in {f.name for f in fields(TreatmentConfig)}}
-    return Config(job, force, (cfg.get("paths") or {}).get("store"), knobs)
+        raise ConfigError(_message(e, cls, raw, prefix)) from None

@@ -118,14 +118,14 @@ def test_sparse_engine_holds_only_the_survivors_and_writes_back_exact_zeros():
     model = Sparse(net)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == sum(int(m.sum()) for m in masks) + sum(b.numel() for b in net.biases)
-    train(net, Train(2, 5e-3), small_data().train, 64, generator(0, "train"), engine="sparse")
+    train(net, Train(2, 5e-3, 0.0, 0.0), small_data().train, 64, generator(0, "train"), engine="sparse")
     for w, m, m0 in zip(net.weights, net.masks, masks):
         assert torch.equal(m, m0)
         assert w.shape == m.shape and torch.all(w[~m] == 0)
 
 
 @pytest.mark.parametrize("phase,modulation", [
-    (Train(3, 5e-3), None),                          # plain masked training
+    (Train(3, 5e-3, 0.0, 0.0), None),                          # plain masked training
     (Train(4, 2e-3, 0.5, 0.0), None),                # SSRI-like: internal noise, fading
     (Train(3, 2e-3, 0.3, 0.3), (0.7, "tanh")),       # noise through tanh and damping
 ])
@@ -163,11 +163,11 @@ def test_engines_agree_on_a_converged_network():
     ended 4e-5 away here, against 1e-7 with torch's float32 one.)"""
     d = small_data()
     start = pruned_net(0.65)
-    train(start, Train(40, 1e-2), d.train, 64, generator(0, "converge"), engine="dense")
+    train(start, Train(40, 1e-2, 0.0, 0.0), d.train, 64, generator(0, "converge"), engine="dense")
     nets = {}
     for engine in ("dense", "sparse"):
         net = start.clone()
-        train(net, Train(10, 5e-4), d.train, 64, generator(0, "train"), engine=engine)
+        train(net, Train(10, 5e-4, 0.0, 0.0), d.train, 64, generator(0, "train"), engine=engine)
         nets[engine] = net
     moved = max((a - b).abs().max().item() for a, b in zip(nets["dense"].weights, start.weights))
     assert moved > 100 * PARAM_TOL
@@ -232,5 +232,5 @@ def test_training_flushes_subnormals_only_while_it_runs():
     tiny = 1e-310  # a subnormal double
     assert tiny * 1.0 != 0.0
     net = pruned_net()
-    train(net, Train(1, 1e-3), small_data().train, 64, generator(0, "train"), engine="sparse")
+    train(net, Train(1, 1e-3, 0.0, 0.0), small_data().train, 64, generator(0, "train"), engine="sparse")
     assert tiny * 1.0 != 0.0 and torch.tensor(1e-40) * 1.0 != 0

@@ -192,7 +192,7 @@ def test_further_pruning_targets():
 # -- training ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("phase", [Train(1, 5e-3), Train(2, 5e-3), Train(3, 5e-3, 0.5, 0.0)])
+@pytest.mark.parametrize("phase", [Train(1, 5e-3, 0.0, 0.0), Train(2, 5e-3, 0.0, 0.0), Train(3, 5e-3, 0.5, 0.0)])
 def test_masks_stay_exactly_zero_through_training(phase):
     d = small_data()
     net = init(model_config(hidden=(64, 32)), generator(0, "test"))
@@ -330,7 +330,7 @@ def test_evaluation_noise_depends_only_on_seed_and_condition():
 def trained_net(d: data_mod.Datasets) -> Network:
     """A small network trained enough that noise moves its accuracy by more than a point."""
     net = init(model_config(hidden=(32, 32)), generator(0, "test"))
-    train(net, Train(3, 1e-2), d.train, 64, generator(0, "train"))
+    train(net, Train(3, 1e-2, 0.0, 0.0), d.train, 64, generator(0, "train"))
     return net
 
 
@@ -503,9 +503,9 @@ def test_shipped_treatments_compose():
         names[t] = compose_job(f"treatment={t}").treatment
     assert names["none"].phases == () and names["none"].maintenance == ()
     ket, rnd = names["ketamine"], names["random_regrowth"]
-    assert ket.phases[0] == Regrow(0.5, "gradient", 30, 0.03) and ket.phases[1] == Train(15, 5e-4)
+    assert ket.phases[0] == Regrow(0.5, "gradient", 30, 0.03) and ket.phases[1] == Train(15, 5e-4, 0.0, 0.0)
     assert rnd.phases[0] == Regrow(0.5, "random", 30, 0.03) and rnd.phases[1:] == ket.phases[1:]
-    assert names["neurosteroid"].phases == (Modulate(0.7, "tanh"), Train(10, 5e-4))
+    assert names["neurosteroid"].phases == (Modulate(0.7, "tanh"), Train(10, 5e-4, 0.0, 0.0))
     bridge = names["neurosteroid_bridge_ssri"].phases
     assert bridge[0] == Modulate(0.7, "tanh") and bridge[2] == Modulate(1.0, "relu")
     assert bridge[3] == Train(100, 1e-5, 0.5, 0.0)

@@ -55,7 +55,7 @@ def train_healthy(job: Job, data: Datasets) -> Network:
     g = generator(job.seed, "baseline")
     net = init(job.model, g)
     engine = choose(job.engine, 0.0, job.engine_sparse_from)
-    train(net, Train(job.baseline.epochs, job.baseline.lr), data.train, job.data.batch_size, g,
+    train(net, Train(job.baseline.epochs, job.baseline.lr, 0.0, 0.0), data.train, job.data.batch_size, g,
           engine=engine, label="baseline")
     return net
 
