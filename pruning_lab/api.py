@@ -151,15 +151,14 @@ def sweep(grid: Mapping[str, Iterable] | Sequence[Sequence[str]], *, overrides: 
 
 def run_sweep(jobs: list[list[str]], *, overrides: Sequence[str] = (), store: str | Path = "outputs/store",
               sweep_dir: str | Path | None = None, n_jobs: int = -1, launcher: str = "local") -> Path:
-    """The sweep of ``jobs`` (override lists), run on the launch path; its directory."""
+    """The sweep of ``jobs`` (override lists), run by the command line's grid sweeper; its directory."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.core.plugins import Plugins
     from hydra.core.utils import setup_globals
     from hydra.types import HydraContext, RunMode
     from omegaconf import open_dict
 
-    from .launch.plan import Planner, new_token
-    from .launch.sweeper import run_plan
+    from .launch.grid import GridSweeper, SweepFailed
+    from .launch.launcher import PlanLauncher
 
     fixed = [*_overrides(overrides), f"paths.store={value(str(store))}", f"hydra/launcher={launcher}"]
     if sweep_dir is not None:
@@ -172,20 +171,18 @@ def run_sweep(jobs: list[list[str]], *, overrides: Sequence[str] = (), store: st
         with open_dict(master.hydra):
             master.hydra.overrides.task = fixed + _declared(jobs)
         HydraConfig.instance().set_config(master)
-        planner = Planner(master, loader, new_token())
-        planned = [planner.plan(num, fixed + job) for num, job in enumerate(jobs)]
-        # the launcher as Hydra's sweepers build theirs (its plugin registry); no callbacks: the
-        # project's launchers call none
-        engine = Plugins.instance().instantiate_launcher(
-            hydra_context=HydraContext(config_loader=loader, callbacks=None), task_function=None, config=master)
-        if not hasattr(engine, "launch_plan"):
+        sweeper = GridSweeper(params=None, jobs=[fixed + job for job in jobs])
+        # no callbacks and no task function: the project's launchers call neither
+        sweeper.setup(hydra_context=HydraContext(config_loader=loader, callbacks=None), task_function=None,
+                      config=master)
+        if not isinstance(sweeper.launcher, PlanLauncher):
             raise ConfigError(f"hydra/launcher={launcher} cannot run a sweep from Python; use local, slurm or "
                               f"slurm_local")
         try:
-            run_plan(master, planner.sweep_dir, planned, engine.launch_plan)
-        finally:
-            engine.close()
-        return planner.sweep_dir
+            sweeper.sweep([])
+        except SweepFailed:  # named in the summary; the frame lacks its jobs
+            pass
+        return sweeper.dir
 
 
 def _declared(jobs: list[list[str]]) -> list[str]:

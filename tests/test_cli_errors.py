@@ -153,7 +153,7 @@ def test_an_unknown_phase_kind_is_refused(treatment, kind, where):
     if kind in ("regrow", "train", "modulate"):
         return
     section = ("phases", "maintenance")[where]
-    assert_refused([f"treatment={treatment}", f"treatment.{section}.0.kind={value(kind)}"], "kind", "unknown")
+    assert_refused([f"treatment={treatment}", f"treatment.{section}.0.kind={value(kind)}"], f"treatment.{section}[0].kind must be one of 'regrow', 'train', 'modulate', got ")
 
 
 # valid values are accepted: the same keys, inside their ranges
@@ -281,10 +281,13 @@ def test_a_store_path_no_store_can_live_at_is_refused_before_any_work(tmp_path, 
 LAUNCH_CASES = [
     (["-m", "hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs must be a non-zero integer (-1: every core), got 0"),
     (["-m", "pathology.sparsity=interval(0.8,0.9)"], "interval() needs a sweeper that samples"),
+    # the study is a sweeper of its own, chosen as Hydra chooses plugins
+    (["-m", "hydra.sweeper.study=search"], "hydra.sweeper.study=search is now hydra/sweeper=search"),
+    (["-m", "hydra/sweeper=annealing"], "Could not find 'hydra/sweeper/annealing'; choose from: basic, grid, search, sensitivity"),
 ]
 
 
-@pytest.mark.parametrize("args, expected", LAUNCH_CASES, ids=["n_jobs=0", "interval"])
+@pytest.mark.parametrize("args, expected", LAUNCH_CASES, ids=["n_jobs=0", "interval", "study=", "unknown-sweeper"])
 def test_launch_settings_that_cannot_run_are_refused_in_one_line(tmp_path, args, expected):
     proc = cli(*args, *places(tmp_path / "out"), cwd=tmp_path, timeout=60)
     assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-2000:]

@@ -306,7 +306,7 @@ def test_corrupt_store_files_count_as_recomputed_only_when_their_job_ran():
 def test_an_interrupted_sweep_names_its_interrupted_jobs_and_counts_the_rest(tmp_path):
     from pruning_lab.launch.plan import PlannedJob
     from pruning_lab.launch.status import JobStatus, summarize
-    from pruning_lab.launch.sweeper import rows
+    from pruning_lab.launch.grid import rows
 
     jobs = [PlannedJob(i, (f"seed={i}",), FAST, FAST.hash, tmp_path / str(i), tmp_path, False, "s") for i in range(5)]
     states = {0: JobStatus(0, ["seed=0"], "ran"), 1: JobStatus(1, ["seed=1"], "running"),

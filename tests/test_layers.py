@@ -1,9 +1,10 @@
 """The package's layers point one way: each module imports only from its own layer or below.
 
 tree -> numerics -> config -> sim (the simulation) -> store -> launch (the sweep) -> analysis -> api,
-with the command-line modules on top. Every import counts, those inside functions too; the
-simulation imports no Hydra, no OmegaConf and no pandas; no two modules import each other,
-directly or through others.
+with the command-line modules on top. A study (studies/) keeps its two sides together: its
+sweeper and what it shares with the other's (base, space, metrics) are the sweep's layer, its
+tables the analysis's. Every import counts, those inside functions too; the simulation imports
+no Hydra, no OmegaConf and no pandas; no two modules import each other, directly or through others.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ ENTRY = {"__init__", "run", "aggregate", "verify"}
 def layer(module: str) -> str:
     """The layer of ``pruning_lab.<module>``."""
     first = module.split(".")[0]
+    if first == "studies":
+        return "analysis" if module.endswith(".tables") else "launch"
     return "entry" if first in ENTRY else first
 
 
@@ -81,6 +84,13 @@ def test_no_import_cycles():
 
     for m in graph:
         visit(m)
+
+
+def test_each_study_keeps_its_sweeper_in_the_sweep_and_its_tables_in_the_analysis():
+    studies = {m: layer(m) for m in MODULES if m.startswith("studies.") and not m.endswith("__init__")}
+    assert studies == {"studies.base": "launch", "studies.space": "launch", "studies.metrics": "launch",
+                       "studies.search.sweeper": "launch", "studies.search.tables": "analysis",
+                       "studies.sensitivity.sweeper": "launch", "studies.sensitivity.tables": "analysis"}
 
 
 def test_the_walk_sees_an_import_inside_a_function(tmp_path):

@@ -23,7 +23,7 @@ SMALL = ["treatment=ketamine", "longitudinal=none", "baseline.epochs=2", "model.
 
 
 def search(tmp, *args: str) -> list[str]:
-    return ["-m", "hydra.sweeper.study=search", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
+    return ["-m", "hydra/sweeper=search", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
             "hydra.launcher.n_jobs=1", *args]
 
 
@@ -94,9 +94,14 @@ def test_a_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
     (["treatment.fraction=interval(0.9,0.1)", "hydra.sweeper.search.objectives={treated.combined: maximize}"],
      "interval() bounds must rise, got 0.9 then 0.1"),
     (["treatment.fraction=interval(0.5,1.5)", "hydra.sweeper.search.objectives={treated.combined: maximize}"],
-     "treatment.fraction must be in (0, 1], got 1.5"),
+     "treatment.fraction must be less than or equal to 1, got 1.5"),
     (["treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: up}"],
-     "objective directions are maximize or minimize"),
+     "hydra.sweeper.search.objectives.treated.combined must be 'maximize' or 'minimize', got 'up'"),
+    (["treatment.fraction=interval(0.1,0.9)"], "hydra.sweeper.search.objectives must be a mapping, got None"),
+    (["treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: maximize}",
+      "hydra.sweeper.search.trials=0"], "hydra.sweeper.search.trials must be greater than or equal to 1, got 0"),
+    (["treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: maximize}",
+      "hydra.sweeper.search.sampler=grid"], "hydra.sweeper.search.sampler must be 'tpe', 'nsga2' or 'random', got 'grid'"),
     (["treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: maximize}",
       "hydra.sweeper.search.heldout.seeds=[1,5]"], "held-out seeds must be seeds the search never sees; shared: [1]"),
     (["hydra.sweeper.search.objectives={treated.combined: maximize}"], "a search needs a space"),

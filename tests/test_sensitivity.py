@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from pruning_lab.launch.sensitivity import analyze, problem, sample, values
-from pruning_lab.launch.space import Knob
+from pruning_lab.studies.sensitivity.sweeper import analyze, problem, sample, values
+from pruning_lab.studies.space import Knob
 
 from .helpers_cli import assert_refused_before_any_job, cli
 
@@ -77,7 +77,7 @@ SMALL = ["longitudinal=none", "baseline.epochs=2", "model.hidden=[32,32]", "data
 
 
 def study(tmp, *args: str) -> list[str]:
-    return ["-m", "hydra.sweeper.study=sensitivity", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
+    return ["-m", "hydra/sweeper=sensitivity", *SMALL, f"paths.store={tmp / 'store'}", f"hydra.sweep.dir={tmp / 'study'}",
             "hydra.launcher.n_jobs=1", *args]
 
 
@@ -110,7 +110,7 @@ def test_a_screening_runs_as_jobs_with_the_seed_of_each_trajectory(tmp_path):
       "hydra.sweeper.sensitivity.treatments={ssri: {}}", "hydra.sweeper.sensitivity.method=sobol", "hydra.sweeper.sensitivity.samples=6"],
      "must be a power of 2"),
     (["pathology.sparsity=interval(0.85,0.97)", "stress.internal_sigma=interval(0.3,0.7)"],
-     "a sensitivity study names its treatments"),
+     "hydra.sweeper.sensitivity.treatments must be a mapping, got None"),
 ])
 def test_bad_sensitivity_input_is_refused_in_one_line_before_any_job(tmp_path, args, expected):
     done = cli(*study(tmp_path, *args), cwd=tmp_path, timeout=120)
@@ -122,7 +122,7 @@ def test_the_runtime_estimate_counts_each_timed_treatment_and_names_the_untimed(
     a cluster runs each treatment's 70 at once, so the slowest job's time, 30 s."""
     from types import SimpleNamespace
 
-    from pruning_lab.launch import sensitivity
+    from pruning_lab.studies.sensitivity import sweeper as sensitivity
 
     seconds = {"ketamine": 12.0, "ssri": 30.0, "neurosteroid": None}
     monkeypatch.setattr(sensitivity, "_stored_seconds", lambda job: seconds[job])

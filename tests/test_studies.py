@@ -47,6 +47,16 @@ def test_the_onset_study_is_five_treatments_by_ten_seeds_scored_every_epoch():
     assert job.longitudinal.cycles == 8 and job.pathology.sparsity == 0.95  # paper 2's protocol
 
 
+@pytest.mark.parametrize("preset, sweeper", [("paper2", "GridSweeper"), ("severity", "GridSweeper"),
+                                             ("search_regrowth", "SearchSweeper"), ("morris", "SensitivitySweeper"),
+                                             ("sobol", "SensitivitySweeper")])
+def test_each_preset_chooses_its_sweeper_as_a_config_group_option(preset, sweeper):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
+    assert cfg.hydra.sweeper._target_ == f"hydra_plugins.pruning_lab_launcher.plugins.{sweeper}"
+    assert "study" not in cfg.hydra.sweeper  # the kind is the group option, not a key
+
+
 @pytest.mark.parametrize("treatment", ["ketamine", "ssri", "neurosteroid"])
 def test_every_treatment_runs_at_the_severest_pathology(treatment):
     job = compose_job(*TINY, "model.hidden=[64,64]", f"treatment={treatment}", "pathology.sparsity=0.99",

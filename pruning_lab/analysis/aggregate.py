@@ -32,11 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dir.is_dir():
         print(f"pruning-lab: error: {args.dir} is not a directory", file=sys.stderr)
         return 2
-    for record, module in (("search.json", "search"), ("sensitivity.json", "sensitivity")):
+    for record in ("search.json", "sensitivity.json"):
         if (args.dir / record).is_file():  # a study's directory: its own tables and figures
-            from importlib import import_module
+            from ..studies.search import tables as search
+            from ..studies.sensitivity import tables as sensitivity
 
-            print(f"report: {import_module(f'.{module}', __package__).write(args.dir, args.out or args.dir)}")
+            tables = search if record == "search.json" else sensitivity
+            print(f"report: {tables.write(args.dir, args.out or args.dir)}")
             return 0
     from .report import build
 

@@ -1,9 +1,10 @@
 """The command line: Hydra's, with every refusal and failure in one line and a clean end on any signal.
 
-``python -m pruning_lab.run [-m] [overrides...]``. A single run is checked before Hydra writes
-its directory (``CheckRun``) and runs in this process; a multirun goes through the sweeper
-(``hydra.sweeper``: plan, launch, report). Exit status: 0 done, 1 a job failed, 2 a refused
-config, 128 + the signal's number when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+``python -m pruning_lab.run [-m] [overrides...]``. A single run is planned (resolved, validated,
+its store checked) before Hydra writes its directory (``CheckRun``) and runs in this process; a
+multirun goes through the sweeper ``hydra/sweeper`` chooses (grid, search or sensitivity: plan,
+launch, report). Exit status: 0 done, 1 a job failed, 2 a refused config, 128 + the signal's
+number when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from ..config import ConfigError, resolve, validate
-from ..store import BadStore, check_root
+from ..config import ConfigError
 from . import signals
-from .job import describe, execute
+from .grid import SWEEP_ENV
+from .job import execute, failure
 from .overrides import name_unparsable, one_line
-from .plan import planned
+from .plan import PlannedJob, planned
 from .status import JobStatus
-from .sweeper import SWEEP_ENV
 
 # the package is installed editable, beside the conf/ it reads
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
@@ -48,13 +48,19 @@ class Refused(BaseException):
     """A config refused where Hydra turns an ``Exception`` into a warning (its callbacks)."""
 
 
+# The single run CheckRun planned, for the task function Hydra calls next in this process: Hydra
+# gives a callback no way to hand its work to the task function.
+_single: list[PlannedJob] = []
+
+
 class CheckRun(Callback):
-    """A single run's config and store, checked before Hydra creates the run's directory."""
+    """A single run, planned (resolved, validated, its store checked) before Hydra creates its
+    directory: a refused config leaves nothing behind."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        try:
-            check_root(validate(*resolve(config)).store)
-        except (ConfigError, BadStore) as e:
+        try:  # Hydra's run directory, as it names it next (``now`` resolves once per config)
+            _single[:] = [planned(config, list(config.hydra.overrides.task), Path(os.path.abspath(config.hydra.run.dir)))]
+        except ConfigError as e:
             raise Refused(str(e)) from None
 
 
@@ -62,15 +68,16 @@ def task(cfg: DictConfig) -> JobStatus:
     """The job of ``cfg`` in Hydra's job directory: a single run's, or one of another launcher's sweep."""
     signals.check()
     hc = HydraConfig.get()
-    multirun = hc.mode == RunMode.MULTIRUN
-    if multirun and not hc.verbose:  # per-phase lines go to the job's log file only
-        root = logging.getLogger()
-        for h in [h for h in root.handlers if type(h) is logging.StreamHandler]:
-            root.removeHandler(h)
-    job = planned(cfg, list(hc.overrides.task), Path(hc.runtime.output_dir), hc.job.num if multirun else None,
-                  os.environ.get(SWEEP_ENV) if multirun else None)
-    status = execute(job, log_file=False)  # Hydra writes the job's log itself
-    if status.state == "failed" and not multirun:
+    if hc.mode == RunMode.MULTIRUN:
+        if not hc.verbose:  # per-phase lines go to the job's log file only
+            root = logging.getLogger()
+            for h in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+                root.removeHandler(h)
+        job = planned(cfg, list(hc.overrides.task), Path(hc.runtime.output_dir), hc.job.num, os.environ.get(SWEEP_ENV))
+        return execute(job, log_file=False)  # Hydra writes the job's log itself
+    job = _single.pop()
+    status = execute(job, log_file=False)
+    if status.state == "failed":
         raise JobFailed(f"job failed: {status.error} (traceback in {job.dir / 'traceback.txt'})")
     return status
 
@@ -81,7 +88,8 @@ def app(cfg: DictConfig) -> JobStatus:
 
 
 def _check_arguments() -> None:
-    """Refuse unknown flags in one line (argparse would print its usage first)."""
+    """Refuse unknown flags in one line (argparse would print its usage first), and the study
+    chosen the old way (``hydra.sweeper.study=search``)."""
     # Hydra's own parser: no public API gives the flags @hydra.main accepts
     from hydra._internal.utils import get_args_parser
 
@@ -90,7 +98,10 @@ def _check_arguments() -> None:
 
     parser = get_args_parser()
     parser.error = refuse  # type: ignore[method-assign]
-    parser.parse_args()
+    for override in parser.parse_args().overrides:
+        key, _, study = override.lstrip("+~").partition("=")
+        if key == "hydra.sweeper.study":
+            raise ConfigError(f"{override} is now hydra/sweeper={study or 'grid'}")
 
 
 def _quiet_about_interrupts() -> None:
@@ -118,7 +129,7 @@ def _ending(e: BaseException, full_trace: bool) -> tuple[int, str] | None:
         return 2, f"error: {name_unparsable(one_line(e), [a for a in sys.argv[1:] if not a.startswith('-')])}"
     if isinstance(e, (HydraException, OmegaConfBaseException, ConfigError, Refused)):
         return 2, f"error: {one_line(e)}"
-    return 1, f"error: {describe(e)}"
+    return 1, f"error: {failure(e)}"
 
 
 def main() -> None:

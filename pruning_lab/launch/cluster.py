@@ -27,7 +27,7 @@ from .progress import Progress
 from .status import JobStatus
 
 # squeue states of a job that no longer runs (the others: pending, running, completing, ...)
-ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE",
+QUEUE_ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE",
          "PREEMPTED"}
 POLL = 1.0  # seconds between looks at the jobs' status files
 QUEUE_POLL = 10.0  # seconds between calls of squeue
@@ -112,26 +112,26 @@ class SubmititLauncher(PlanLauncher):
             for task in pending:
                 task.cancel(check=False)
             for task, job in list(pending.items()):
-                own = _own(job)  # a job that recorded its end before the signal has ended
-                if own is not None:
-                    states[pending.pop(task).num] = own
+                reported = _reported(job)  # a job that recorded its end before the signal has ended
+                if reported is not None:
+                    states[pending.pop(task).num] = reported
             self.stopped([j for j in pending.values() if _started(j)], states)
             raise
 
     def _ended(self, task, job: PlannedJob, queue: dict | None, ended_in_queue: set[str]) -> JobStatus | None:
         """The job's end, if it has ended: its own status, or why it has none."""
-        own = _own(job)
-        if own is not None:
-            return own
+        reported = _reported(job)
+        if reported is not None:
+            return reported
         if self.cluster == "local":
             if not task.done():
                 return None
             try:
                 task.result()
-                return _own(job) or _failed(job, "ended without a result")
+                return _reported(job) or _failed(job, "ended without a result")
             except Exception as e:  # submitit's report of a job that died or raised
                 return _failed(job, _submitit_error(e))
-        if queue is None or queue.get(task.job_id) not in ENDED | {"GONE"}:
+        if queue is None or queue.get(task.job_id) not in QUEUE_ENDED | {"GONE"}:
             return None
         # seen ended twice, a poll apart: a status file written at the end may take a moment to appear
         if task.job_id not in ended_in_queue:
@@ -150,7 +150,8 @@ class SubmititLocalLauncher(SubmititLauncher):
     cluster = "local"
 
 
-def _own(job: PlannedJob) -> JobStatus | None:
+def _reported(job: PlannedJob) -> JobStatus | None:
+    """The ending the job wrote in its directory, if it has written one (this sweep's)."""
     st = JobStatus.read(job.dir)
     return st if st is not None and st.ended and st.sweep == job.sweep and st.num == job.num else None
 

@@ -23,7 +23,7 @@ LOG = "run.log"  # a job's log, in its directory (as Hydra names a job's log for
 FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # Hydra's job log format
 
 
-def describe(e: BaseException) -> str:
+def failure(e: BaseException) -> str:
     """An exception as one line: its type and the first line of its message."""
     first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
     return f"{type(e).__name__}: {first}" if first else type(e).__name__
@@ -99,7 +99,7 @@ def execute(p: PlannedJob, log_file: bool = True) -> JobStatus:
             result, reused = store.result_of(p.job, force=p.force, knobs=p.knobs)
         atomic_write(p.dir / "result.json", dump_json(result), durable=False)
     except Exception as e:  # one job's failure must not take the sweep's other results with it
-        error = str(e) if isinstance(e, ReadOnlyStore) else describe(e)
+        error = str(e) if isinstance(e, ReadOnlyStore) else failure(e)
         trace = p.dir / "traceback.txt"
         trace.write_text(traceback.format_exc())
         log.error("job failed: %s (traceback in %s)", error, trace)

@@ -21,7 +21,7 @@ from collections import deque
 
 from ..config import ConfigError
 from . import signals
-from .job import describe, execute
+from .job import execute, failure
 from .launcher import PlanLauncher
 from .plan import PlannedJob
 from .progress import Progress
@@ -115,7 +115,7 @@ class LocalLauncher(PlanLauncher):
                         status.write(job.dir)
                         executor.shutdown(wait=False, kill_workers=True)
                     except Exception as e:  # the harness failed around the job (it reports its own failures)
-                        status = job.status("failed", error=describe(e))
+                        status = job.status("failed", error=failure(e))
                         status.write(job.dir)
                         idle.append(executor)
                     states[job.num] = status

@@ -24,8 +24,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from ..config import ConfigError, Job, validate
+from ..config import ConfigError, Job, resolve, validate
 from ..store import BadStore, check_root
+from ..tree import REFERENCE, leaves, references
 from .overrides import one_line
 from .status import JobStatus
 
@@ -57,20 +58,8 @@ def new_token() -> str:
 def planned(cfg: DictConfig, overrides: Sequence[str], job_dir: Path, num: int | None = None,
             sweep: str | None = None) -> PlannedJob:
     """The PlannedJob of a job's config as Hydra composed it (a single run, or another launcher's job)."""
-    resolved, raw = _own(cfg)
+    resolved, raw = resolve(cfg)
     return _freeze(num, tuple(overrides), resolved, raw, job_dir, sweep, {})
-
-
-def _own(cfg: DictConfig) -> tuple[dict, dict]:
-    """The job's own config (Hydra's node left out), resolved and as written."""
-    keys = [k for k in cfg if k != "hydra"]
-    try:
-        resolved = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
-                    for k in keys}
-    except Exception as e:  # an interpolation that does not resolve
-        raise ConfigError(str(e).splitlines()[0]) from None
-    raw = OmegaConf.to_container(cfg, resolve=False)
-    return resolved, {k: raw[k] for k in keys}
 
 
 def _freeze(num, overrides, resolved, raw, job_dir, sweep, stores: dict) -> PlannedJob:
@@ -143,12 +132,12 @@ class _Combination:
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
-        self.resolved, self.raw = _own(cfg)
+        self.resolved, self.raw = resolve(cfg)
         # the leaves whose value comes from elsewhere, and the keys each one reads: resolved again
         # for a job whose values reach them
-        texts = {key: v for key, v in _leaves(self.raw) if isinstance(v, str) and "${" in v}
+        texts = {key: v for key, v in leaves(self.raw) if isinstance(v, str) and "${" in v}
         self.reads = {key: _reads(key, texts, set()) for key in texts}
-        everything = [v for _, v in _leaves(OmegaConf.to_container(cfg, resolve=False)) if isinstance(v, str)]
+        everything = [v for _, v in leaves(OmegaConf.to_container(cfg, resolve=False)) if isinstance(v, str)]
         # Hydra's per-job records, kept up to date only where something reads them
         self.records_task = any("hydra.overrides" in v for v in everything)
         self.records_dirname = any("override_dirname" in v for v in everything)
@@ -202,17 +191,14 @@ class _Combination:
                        if (reads is None and always) or (reads and any(_touch(k, r) for k in keys for r in reads))]
 
 
-_PLAIN = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")  # a reference to a node by its absolute key
-
-
 def _reads(key: str, texts: dict[str, str], seen: set[str]) -> set[str] | None:
     """The keys the interpolation at ``key`` reads, through the interpolations it reads in turn;
     None if it does more than refer to nodes (a resolver, a relative key): always resolved again."""
     text = texts[key]
-    if "${" in _PLAIN.sub("", text) or key in seen:
+    if "${" in REFERENCE.sub("", text) or key in seen:
         return None
     out = set()
-    for ref in _PLAIN.findall(text):
+    for ref in references(text):
         out.add(ref)
         for other in texts:
             if other == ref or other.startswith(ref + "."):
@@ -226,17 +212,6 @@ def _reads(key: str, texts: dict[str, str], seen: set[str]) -> set[str] | None:
 def _touch(a: str, b: str) -> bool:
     """Whether setting key ``a`` can change what reading key ``b`` gives."""
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
-
-
-def _leaves(node: Any, prefix: str = ""):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _leaves(v, f"{prefix}{k}.")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _leaves(v, f"{prefix}{i}.")
-    else:
-        yield prefix[:-1], node
 
 
 def _set(tree: dict, key: str, value: Any) -> None:

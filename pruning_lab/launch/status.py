@@ -83,8 +83,8 @@ def summarize(rows: list[JobStatus]) -> tuple[str, list[str]]:
     return line, problems
 
 
-def report(sweep_dir: Path, rows: list[JobStatus], finished: bool) -> bool:
-    """Write ``sweep.status`` and print the summary; True if every job succeeded."""
+def write_sweep_status(sweep_dir: Path, rows: list[JobStatus], finished: bool) -> None:
+    """Write ``sweep.status`` and print the summary."""
     line, problems = summarize(rows)
     if sweep_dir.is_dir():
         atomic_write(sweep_dir / SWEEP_STATUS, (json.dumps(
@@ -95,4 +95,3 @@ def report(sweep_dir: Path, rows: list[JobStatus], finished: bool) -> bool:
             print(f"pruning-lab: {p}", file=sys.stderr, flush=True)
     except OSError:
         pass
-    return not problems

@@ -1,9 +1,10 @@
 """One job, step by step: baseline -> pathology -> treatment -> relapse -> longitudinal course.
 
-``run(job)`` is a pure function of the job: every random number comes from a stream named
-by (seed, purpose), the baseline is bit-identical whether trained here or handed over by a
-baseline provider (the store's cache), and the job pins torch to one thread so the numbers
-never depend on how it was launched.
+``run(job)``'s numbers depend on the job alone: every random number comes from a stream named
+by (seed, purpose), and the baseline is bit-identical whether trained here or handed over by a
+baseline provider (the store's cache). It is not pure, and says so: so that the numbers never
+depend on how it was launched, it sets the process up for them first (torch pinned to one
+thread, ``numerics.establish``: the numerics' environment variables and library settings).
 """
 
 from __future__ import annotations
@@ -113,9 +114,10 @@ def digest(net: Network) -> str:
 def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
     """Run the whole protocol for one (seed, treatment); returns the JSON-ready result.
 
-    ``baselines`` provides the healthy network (see ``BaselineProvider``).
-
-    Refuses (``numerics.NumericsError``) a portable job whose numerics cannot be established.
+    ``baselines`` provides the healthy network (see ``BaselineProvider``). Sets torch's thread
+    count and the job's numerics in this process first (the callers that share a process give
+    them back: ``api.simulate``). Refuses (``numerics.NumericsError``) a portable job whose
+    numerics cannot be established.
     """
     torch.set_num_threads(1)
     environment = numerics.establish(job.numerics)

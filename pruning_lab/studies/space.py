@@ -14,7 +14,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 
 from ..config import ConfigError
-from .overrides import one_line
+from ..launch.overrides import one_line
 
 
 @dataclass(frozen=True)

@@ -23,46 +23,29 @@ from typing import Any, Mapping, Sequence
 
 from omegaconf import OmegaConf
 
-from ..config import ConfigError
-from . import signals
-from .space import Knob, knobs
-from .study import StudySweeper, append_line, check_metrics, mean, result, write_json
-from .sweeper import say, taken
-
-DIRECTIONS = ("maximize", "minimize")
-SAMPLERS = ("tpe", "nsga2", "random")
+from ...config import ConfigError, Search
+from ...launch import signals
+from ...launch.grid import say, taken
+from ..base import StudySweeper, append_line, check_metrics, mean, result, write_json
+from ..metrics import value
+from ..space import Knob, knobs
 
 
 class SearchSweeper(StudySweeper):
-    def __init__(self, params: Mapping | None = None, objectives: Mapping | None = None, seeds: Sequence[int] = (0, 1, 2),
-                 trials: int = 20, batch: int | None = None, sampler: str = "tpe", sampler_seed: int = 0,
-                 storage: str | None = None, study_name: str = "search", heldout: Mapping | None = None) -> None:
-        self.params, self.objectives = dict(params or {}), dict(objectives or {})
-        self.seeds, self.trials, self.batch = [int(s) for s in seeds], int(trials), batch
-        self.sampler_name, self.sampler_seed = sampler, int(sampler_seed)
-        self.storage_spec, self.study_name = storage, study_name
-        held = dict(heldout or {})
-        self.heldout_seeds = [int(s) for s in held.get("seeds") or []]
-        self.heldout_best = int(held.get("best", 3))
+    """``hydra/sweeper=search``: its settings at ``hydra.sweeper.search`` (``config.Search``)."""
+
+    def __init__(self, params: Mapping | None, search: Mapping) -> None:
+        super().__init__(params, "search", Search, search)
 
     # -- before anything runs -------------------------------------------------------------
 
-    def _check(self, space: list[Knob]) -> None:
-        if not space:
-            raise ConfigError("a search needs a space: hydra.sweeper.params or overrides such as "
-                              "treatment.fraction=interval(0.1,0.5)")
-        if not self.objectives:
-            raise ConfigError("a search needs objectives: hydra.sweeper.search.objectives {metric: maximize or minimize}")
-        bad = {m: d for m, d in self.objectives.items() if d not in DIRECTIONS}
-        if bad:
-            raise ConfigError(f"objective directions are maximize or minimize, got {bad}")
-        if self.sampler_name not in SAMPLERS:
-            raise ConfigError(f"hydra.sweeper.search.sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler_name!r}")
-        if not self.seeds or self.trials < 1:
-            raise ConfigError("a search needs seeds (K >= 1) and trials >= 1")
-        if set(self.heldout_seeds) & set(self.seeds):
-            raise ConfigError(f"held-out seeds must be seeds the search never sees; shared: "
-                              f"{sorted(set(self.heldout_seeds) & set(self.seeds))}")
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.settings.seeds)
+
+    @property
+    def objectives(self) -> dict[str, str]:
+        return self.settings.objectives
 
     def _probe(self, fixed: list[str], space: list[Knob]) -> None:
         """Every end of every knob planned (validated) once: an unknown key, or a bound out of its
@@ -82,28 +65,28 @@ class SearchSweeper(StudySweeper):
         import optuna
 
         self.dir.mkdir(parents=True, exist_ok=True)
-        if self.storage_spec in (None, "sqlite"):
+        if self.settings.storage in (None, "sqlite"):
             return f"sqlite:///{(self.dir / 'study.db').resolve()}"
-        if self.storage_spec == "journal":
+        if self.settings.storage == "journal":
             from optuna.storages import JournalStorage
             from optuna.storages.journal import JournalFileBackend
 
             return JournalStorage(JournalFileBackend(str((self.dir / "study.journal").resolve())))
-        return self.storage_spec  # an Optuna storage URL (a shared database)
+        return self.settings.storage  # an Optuna storage URL (a shared database)
 
     def _study(self):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         storage = self._storage()
-        study = optuna.create_study(study_name=self.study_name, storage=storage, load_if_exists=True,
+        study = optuna.create_study(study_name=self.settings.study_name, storage=storage, load_if_exists=True,
                                     directions=[self.objectives[m] for m in self.objectives])
         # a resumed search draws on from where it stopped, not again from the same seed
-        seed = self.sampler_seed + len(study.trials)
+        seed = self.settings.sampler_seed + len(study.trials)
         sampler = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True),
                    "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed),
-                   "random": lambda: optuna.samplers.RandomSampler(seed=seed)}[self.sampler_name]()
-        return optuna.load_study(study_name=self.study_name, storage=storage, sampler=sampler)
+                   "random": lambda: optuna.samplers.RandomSampler(seed=seed)}[self.settings.sampler]()
+        return optuna.load_study(study_name=self.settings.study_name, storage=storage, sampler=sampler)
 
     def sweep(self, arguments: Sequence[str]) -> None:
         import optuna
@@ -111,20 +94,22 @@ class SearchSweeper(StudySweeper):
         from optuna.trial import TrialState
 
         space, fixed = knobs(arguments, self.params)
-        self._check(space)
+        if not space:
+            raise ConfigError("a search needs a space: hydra.sweeper.params or overrides such as "
+                              "treatment.fraction=interval(0.1,0.5)")
         self._probe(fixed, space)
         signals.check()
         distributions = {k.key: CategoricalDistribution(k.choices) if k.choices else
                          (IntDistribution(int(k.low), int(k.high), log=k.log) if k.integer
                           else FloatDistribution(k.low, k.high, log=k.log)) for k in space}
         by_key = {k.key: k for k in space}
-        width = self.batch or self.launcher.workers()
+        trials, width = self.settings.trials, self.settings.batch or self.launcher.workers()
         with taken(self.dir), closing(self.launcher):
             study = self._study()
             OmegaConf.save(self.config, self.dir / "multirun.yaml")
             done = sum(t.state.is_finished() for t in study.trials)
-            say(f"search in {self.dir}: {self.trials} trials x {len(self.seeds)} seeds "
-                f"({self.trials * len(self.seeds)} jobs; {done} trials done), batches of {width}; "
+            say(f"search in {self.dir}: {trials} trials x {len(self.seeds)} seeds "
+                f"({trials * len(self.seeds)} jobs; {done} trials done), batches of {width}; "
                 f"objectives: {', '.join(f'{m} {d}' for m, d in self.objectives.items())}")
             planner = self.planner("trials")
             # trials left unfinished by a stopped run are evaluated first, under their own numbers
@@ -132,7 +117,7 @@ class SearchSweeper(StudySweeper):
             try:
                 while True:
                     finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
-                    left = self.trials - finished - len(pending)
+                    left = trials - finished - len(pending)
                     batch = pending[:width] + [study.ask(distributions)
                                                for _ in range(max(0, min(width - len(pending), left)))]
                     pending = pending[width:]
@@ -141,7 +126,7 @@ class SearchSweeper(StudySweeper):
                     self._evaluate(study, planner, fixed, by_key, batch)
             except BaseException:
                 complete = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
-                say(f"search stopped with {complete} of {self.trials} trials complete; the same command resumes it")
+                say(f"search stopped with {complete} of {trials} trials complete; the same command resumes it")
                 raise
             self._end(study, fixed, by_key)
 
@@ -165,7 +150,7 @@ class SearchSweeper(StudySweeper):
                     ok = False
                     break
                 for m in self.objectives:
-                    per_seed[m].append(metrics_value(r, m))
+                    per_seed[m].append(value(r, m))
             values = [mean(per_seed[m]) for m in self.objectives] if ok else None
             ok = values is not None and not any(math.isnan(v) for v in values)
             # the ledger first: a trial told but not recorded would be lost to the tables
@@ -186,11 +171,11 @@ class SearchSweeper(StudySweeper):
         if not complete:
             return []
         front = sorted(study.best_trials, key=lambda t: (t.values[0], t.number))
-        if len(front) <= self.heldout_best:
+        best = self.settings.heldout.best
+        if len(front) <= best:
             return front
         # spread along the front: its two ends and evenly between
-        at = [round(i * (len(front) - 1) / (self.heldout_best - 1)) for i in range(self.heldout_best)] \
-            if self.heldout_best > 1 else [0]
+        at = [round(i * (len(front) - 1) / (best - 1)) for i in range(best)] if best > 1 else [0]
         return [front[i] for i in dict.fromkeys(at)]
 
     def _end(self, study, fixed, by_key) -> None:
@@ -200,8 +185,8 @@ class SearchSweeper(StudySweeper):
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         failed = sum(t.state == TrialState.FAIL for t in trials)
         record: dict[str, Any] = {
-            "kind": "search", "study_name": self.study_name, "storage": str(self.storage_spec or "sqlite"),
-            "objectives": self.objectives, "seeds": self.seeds, "heldout_seeds": self.heldout_seeds,
+            "kind": "search", "study_name": self.settings.study_name, "storage": str(self.settings.storage or "sqlite"),
+            "objectives": self.objectives, "seeds": self.seeds, "heldout_seeds": list(self.settings.heldout.seeds),
             "space": {k: {"low": v.low, "high": v.high, "integer": v.integer, "log": v.log, "choices": list(v.choices)}
                       for k, v in by_key.items()},
             "fixed": fixed, "trials": len(trials), "complete": len(complete), "failed": failed, "chosen": []}
@@ -212,18 +197,19 @@ class SearchSweeper(StudySweeper):
             sys.exit(1)
         chosen = self._front(study)
         heldout = {}
-        if self.heldout_seeds:
+        held = self.settings.heldout.seeds
+        if held:
             planner = self.planner("heldout")
             regimens = [(f"trial {t.number}", self._overrides(fixed, by_key, t.params)) for t in chosen]
             regimens.append(("start", list(fixed)))  # the regimen as shipped, for comparison
-            H = len(self.heldout_seeds)
-            jobs = {name: [planner.plan(r * H + i, [*o, f"seed={s}"]) for i, s in enumerate(self.heldout_seeds)]
+            H = len(held)
+            jobs = {name: [planner.plan(r * H + i, [*o, f"seed={s}"]) for i, s in enumerate(held)]
                     for r, (name, o) in enumerate(regimens)}
             states = self.run([j for js in jobs.values() for j in js], "held-out seeds")
             for name, js in jobs.items():
                 results = [result(j, states) for j in js]
                 heldout[name] = {"jobs": [j.hash for j in js],
-                                 "per_seed": {m: [metrics_value(r, m) if r else None for r in results]
+                                 "per_seed": {m: [value(r, m) if r else None for r in results]
                                               for m in self.objectives}}
         for t in chosen:
             path = self._write_treatment(t, fixed, by_key)
@@ -267,12 +253,6 @@ class SearchSweeper(StudySweeper):
                   f"treatment={treatment['name']} seed='range(100,110)'\n")
         path.write_text(header + OmegaConf.to_yaml(OmegaConf.create(treatment)))
         return path
-
-
-def metrics_value(r: dict, metric: str) -> float:
-    from .metrics import value
-
-    return value(r, metric)
 
 
 logging.getLogger("optuna").setLevel(logging.WARNING)

@@ -20,14 +20,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from omegaconf import OmegaConf
 
-from ..config import ConfigError
-from ..store import read_json
-from . import metrics, signals
-from .space import Knob, knobs
-from .study import StudySweeper, check_metrics, result, write_json
-from .sweeper import say, taken
-
-METHODS = ("morris", "sobol")
+from ...config import ConfigError, Sensitivity
+from ...launch import signals
+from ...launch.grid import say, taken
+from ...store import read_json
+from .. import metrics
+from ..base import StudySweeper, check_metrics, result, write_json
+from ..space import Knob, knobs
 
 
 def problem(space: list[Knob]) -> dict:
@@ -76,44 +75,35 @@ def values(space: list[Knob], row: np.ndarray) -> list[Any]:
 
 
 class SensitivitySweeper(StudySweeper):
-    def __init__(self, method: str = "morris", params: Mapping | None = None, treatments: Mapping | None = None,
-                 outcomes: Sequence[str] = ("treated.combined",), samples: int = 10, levels: int = 4, seed: int = 0,
-                 first_seed: int = 0, conf_level: float = 0.95, resamples: int = 1000) -> None:
-        self.method, self.params = method, dict(params or {})
-        self.treatments = {t: dict(v or {}) for t, v in (treatments or {}).items()}
-        self.outcomes, self.samples, self.levels = list(outcomes), int(samples), int(levels)
-        self.seed, self.first_seed, self.conf_level, self.resamples = int(seed), int(first_seed), conf_level, int(resamples)
+    """``hydra/sweeper=sensitivity``: its settings at ``hydra.sweeper.sensitivity`` (``config.Sensitivity``)."""
+
+    def __init__(self, params: Mapping | None, sensitivity: Mapping) -> None:
+        super().__init__(params, "sensitivity", Sensitivity, sensitivity)
 
     def _spaces(self, arguments: Sequence[str]) -> tuple[dict[str, list[Knob]], list[str]]:
-        if self.method not in METHODS:
-            raise ConfigError(f"hydra.sweeper.sensitivity.method must be morris or sobol, got {self.method!r}")
-        if not self.treatments:
-            raise ConfigError("a sensitivity study names its treatments: hydra.sweeper.sensitivity.treatments {name: {its knobs}}")
         shared, fixed = knobs(arguments, self.params)
         fixed = [o for o in fixed if not o.startswith("treatment=")]  # each treatment is its own analysis
         spaces = {}
-        for t, own in self.treatments.items():
+        for t, own in self.settings.treatments.items():
             space = shared + knobs([], own)[0]
             if len(space) < 2:
                 raise ConfigError(f"a sensitivity analysis needs at least 2 knobs; {t} has {len(space)}")
             if any(k.choices for k in space):
                 raise ConfigError("a sensitivity knob takes interval() or range(), not choice()")
             spaces[t] = space
-        if self.method == "sobol" and self.samples & (self.samples - 1):
-            raise ConfigError(f"hydra.sweeper.sensitivity.samples must be a power of 2 for Sobol's sequence, got {self.samples}")
         return spaces, fixed
 
     def _jobs(self, spaces, fixed) -> tuple[dict, list]:
         """Every sample point of every treatment, planned (validated); and the plan's jobs."""
-        planner = self.planner("samples")
+        s, planner = self.settings, self.planner("samples")
         plan, all_jobs = {}, []
         for t, space in spaces.items():
             prob = problem(space)
-            X, groups = sample(self.method, prob, self.samples, self.levels, self.seed)
+            X, groups = sample(s.method, prob, s.samples, s.levels, s.seed)
             jobs = []
             for row, g in zip(X, groups):
                 overrides = [*fixed, f"treatment={t}", *(k.override(v) for k, v in zip(space, values(space, row))),
-                             f"seed={self.first_seed + int(g)}"]
+                             f"seed={s.first_seed + int(g)}"]
                 jobs.append(planner.plan(len(all_jobs) + len(jobs), overrides))
             plan[t] = {"space": space, "problem": prob, "X": X, "groups": groups, "jobs": jobs}
             all_jobs += jobs
@@ -137,35 +127,36 @@ class SensitivitySweeper(StudySweeper):
                 + (f"; {unknown}" if missing else ""))
 
     def sweep(self, arguments: Sequence[str]) -> None:
+        s = self.settings
         spaces, fixed = self._spaces(arguments)
         plan, jobs = self._jobs(spaces, fixed)
-        check_metrics(self.outcomes, jobs[0])
+        check_metrics(s.outcomes, jobs[0])
         signals.check()
-        say(f"sensitivity ({self.method}) in {self.dir}: {len(jobs)} jobs ("
-            + ", ".join(f"{t}: {len(p['jobs'])} = {len(set(p['groups']))} x {len(p['space']) + (1 if self.method == 'morris' else 2)}"
+        say(f"sensitivity ({s.method}) in {self.dir}: {len(jobs)} jobs ("
+            + ", ".join(f"{t}: {len(p['jobs'])} = {len(set(p['groups']))} x {len(p['space']) + (1 if s.method == 'morris' else 2)}"
                         for t, p in plan.items()) + "); " + self._estimate(plan))
         with taken(self.dir), closing(self.launcher):
             OmegaConf.save(self.config, self.dir / "multirun.yaml")
             states = self.run(jobs, "samples")
-        record: dict[str, Any] = {"kind": "sensitivity", "method": self.method, "outcomes": self.outcomes,
-                                  "samples": self.samples, "levels": self.levels, "seed": self.seed,
-                                  "conf_level": self.conf_level, "resamples": self.resamples, "fixed": fixed,
+        record: dict[str, Any] = {"kind": "sensitivity", "method": s.method, "outcomes": list(s.outcomes),
+                                  "samples": s.samples, "levels": s.levels, "seed": s.seed,
+                                  "conf_level": s.conf_level, "resamples": s.resamples, "fixed": fixed,
                                   "treatments": {}}
         complete = True
         for t, p in plan.items():
             results = [result(j, states) for j in p["jobs"]]
             entry = {"knobs": [k.key for k in p["space"]], "bounds": p["problem"]["bounds"],
                      "log": [k.log for k in p["space"]], "X": p["X"].tolist(),
-                     "seeds": [self.first_seed + int(g) for g in p["groups"]], "jobs": [j.hash for j in p["jobs"]],
+                     "seeds": [s.first_seed + int(g) for g in p["groups"]], "jobs": [j.hash for j in p["jobs"]],
                      "failed": sum(r is None for r in results), "outcomes": {}}
-            for o in self.outcomes:
+            for o in s.outcomes:
                 Y = np.array([metrics.value(r, o) if r is not None else np.nan for r in results])
                 entry["outcomes"][o] = {"Y": [None if np.isnan(y) else float(y) for y in Y]}
                 if np.isnan(Y).any():
                     complete = False
                     continue
-                entry["outcomes"][o]["indices"] = analyze(self.method, p["problem"], p["X"], Y, self.levels,
-                                                          self.conf_level, self.resamples, self.seed)
+                entry["outcomes"][o]["indices"] = analyze(s.method, p["problem"], p["X"], Y, s.levels,
+                                                          s.conf_level, s.resamples, s.seed)
             record["treatments"][t] = entry
         write_json(self.dir / "sensitivity.json", record)
         for t, entry in record["treatments"].items():
@@ -174,7 +165,7 @@ class SensitivitySweeper(StudySweeper):
                 if idx is None:
                     say(f"{t} {o}: not analysed ({entry['failed']} of its jobs failed)")
                     continue
-                key = "mu_star" if self.method == "morris" else "ST"
+                key = "mu_star" if s.method == "morris" else "ST"
                 ranked = sorted(zip(entry["knobs"], idx[key]), key=lambda kv: -abs(kv[1]))
                 say(f"{t} {o}: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked) + f" ({key})")
         say(f"tables and figures: python -m pruning_lab.aggregate {self.dir}")

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .search import RC  # noqa: E402
+from ..search.tables import RC  # noqa: E402
 
 
 def record(study: Path) -> dict:

@@ -1,4 +1,4 @@
-"""The sweep: expand the overrides, plan every job, then launch the plan and report what it did.
+"""The grid sweep (``hydra/sweeper=grid``): expand the overrides, plan every job, launch the plan, report.
 
 Hydra calls the sweeper with the command line's overrides. Every job is composed and validated
 before anything is written (``plan``), so a typo in the tenth value does not leave nine
@@ -11,10 +11,9 @@ printed ("30 jobs: ran 4, reused 26") and written to ``sweep.status``.
 from __future__ import annotations
 
 import os
-import sys
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from filelock import FileLock, Timeout
 from hydra.core.plugins import Plugins
@@ -26,11 +25,18 @@ from . import signals
 from .launcher import PlanLauncher
 from .overrides import expand
 from .plan import PlannedJob, Planner, new_token
-from .status import JobStatus, report
+from .status import JobStatus, write_sweep_status
 
 SWEEP_LOCK = ".sweep.lock"
 # the sweep's token, for jobs that another launcher runs through the task function
 SWEEP_ENV = "PRUNING_LAB_SWEEP"
+
+
+class SweepFailed(SystemExit):
+    """A sweep in which a job failed: exit status 1, its summary having named the job."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
 
 
 @contextmanager
@@ -69,33 +75,15 @@ def rows(jobs: list[PlannedJob], states: Mapping[int, JobStatus], finished: bool
     return out
 
 
-def run_plan(config, sweep_dir: Path, jobs: list[PlannedJob], launch: Callable, on_stop: Callable = lambda: None
-             ) -> list[JobStatus]:
-    """A planned sweep, run: its directory locked and its config recorded (``multirun.yaml``), its
-    jobs launched (``launch(jobs, states)``), its summary printed and written; every job's status.
-    Stopped (a signal, an error), it reports what it did, after ``on_stop()``, and re-raises."""
-    with taken(sweep_dir):
-        OmegaConf.save(config, sweep_dir / "multirun.yaml")
-        say(f"{len(jobs)} jobs into {sweep_dir}")
-        states: dict[int, JobStatus] = {}
-        try:
-            launch(jobs, states)
-        except BaseException:
-            on_stop()
-            report(sweep_dir, rows(jobs, states, finished=False), finished=False)
-            say(f"results in {sweep_dir}")
-            raise
-        final = rows(jobs, states, finished=True)
-        report(sweep_dir, final, finished=True)
-        say(f"results in {sweep_dir}")
-        return final
+class GridSweeper(Sweeper):
+    """Hydra's basic sweep syntax (lists, ``range()``, ``choice()``, ``glob()``), planned before launch.
 
+    ``jobs``: every job's overrides, given instead of expanded from ``params`` and the command
+    line (the Python API's sweep, ``api.run_sweep``).
+    """
 
-class PlanningSweeper(Sweeper):
-    """Hydra's basic sweep syntax (lists, ``range()``, ``choice()``, ``glob()``), planned before launch."""
-
-    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
-        self.params = dict(params or {})
+    def __init__(self, params: Mapping[str, Any] | None, jobs: Sequence[Sequence[str]] | None = None) -> None:
+        self.params, self.jobs = dict(params or {}), jobs
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.hydra_context, self.config = hydra_context, config
@@ -103,28 +91,37 @@ class PlanningSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: Sequence[str]) -> None:
+        """Plan every job, then, in the locked sweep directory, launch them and report; ``SweepFailed``
+        if one failed. Stopped (a signal, an error), it reports what it did and re-raises."""
         loader = self.hydra_context.config_loader
         planner = Planner(self.config, loader, new_token())
-        jobs = [planner.plan(num, overrides) for num, overrides in enumerate(expand(arguments, self.params, loader))]
+        overrides = self.jobs if self.jobs is not None else expand(arguments, self.params, loader)
+        jobs = [planner.plan(num, list(o)) for num, o in enumerate(overrides)]
         signals.check()  # a Ctrl-C that a library swallowed while the sweep was planned
-        # a second Ctrl-C must not cut the summary short
-        if not all(r.state in ("ran", "reused") for r in run_plan(self.config, planner.sweep_dir, jobs, self.launch,
-                                                                  on_stop=signals.settle)):
-            sys.exit(1)
-
-    def launch(self, jobs: list[PlannedJob], states: dict[int, JobStatus]) -> None:
-        if isinstance(self.launcher, PlanLauncher):
+        self.dir = planner.sweep_dir
+        states: dict[int, JobStatus] = {}
+        with taken(self.dir):
+            OmegaConf.save(self.config, self.dir / "multirun.yaml")
+            say(f"{len(jobs)} jobs into {self.dir}")
             try:
-                self.launcher.launch_plan(jobs, states)
-            finally:
-                self.launcher.close()
-            return
-        # another launcher (Hydra's basic one, say) runs each job through the task function
-        os.environ[SWEEP_ENV] = jobs[0].sweep
-        try:
-            self.launcher.launch([list(j.overrides) for j in jobs], initial_job_idx=0)
-        finally:
-            for j in jobs:
-                st = JobStatus.read(j.dir)
-                if st is not None and st.sweep == j.sweep and st.num == j.num:
-                    states[j.num] = st
+                if isinstance(self.launcher, PlanLauncher):
+                    with closing(self.launcher):
+                        self.launcher.launch_plan(jobs, states)
+                else:  # another launcher (Hydra's basic one, say) runs each job through the task function
+                    os.environ[SWEEP_ENV] = jobs[0].sweep
+                    try:
+                        self.launcher.launch([list(j.overrides) for j in jobs], initial_job_idx=0)
+                    finally:
+                        states.update({j.num: st for j in jobs if (st := JobStatus.read(j.dir)) is not None
+                                       and st.sweep == j.sweep and st.num == j.num})
+            except BaseException:
+                if signals.received() is not None:
+                    signals.settle()  # a second Ctrl-C must not cut the summary short
+                write_sweep_status(self.dir, rows(jobs, states, finished=False), finished=False)
+                say(f"results in {self.dir}")
+                raise
+            final = rows(jobs, states, finished=True)
+            write_sweep_status(self.dir, final, finished=True)
+            say(f"results in {self.dir}")
+        if not all(r.state in ("ran", "reused") for r in final):
+            raise SweepFailed()

@@ -1,9 +1,10 @@
-"""What the adaptive studies share (the regimen search, the sensitivity analysis): they are
-sweepers that generate their jobs as they go and run them on the normal launch path.
+"""What the studies share (the regimen search, the sensitivity analysis): they are sweepers that
+generate their jobs as they go and run them on the normal launch path.
 
 Every job a study asks for is planned and validated as a sweep's job, run by the sweep's
 launcher (its workers, or SLURM), reused from the store when it is there, and shown with the
-same progress; a study reads back only the metrics it steers by (``metrics``).
+same progress; a study reads back only the metrics it steers by (``metrics``). Its settings
+(``hydra.sweeper.search``, ``hydra.sweeper.sensitivity``) are checked by the config schema.
 """
 
 from __future__ import annotations
@@ -11,23 +12,34 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
+from omegaconf import OmegaConf
 
-from ..config import ConfigError
+from ..config import ConfigError, checked
+from ..launch import signals
+from ..launch.grid import rows, say
+from ..launch.launcher import PlanLauncher
+from ..launch.plan import PlannedJob, Planner, new_token
+from ..launch.status import JobStatus, summarize
 from ..store import read_json
-from . import metrics, signals
-from .launcher import PlanLauncher
-from .plan import PlannedJob, Planner, new_token
-from .status import JobStatus, summarize
-from .sweeper import rows, say
+from . import metrics
 
 
 class StudySweeper(Sweeper):
+    """A study over the knobs of ``params`` (and the command line's), with its settings ``given``
+    at ``hydra.sweeper.<key>``, checked as ``schema``."""
+
+    def __init__(self, params: Mapping | None, key: str, schema: type, given: Any) -> None:
+        self.params, self.key, self.schema, self.given = dict(params or {}), key, schema, given
+
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.hydra_context, self.config = hydra_context, config
+        # checked here, where a refusal reaches the command line as it is (Hydra wraps what __init__ raises)
+        given = OmegaConf.to_container(self.given, resolve=True) if OmegaConf.is_config(self.given) else self.given
+        self.settings = checked(self.schema, given, prefix=f"hydra.sweeper.{self.key}")
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
         if not isinstance(self.launcher, PlanLauncher):

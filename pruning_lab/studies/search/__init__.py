@@ -1,0 +1,1 @@
+"""The regimen search: its sweeper (Optuna) and its tables and figure."""

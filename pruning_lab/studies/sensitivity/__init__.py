@@ -1,0 +1,1 @@
+"""The sensitivity analysis: its sweeper (SALib) and its table and figure."""
