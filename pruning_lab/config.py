@@ -42,6 +42,9 @@ Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Int = Annotated[int, Strict()]
 Text = Annotated[str, Strict(), Field(min_length=1)]
 Fraction = Annotated[Float, Field(ge=0, le=1)]
+Sigma = Annotated[Float, Field(ge=0)]  # a noise's or a spread's standard deviation
+Count = Annotated[Int, Field(ge=0)]
+Size = Annotated[Int, Field(ge=1)]
 FIXED = ConfigDict(extra="forbid")
 
 
@@ -54,8 +57,8 @@ class Regrow:
 
     fraction: Annotated[Float, Field(gt=0, le=1)]
     score: Literal["gradient", "random"]
-    batches: Annotated[Int, Field(ge=1)]  # mini-batches over which |gradient| is summed
-    init_std: Annotated[Float, Field(ge=0)]  # regrown weights ~ N(0, init_std^2)
+    batches: Size  # mini-batches over which |gradient| is summed
+    init_std: Sigma  # regrown weights ~ N(0, init_std^2)
     kind: Literal["regrow"] = "regrow"  # the phase's tag, not a setting
 
 
@@ -63,10 +66,10 @@ class Regrow:
 class Train:
     """Masked Adam training; internal noise fades linearly from noise_start to noise_end."""
 
-    epochs: Annotated[Int, Field(ge=0)]
+    epochs: Count
     lr: Annotated[Float, Field(gt=0)]
-    noise_start: Annotated[Float, Field(ge=0)]
-    noise_end: Annotated[Float, Field(ge=0)]
+    noise_start: Sigma
+    noise_end: Sigma
     kind: Literal["train"] = "train"
 
     def sigma(self, epoch: int) -> float:
@@ -95,11 +98,11 @@ Phase = Annotated[Union[Regrow, Train, Modulate], Field(discriminator="kind")]
 @dataclass(frozen=True, config=FIXED)
 class DataConfig:
     centres: Annotated[tuple[tuple[Float, Float], ...], Field(min_length=2)]
-    spread: Annotated[Float, Field(ge=0)]
-    train_size: Annotated[Int, Field(ge=1)]
-    test_size: Annotated[Int, Field(ge=1)]
-    clean_size: Annotated[Int, Field(ge=1)]
-    batch_size: Annotated[Int, Field(ge=1)]
+    spread: Sigma
+    train_size: Size
+    test_size: Size
+    clean_size: Size
+    batch_size: Size
     # the data streams are NumPy RandomState(1000 * seed + 300 at most), seeded with 32 bits
     seed: Annotated[Int, Field(ge=0, le=(2**32 - 301) // 1000)]
 
@@ -107,13 +110,13 @@ class DataConfig:
 @dataclass(frozen=True, config=FIXED)
 class ModelConfig:
     inputs: Literal[2]  # the cluster task is 2-D
-    hidden: Annotated[tuple[Annotated[Int, Field(ge=1)], ...], Field(min_length=1)]
+    hidden: Annotated[tuple[Size, ...], Field(min_length=1)]
     classes: Int
 
 
 @dataclass(frozen=True, config=FIXED)
 class BaselineConfig:
-    epochs: Annotated[Int, Field(ge=0)]
+    epochs: Count
     lr: Annotated[Float, Field(gt=0)]
 
 
@@ -135,16 +138,16 @@ class TreatmentConfig:
 
 @dataclass(frozen=True, config=FIXED)
 class StressConfig:
-    input_sigma: Annotated[Float, Field(ge=0)]
-    internal_sigma: Annotated[Float, Field(ge=0)]
-    profile: tuple[Annotated[Float, Field(ge=0)], ...]
+    input_sigma: Sigma
+    internal_sigma: Sigma
+    profile: tuple[Sigma, ...]
     # the "extreme noise" condition the onset course scores (internal noise only)
-    extreme_sigma: Annotated[Float, Field(ge=0)]
+    extreme_sigma: Sigma
 
 
 @dataclass(frozen=True, config=FIXED)
 class LongitudinalConfig:
-    cycles: Annotated[Int, Field(ge=0)]
+    cycles: Count
     prune_fraction: Fraction
     relapse_threshold: Float
 
@@ -153,7 +156,7 @@ class LongitudinalConfig:
 class OnsetConfig:
     """The treatment's time course: scored every ``every`` epochs (0: not at all)."""
 
-    every: Annotated[Int, Field(ge=0)]
+    every: Count
     response: Annotated[Float, Field(ge=0, le=100)]  # combined-stress accuracy (%) that counts as a response
 
 
@@ -161,7 +164,7 @@ class OnsetConfig:
 class Job:
     """Everything that determines one run's metrics (and nothing that does not)."""
 
-    seed: Annotated[Int, Field(ge=0)]
+    seed: Count
     treatment: TreatmentConfig
     data: DataConfig
     model: ModelConfig
@@ -219,21 +222,21 @@ class Config:
 
 # -- the studies' settings (hydra.sweeper.search, hydra.sweeper.sensitivity) ---------------------
 
-Seeds = tuple[Annotated[Int, Field(ge=0)], ...]
+Seeds = tuple[Count, ...]
 
 
 @dataclass(frozen=True, config=FIXED)
 class Heldout:
     seeds: Seeds  # seeds the search never sees: the chosen regimens are re-run on them
-    best: Annotated[Int, Field(ge=1)]  # how many regimens of the Pareto front are chosen
+    best: Size  # how many regimens of the Pareto front are chosen
 
 
 @dataclass(frozen=True, config=FIXED)
 class Search:
     objectives: Annotated[dict[str, Literal["maximize", "minimize"]], Field(min_length=1)]
     seeds: Annotated[Seeds, Field(min_length=1)]
-    trials: Annotated[Int, Field(ge=1)]
-    batch: Optional[Annotated[Int, Field(ge=1)]]
+    trials: Size
+    batch: Optional[Size]
     sampler: Literal["tpe", "nsga2", "random"]
     sampler_seed: Int
     storage: Optional[Text]
@@ -253,12 +256,12 @@ class Sensitivity:
     method: Literal["morris", "sobol"]
     treatments: Annotated[dict[str, dict[str, Any]], Field(min_length=1)]
     outcomes: Annotated[tuple[Text, ...], Field(min_length=1)]
-    samples: Annotated[Int, Field(ge=1)]
+    samples: Size
     levels: Annotated[Int, Field(ge=2)]
-    seed: Annotated[Int, Field(ge=0)]
-    first_seed: Annotated[Int, Field(ge=0)]
+    seed: Count
+    first_seed: Count
     conf_level: Annotated[Float, Field(gt=0, lt=1)]
-    resamples: Annotated[Int, Field(ge=1)]
+    resamples: Size
 
     @model_validator(mode="after")
     def _sobol_takes_powers_of_two(self) -> Sensitivity:

@@ -82,9 +82,9 @@ def task(cfg: DictConfig) -> JobStatus:
     return status
 
 
-@hydra.main(version_base="1.3", config_path=CONF, config_name="config")
-def app(cfg: DictConfig) -> JobStatus:
-    return task(cfg)
+# Hydra's main: it reads the command line, composes the config and runs ``task`` (a single run) or
+# the sweeper (a multirun)
+app = hydra.main(version_base="1.3", config_path=CONF, config_name="config")(task)
 
 
 def _check_arguments() -> None:
