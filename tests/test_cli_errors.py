@@ -295,6 +295,17 @@ def test_launch_settings_that_cannot_run_are_refused_in_one_line(tmp_path, args,
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_preset_that_chooses_its_study_the_old_way_is_refused_naming_the_new_way(tmp_path):
+    (tmp_path / "presets" / "experiment").mkdir(parents=True)
+    (tmp_path / "presets" / "experiment" / "old.yaml").write_text(
+        "# @package _global_\nhydra:\n  sweeper:\n    study: sensitivity\n")
+    proc = cli("-m", f"hydra.searchpath=[file://{tmp_path / 'presets'}]", "experiment=old", *places(tmp_path / "out"),
+               cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-2000:]
+    assert proc.stderr == "pruning-lab: error: hydra.sweeper.study=sensitivity is now hydra/sweeper=sensitivity\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["presets"]
+
+
 @pytest.mark.e2e
 def test_a_single_run_that_fails_says_so_in_one_line_only(tmp_path):
     """No Hydra line ("Error executing job with overrides") before the project's own."""

@@ -53,9 +53,14 @@ class Refused(BaseException):
 _single: list[PlannedJob] = []
 
 
+def _moved(study: Any) -> Refused:
+    return Refused(f"hydra.sweeper.study={study} is now hydra/sweeper={study}")
+
+
 class CheckRun(Callback):
     """A single run, planned (resolved, validated, its store checked) before Hydra creates its
-    directory: a refused config leaves nothing behind."""
+    directory: a refused config leaves nothing behind. A multirun's preset that chooses its
+    study the old way is refused before Hydra builds the sweeper."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:  # Hydra's run directory, as it names it next (``now`` resolves once per config)
@@ -63,21 +68,27 @@ class CheckRun(Callback):
         except ConfigError as e:
             raise Refused(str(e)) from None
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if "study" in config.hydra.sweeper:
+            raise _moved(config.hydra.sweeper.study)
+
 
 def task(cfg: DictConfig) -> JobStatus:
     """The job of ``cfg`` in Hydra's job directory: a single run's, or one of another launcher's sweep."""
     signals.check()
     hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN:
-        if not hc.verbose:  # per-phase lines go to the job's log file only
-            root = logging.getLogger()
-            for h in [h for h in root.handlers if type(h) is logging.StreamHandler]:
-                root.removeHandler(h)
-        job = planned(cfg, list(hc.overrides.task), Path(hc.runtime.output_dir), hc.job.num, os.environ.get(SWEEP_ENV))
-        return execute(job, log_file=False)  # Hydra writes the job's log itself
-    job = _single.pop()
-    status = execute(job, log_file=False)
-    if status.state == "failed":
+    multirun = hc.mode == RunMode.MULTIRUN
+    if multirun and not hc.verbose:  # per-phase lines go to the job's log file only
+        root = logging.getLogger()
+        for h in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+            root.removeHandler(h)
+    if _single and not multirun:
+        job = _single.pop()
+    else:  # a job of another launcher's sweep (or a run whose config left CheckRun out)
+        job = planned(cfg, list(hc.overrides.task), Path(hc.runtime.output_dir), hc.job.num if multirun else None,
+                      os.environ.get(SWEEP_ENV) if multirun else None)
+    status = execute(job, log_file=False)  # Hydra writes the job's log itself
+    if status.state == "failed" and not multirun:
         raise JobFailed(f"job failed: {status.error} (traceback in {job.dir / 'traceback.txt'})")
     return status
 
@@ -100,8 +111,8 @@ def _check_arguments() -> None:
     parser.error = refuse  # type: ignore[method-assign]
     for override in parser.parse_args().overrides:
         key, _, study = override.lstrip("+~").partition("=")
-        if key == "hydra.sweeper.study":
-            raise ConfigError(f"{override} is now hydra/sweeper={study or 'grid'}")
+        if key == "hydra.sweeper.study":  # Hydra would refuse it as a key the sweeper does not have
+            raise _moved(study)
 
 
 def _quiet_about_interrupts() -> None:
