@@ -18,7 +18,7 @@ from tests.conftest import tiny_job
 
 def test_numerics_mode_is_validated():
     assert tiny_job().numerics == "portable"
-    with pytest.raises(ConfigError, match="numerics must be one of portable, native, got 'fast'"):
+    with pytest.raises(ConfigError, match="numerics must be 'portable' or 'native', got 'fast'"):
         tiny_job("numerics=fast")
 
 
