@@ -42,7 +42,7 @@ Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Int = Annotated[int, Strict()]
 Text = Annotated[str, Strict(), Field(min_length=1)]
 Fraction = Annotated[Float, Field(ge=0, le=1)]
-Sigma = Annotated[Float, Field(ge=0)]  # a noise's or a spread's standard deviation
+Sigma = Annotated[Float, Field(ge=0)]  # a standard deviation (of noise, of the data, of new weights)
 Count = Annotated[Int, Field(ge=0)]
 Size = Annotated[Int, Field(ge=1)]
 FIXED = ConfigDict(extra="forbid")
@@ -334,7 +334,9 @@ WORDS = {"missing": "is missing", "union_tag_not_found": "is missing", "bool_typ
 def _message(error: ValidationError, within: type, raw: Mapping | None, prefix: str) -> str:
     """The first of pydantic's refusals of ``within`` as one line, named by the key at fault as
     the user typed it (``prefix``: the key ``within`` sits at)."""
-    first = error.errors()[0]
+    errors = error.errors()
+    # a misspelt key is also a missing one: the unknown key, with the allowed ones, says more
+    first = next((e for e in errors if e["type"] == "unexpected_keyword_argument"), errors[0])
     kind, ctx, at = first["type"], first.get("ctx") or {}, first["loc"]
     if kind == "value_error":  # a check across fields: its message names them
         return str(ctx["error"])
@@ -343,7 +345,7 @@ def _message(error: ValidationError, within: type, raw: Mapping | None, prefix: 
     loc = tuple(p for i, p in enumerate(at) if not (i and isinstance(at[i - 1], int) and p in PHASES))
     loc = loc[1:] if within is Config and loc[:1] == ("job",) else loc
     if kind == "unexpected_keyword_argument":
-        extra = ", ".join(sorted(e["loc"][-1] for e in error.errors() if e["type"] == kind and e["loc"][:-1] == at[:-1]))
+        extra = ", ".join(sorted(e["loc"][-1] for e in errors if e["type"] == kind and e["loc"][:-1] == at[:-1]))
         owner = within
         for p in at[:-1]:
             if isinstance(p, str):

@@ -21,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from pruning_lab.config import ConfigError, Job, Modulate, Regrow, Train, content_hash, job_hash, resolve, validate
+from pruning_lab.config import (ConfigError, Job, Modulate, Regrow, Search, Sensitivity, Train, checked, content_hash,
+                                job_hash, resolve, validate)
 
 from .conftest import CONF
 
@@ -407,3 +408,30 @@ def test_counts_are_non_negative_integers(good, bad):
         assert read(job(edited(cfg, key, good))) == good
         assert refusal(edited(cfg, key, bad)).startswith(f"{key} must be greater than or equal to 0, got {bad}")
 
+
+
+# -- the studies' settings: conf/hydra/sweeper/*.yaml as shipped, and their refusals -----------------
+
+
+@functools.cache
+def sweeper(kind: str) -> dict:
+    return OmegaConf.to_container(OmegaConf.load(CONF / "hydra" / "sweeper" / f"{kind}.yaml"))[kind]
+
+
+@pytest.mark.parametrize("kind, key, value, message", [
+    ("search", "objectives", {"treated.combined": "up"},
+     "hydra.sweeper.search.objectives.treated.combined must be 'maximize' or 'minimize', got 'up'"),
+    ("search", "heldout", {"seeds": [2, 7], "best": 3}, "held-out seeds must be seeds the search never sees; shared: [2]"),
+    ("search", "trails", 5, "hydra.sweeper.search has unknown key(s) trails; allowed: batch, heldout, objectives,"),
+    ("search", "heldout", {"seeds": [], "bset": 3}, "hydra.sweeper.search.heldout has unknown key(s) bset; allowed: best, seeds"),
+    ("sensitivity", "samples", 6, "hydra.sweeper.sensitivity.samples must be a power of 2 for Sobol's sequence, got 6"),
+    ("sensitivity", "conf_level", 1.0, "hydra.sweeper.sensitivity.conf_level must be less than 1, got 1.0"),
+])
+def test_a_studys_bad_setting_is_refused_naming_it_as_typed(kind, key, value, message):
+    settings = {**sweeper(kind), "objectives": {"treated.combined": "maximize"}} if kind == "search" else \
+        {**sweeper(kind), "method": "sobol", "samples": 8, "treatments": {"ssri": {}}}
+    schema = Search if kind == "search" else Sensitivity
+    checked(schema, settings, prefix=f"hydra.sweeper.{kind}")  # as shipped, with what a study must name
+    with pytest.raises(ConfigError) as e:
+        checked(schema, {**settings, key: value}, prefix=f"hydra.sweeper.{kind}")
+    assert str(e.value).startswith(message)

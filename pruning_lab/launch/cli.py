@@ -63,10 +63,11 @@ class CheckRun(Callback):
     study the old way is refused before Hydra builds the sweeper."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        try:  # Hydra's run directory, as it names it next (``now`` resolves once per config)
-            _single[:] = [planned(config, list(config.hydra.overrides.task), Path(os.path.abspath(config.hydra.run.dir)))]
-        except ConfigError as e:
-            raise Refused(str(e)) from None
+        try:  # in the directory Hydra names next (``now`` resolves once per config)
+            run_dir = Path(os.path.abspath(config.hydra.run.dir))
+            _single[:] = [planned(config, list(config.hydra.overrides.task), run_dir)]
+        except (ConfigError, OmegaConfBaseException) as e:
+            raise Refused(one_line(e)) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if "study" in config.hydra.sweeper:

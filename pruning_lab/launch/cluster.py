@@ -105,30 +105,26 @@ class SubmititLauncher(PlanLauncher):
                     if status is not None:
                         states[pending.pop(task).num] = status
                         progress.ended(status)
-                progress.set_running(sum(_started(j) for j in pending.values()))
+                progress.set_running(sum(j.written() is not None for j in pending.values()))
                 if pending:
                     time.sleep(POLL)
         except BaseException:
             for task in pending:
                 task.cancel(check=False)
-            for task, job in list(pending.items()):
-                reported = _reported(job)  # a job that recorded its end before the signal has ended
-                if reported is not None:
-                    states[pending.pop(task).num] = reported
-            self.stopped([j for j in pending.values() if _started(j)], states)
+            self.stopped([j for j in pending.values() if j.written() is not None], states)
             raise
 
     def _ended(self, task, job: PlannedJob, queue: dict | None, ended_in_queue: set[str]) -> JobStatus | None:
         """The job's end, if it has ended: its own status, or why it has none."""
-        reported = _reported(job)
-        if reported is not None:
-            return reported
+        ended = job.written(ended=True)
+        if ended is not None:
+            return ended
         if self.cluster == "local":
             if not task.done():
                 return None
             try:
                 task.result()
-                return _reported(job) or _failed(job, "ended without a result")
+                return job.written(ended=True) or _failed(job, "ended without a result")
             except Exception as e:  # submitit's report of a job that died or raised
                 return _failed(job, _submitit_error(e))
         if queue is None or queue.get(task.job_id) not in QUEUE_ENDED | {"GONE"}:
@@ -148,17 +144,6 @@ class SlurmLauncher(SubmititLauncher):
 
 class SubmititLocalLauncher(SubmititLauncher):
     cluster = "local"
-
-
-def _reported(job: PlannedJob) -> JobStatus | None:
-    """The ending the job wrote in its directory, if it has written one (this sweep's)."""
-    st = JobStatus.read(job.dir)
-    return st if st is not None and st.ended and st.sweep == job.sweep and st.num == job.num else None
-
-
-def _started(job: PlannedJob) -> bool:
-    st = JobStatus.read(job.dir)
-    return st is not None and st.sweep == job.sweep and st.num == job.num
 
 
 def _failed(job: PlannedJob, error: str) -> JobStatus:

@@ -65,7 +65,9 @@ class PlanLauncher(Launcher):
 
     @staticmethod
     def stopped(running: list[PlannedJob], states: dict[int, JobStatus]) -> None:
-        """The sweep was stopped: the jobs still running are marked interrupted, in their directories too."""
+        """The sweep was stopped: the jobs still running are marked interrupted, in their directories
+        too; a job that wrote its ending before the stop keeps it (it ended, unseen yet)."""
         for j in running:
-            states[j.num] = j.status("interrupted")
-            states[j.num].write(j.dir)
+            states[j.num] = j.written(ended=True) or j.status("interrupted")
+            if states[j.num].state == "interrupted":
+                states[j.num].write(j.dir)

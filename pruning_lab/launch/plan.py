@@ -49,6 +49,13 @@ class PlannedJob:
         return JobStatus(self.num, list(self.overrides), state, sweep=self.sweep, pid=os.getpid(),
                          hash=self.hash, treatment=self.job.treatment.name, seed=self.job.seed, **extra)
 
+    def written(self, ended: bool = False) -> JobStatus | None:
+        """The status this job (of this sweep) wrote in its directory, if it has written one
+        (``ended``: only the one it writes when it ends)."""
+        st = JobStatus.read(self.dir)
+        mine = st is not None and st.sweep == self.sweep and st.num == self.num
+        return st if mine and (st.ended or not ended) else None
+
 
 def new_token() -> str:
     """A sweep's token, which every status it writes carries."""
