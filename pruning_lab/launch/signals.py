@@ -15,6 +15,8 @@ from contextlib import contextmanager
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _received: int | None = None  # the first signal; the process ends by it, whatever comes after
 _armed = False  # raise at once, or (while the CLI's modules load) only remember
+_deferred = False  # inside ``held``: ``Interrupted`` waits for the block's end
+_pending = False  # a signal came inside ``held``
 
 
 class Interrupted(KeyboardInterrupt):
@@ -24,12 +26,15 @@ class Interrupted(KeyboardInterrupt):
 
 
 def _on_signal(signum: int, frame) -> None:
-    global _received
+    global _received, _pending
     if _received is None:
         _received = signum
     # raised once per cleanup: a second Ctrl-C does not cut the first one's cleanup short
     if _armed and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
-        raise Interrupted
+        if _deferred:
+            _pending = True
+        else:
+            raise Interrupted
 
 
 def install(armed: bool) -> None:
@@ -63,13 +68,21 @@ def settle() -> None:
 
 @contextmanager
 def held():
-    """Hold the stop signals back in this thread; a process or thread started meanwhile
-    inherits the mask, and this thread receives them when the block ends."""
+    """Hold the stop signals back in the main thread until the block ends: a process or thread
+    started meanwhile inherits the mask, and ``Interrupted`` is raised at the end, not halfway.
+    Not only the mask: a signal that another thread takes has its handler run in this one,
+    which would cut short what the block does (a worker spawned, its start-up data not yet sent)."""
+    global _deferred, _pending
     old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    outer, _deferred = _deferred, True
     try:
         yield
     finally:
+        _deferred = outer
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    if _pending and not outer:
+        _pending = False
+        raise Interrupted
 
 
 def ignore() -> None:
