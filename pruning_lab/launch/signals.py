@@ -3,7 +3,8 @@
 A signal raises ``Interrupted`` in the main thread; the launch path cleans up on its way out
 (workers stopped, statuses written, the summary printed) and the CLI exits 128 + the signal's
 number. Where a library swallows the exception (Hydra turns one that lands while it composes
-into another error), the launch path's own checkpoints (``check``) raise it again.
+into another error), the launch path's own checkpoints (``check``) raise it again. The CLI's last
+line says whether the run keeps any result (``kept``): a job that ran, or one reused from the store.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _received: int | None = None  # the first signal; the process ends by it, whatever comes after
 _armed = False  # raise at once, or (while the CLI's modules load) only remember
+_kept = False  # a job of this run has ended with its result stored (ran, or reused)
 _deferred = False  # inside ``held``: ``Interrupted`` waits for the block's end
 _pending = False  # a signal came inside ``held``
 
@@ -48,6 +50,17 @@ def install(armed: bool) -> None:
 def received() -> int | None:
     """The stop signal this process received, if any."""
     return _received
+
+
+def kept(states) -> None:
+    """Note the jobs of ``states`` (statuses) that ended with a stored result: stopped now, the run keeps them."""
+    global _kept
+    _kept = _kept or any(s.state in ("ran", "reused") for s in states)
+
+
+def any_kept() -> bool:
+    """Whether a job of this run ended with its result stored."""
+    return _kept
 
 
 def check() -> None:

@@ -69,11 +69,11 @@ def rows(jobs: list[PlannedJob], states: Mapping[int, JobStatus], finished: bool
     return out
 
 
-def run_plan(config, sweep_dir: Path, jobs: list[PlannedJob], launch: Callable, on_stop: Callable = lambda: None
+def run_plan(config, sweep_dir: Path, jobs: list[PlannedJob], launch: Callable, on_end: Callable = lambda: None
              ) -> list[JobStatus]:
     """A planned sweep, run: its directory locked and its config recorded (``multirun.yaml``), its
-    jobs launched (``launch(jobs, states)``), its summary printed and written; every job's status.
-    Stopped (a signal, an error), it reports what it did, after ``on_stop()``, and re-raises."""
+    jobs launched (``launch(jobs, states)``), its summary printed and written, after ``on_end()``
+    however it ends; every job's status. Stopped (a signal, an error), it reports what it did and re-raises."""
     with taken(sweep_dir):
         OmegaConf.save(config, sweep_dir / "multirun.yaml")
         say(f"{len(jobs)} jobs into {sweep_dir}")
@@ -81,10 +81,11 @@ def run_plan(config, sweep_dir: Path, jobs: list[PlannedJob], launch: Callable, 
         try:
             launch(jobs, states)
         except BaseException:
-            on_stop()
+            on_end()
             report(sweep_dir, rows(jobs, states, finished=False), finished=False)
             say(f"results in {sweep_dir}")
             raise
+        on_end()
         final = rows(jobs, states, finished=True)
         report(sweep_dir, final, finished=True)
         say(f"results in {sweep_dir}")
@@ -107,9 +108,10 @@ class PlanningSweeper(Sweeper):
         planner = Planner(self.config, loader, new_token())
         jobs = [planner.plan(num, overrides) for num, overrides in enumerate(expand(arguments, self.params, loader))]
         signals.check()  # a Ctrl-C that a library swallowed while the sweep was planned
-        # a second Ctrl-C must not cut the summary short
+        # the ending is decided before the summary: a signal after it neither cuts it short nor
+        # changes the exit status
         if not all(r.state in ("ran", "reused") for r in run_plan(self.config, planner.sweep_dir, jobs, self.launch,
-                                                                  on_stop=signals.settle)):
+                                                                  on_end=signals.settle)):
             sys.exit(1)
 
     def launch(self, jobs: list[PlannedJob], states: dict[int, JobStatus]) -> None:
