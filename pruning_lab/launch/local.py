@@ -26,7 +26,7 @@ from collections import deque
 
 from ..config import ConfigError
 from . import signals
-from .job import describe, execute
+from .job import describe, execute, settle
 from .launcher import PlanLauncher
 from .plan import PlannedJob
 from .progress import Progress
@@ -158,7 +158,10 @@ class LocalLauncher(PlanLauncher):
                 stopping.append(handed)
             for job, executor in stopping:
                 executor.shutdown(wait=True, kill_workers=True)
-            self.stopped([job for job, _ in stopping], states)
+            # a job that stored its result before it could report it has ended: as a rerun would reuse it
+            ended = {job.num: st for job, _ in stopping if (st := settle(job)) is not None}
+            states.update(ended)
+            self.stopped([job for job, _ in stopping if job.num not in ended], states)
             self.close()
             raise
 
