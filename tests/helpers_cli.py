@@ -105,7 +105,8 @@ def start(*args: str, cwd: Path = ROOT, log: Path, env: dict | None = None) -> s
 
 class Holds:
     """Points where the processes of a CLI started with ``env`` stop until released
-    (tests/hold/sitecustomize.py): ``job-<num>`` (about to compute), ``worker``, ``summary``."""
+    (tests/hold/sitecustomize.py): ``job-<num>`` (about to compute), ``stored-<num>`` (its result
+    stored, not yet reported), ``worker``, ``summary``."""
 
     def __init__(self, root: Path, *points: str, base: dict | None = None) -> None:
         self.root = root

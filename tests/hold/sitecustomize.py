@@ -7,6 +7,7 @@ process that reaches point P while ``<dir>/P`` exists writes ``<dir>/P.<pid>`` a
 ``<dir>/P`` is removed, or until it is killed. The points:
 
 - ``job-<num>``: job <num> about to compute, its status "running" and its store lock taken;
+- ``stored-<num>``: job <num> with its result in the store, before it reports it;
 - ``worker``: a local worker process starting, before its initializer;
 - ``summary``: the launcher, its sweep's final summary printed and written.
 
@@ -64,6 +65,18 @@ def _protocol(module) -> None:
     module.run = held_run
 
 
+def _store(module) -> None:
+    result_of = module.Store.result_of
+
+    @functools.wraps(result_of)
+    def held_result_of(*args, **kwargs):
+        out = result_of(*args, **kwargs)
+        reach(f"stored-{_job[0]}")
+        return out
+
+    module.Store.result_of = held_result_of
+
+
 def _local(module) -> None:
     starts = module._worker_starts
 
@@ -76,7 +89,7 @@ def _local(module) -> None:
 
 
 PATCHES = {"pruning_lab.launch.status": _status, "pruning_lab.sim.protocol": _protocol,
-           "pruning_lab.launch.local": _local}
+           "pruning_lab.store": _store, "pruning_lab.launch.local": _local}
 
 
 class _Patcher:
