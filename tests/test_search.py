@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +78,9 @@ def test_a_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
         wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers to go")
     finally:
         stop_group(proc)
+        # the resource trackers died with the group: the launcher's semaphores are the test's to unlink
+        for semaphore in Path("/dev/shm").glob(f"sem.loky-{proc.pid}-*"):
+            semaphore.unlink()
     before = ledger(study)
     again = cli(*args, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
