@@ -68,14 +68,15 @@ def environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
 
 
-def cli(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd: Path = ROOT, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """``python -m pruning_lab.run *args`` in ``cwd``, its output captured. Forked from a zygote
-    (the same code, its imports made once) unless the environment changed since the zygote
-    started: what the package reads as it loads would then differ."""
+    (the same code, its imports made once) unless the environment (``env``, else this process's)
+    differs from the zygote's: what the package reads as it loads would then differ."""
+    env = environment() if env is None else env
     if not _zygote or _zygote[0].proc.poll() is not None:
         _zygote[:] = [Zygote()]
-    if _zygote[0].env != environment():
-        return subprocess.run(command(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if _zygote[0].env != env:
+        return subprocess.run(command(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     return _zygote[0].run(args, cwd, timeout)
 
 
@@ -96,10 +97,49 @@ def sweep(tmp: Path, *args: str, launcher: str = "hydra.launcher.n_jobs=2") -> s
     return cli("-m", *args, *TINY, *places(tmp), launcher)
 
 
-def start(*args: str, cwd: Path = ROOT, log: Path) -> subprocess.Popen:
+def start(*args: str, cwd: Path = ROOT, log: Path, env: dict | None = None) -> subprocess.Popen:
     """The CLI in its own process group (so a test can signal the sweep and all its workers)."""
     return subprocess.Popen(command(*args), cwd=cwd, stdout=open(log.with_suffix(".out"), "w"),
-                            stderr=open(log.with_suffix(".err"), "w"), start_new_session=True)
+                            stderr=open(log.with_suffix(".err"), "w"), start_new_session=True, env=env)
+
+
+class Holds:
+    """Points where the processes of a CLI started with ``env`` stop until released
+    (tests/hold/sitecustomize.py): ``job-<num>`` (about to compute), ``stored-<num>`` (its result
+    stored, not yet reported), ``worker``, ``summary``."""
+
+    def __init__(self, root: Path, *points: str, base: dict | None = None) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        for point in points:
+            (root / point).touch()
+        base = environment() if base is None else base
+        path = [str(Path(__file__).with_name("hold")), *filter(None, [base.get("PYTHONPATH")])]
+        self.env = {**base, "PYTHONPATH": os.pathsep.join(path), "PRUNING_LAB_TEST_HOLD": str(root)}
+
+    def held(self, point: str) -> list[int]:
+        """The processes waiting at ``point`` (or that did)."""
+        return [int(p.suffix[1:]) for p in self.root.glob(f"{point}.*")]
+
+    def wait(self, point: str, proc: subprocess.Popen | None = None, timeout: float = 120) -> int:
+        """Wait until a process is held at ``point`` (``proc`` still running); its pid."""
+
+        def reached():
+            assert proc is None or proc.poll() is None, f"the run ended before reaching {point}"
+            return (self.held(point) or [None])[0]
+
+        return wait_for(reached, timeout, f"a process held at {point}")
+
+    def release(self, point: str) -> None:
+        (self.root / point).unlink()
+
+
+def held_sweep(tmp: Path, args: list[str], *points: str, workers: int = 2, log: str = "sweep"
+               ) -> tuple[Holds, subprocess.Popen]:
+    """The sweep ``args`` (outputs under ``tmp``) in its own process group, its processes held at ``points``."""
+    holds = Holds(tmp / "holds", *points)
+    proc = start(*args, *places(tmp), f"hydra.launcher.n_jobs={workers}", log=tmp / log, env=holds.env)
+    return holds, proc
 
 
 def summary(text: str) -> str:

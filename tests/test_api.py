@@ -111,3 +111,14 @@ def test_the_documented_python_examples_run(tmp_path, monkeypatch):
     report = namespace["report"]
     assert report.title == "Study report: Ketamine-like, SSRI-like, Neurosteroid-like"
     assert (out / "report" / "report.html").is_file() and (out / "report" / "figures" / "profile.png").is_file()
+
+
+def test_a_sweep_from_python_leaves_ctrl_c_to_the_caller(tmp_path):
+    """A notebook's kernel interrupt is SIGINT: after a sweep it must still raise KeyboardInterrupt."""
+    import signal
+
+    import pruning_lab
+
+    before = signal.getsignal(signal.SIGINT)
+    pruning_lab.sweep({"seed": [0]}, overrides=TINY, store=tmp_path / "store", sweep_dir=tmp_path / "sweep", n_jobs=1)
+    assert signal.getsignal(signal.SIGINT) is before

@@ -12,7 +12,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from .conftest import CONF, ROOT, TINY
-from .helpers_cli import alive, command, places, start, statuses, stop_group, summary, valid_results, wait_for
+from .helpers_cli import (Holds, alive, command, places, start, statuses, stop_group, summary, valid_results,
+                          wait_for)
 
 # submitit's local executor runs the cluster launcher's whole path (about 30 s of CPU): kept out of
 # make test, in make test-slurm (beside the real SLURM) and make test-all
@@ -126,12 +127,12 @@ def compose_config() -> dict:
 
 @CLUSTER_PATH
 def test_ctrl_c_under_submitit_local_stops_its_jobs_and_exits_130(tmp_path):
-    args = ["-m", "baseline.epochs=1,300", *(a for a in TINY if not a.startswith("baseline.epochs")),
-            *places(tmp_path), "hydra/launcher=slurm_local"]
-    proc = start(*args, log=tmp_path / "sweep")
+    args = ["-m", "seed=0,1", *TINY, *places(tmp_path), "hydra/launcher=slurm_local"]
+    holds = Holds(tmp_path / "holds", "job-1")  # job #1 runs until it is stopped
+    proc = start(*args, log=tmp_path / "sweep", env=holds.env)
     try:
-        wait_for(lambda: statuses(tmp_path / "sweep").get(0, {}).get("state") == "ran"
-                 and statuses(tmp_path / "sweep").get(1, {}).get("state") == "running", what="job #1 running")
+        holds.wait("job-1", proc)
+        wait_for(lambda: statuses(tmp_path / "sweep").get(0, {}).get("state") == "ran", what="job #0 done")
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 130
         wait_for(lambda: not alive(proc.pid), timeout=20, what="the submitit jobs to exit")

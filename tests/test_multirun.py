@@ -138,13 +138,15 @@ def test_hydras_sweep_syntax_runs_through_the_cli(tmp_path):
 
 @pytest.mark.e2e
 def test_a_second_sweep_into_a_busy_sweep_dir_is_refused_and_the_first_reports_its_own_jobs(tmp_path):
-    from .helpers_cli import TRIVIAL, places, start, statuses, stop_group, summary, wait_for
+    from .helpers_cli import TRIVIAL, Holds, places, start, stop_group, summary
 
     args = ["-m", *TRIVIAL, "seed=range(4)", *places(tmp_path), "hydra.launcher.n_jobs=1"]
-    first = start(*args, log=tmp_path / "first")
+    holds = Holds(tmp_path / "holds", "job-0")  # the first sweep runs until the second has been refused
+    first = start(*args, log=tmp_path / "first", env=holds.env)
     try:
-        wait_for(lambda: statuses(tmp_path / "sweep"), what="the first sweep's first job")
+        holds.wait("job-0", first)
         second = cli(*args, cwd=ROOT)
+        holds.release("job-0")
         assert first.wait(timeout=120) == 0
     finally:
         stop_group(first)
@@ -161,16 +163,18 @@ def test_jobs_run_the_config_validated_at_launch_not_conf_as_it_is_later(tmp_pat
     """conf/ is read once: a job that starts after conf/ changed still runs the launch-time config."""
     import shutil
 
-    from .helpers_cli import TRIVIAL, places, start, stop_group, summary, wait_for
+    from .helpers_cli import TRIVIAL, Holds, places, start, stop_group, summary
 
     conf = tmp_path / "conf"
     shutil.copytree(ROOT / "conf", conf)
     args = ["-m", *TRIVIAL, "seed=range(3)", *places(tmp_path), "hydra.launcher.n_jobs=1", f"--config-dir={conf}"]
-    proc = start(*args, log=tmp_path / "sweep")
+    holds = Holds(tmp_path / "holds", "job-0")  # jobs #1 and #2 start after the edit
+    proc = start(*args, log=tmp_path / "sweep", env=holds.env)
     try:
-        wait_for(lambda: (tmp_path / "sweep" / "multirun.yaml").exists(), what="the sweep to start")
+        holds.wait("job-0", proc)
         none = conf / "treatment" / "none.yaml"
         none.write_text(none.read_text().replace("name: none", "name: edited"))
+        holds.release("job-0")
         assert proc.wait(timeout=120) == 0, (tmp_path / "sweep.err").read_text()[-3000:]
     finally:
         stop_group(proc)

@@ -9,13 +9,14 @@ import os
 import signal
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 
 import pruning_lab
 
 from .conftest import ROOT
-from .helpers_cli import alive, assert_refused_before_any_job, cli, command, start, stop_group, wait_for
+from .helpers_cli import Holds, alive, assert_refused_before_any_job, cli, command, start, stop_group, wait_for
 
 # a tiny network: a ketamine-like job in about half a second once its worker is up
 SMALL = ["treatment=ketamine", "longitudinal=none", "baseline.epochs=2", "model.hidden=[32,32]", "data.train_size=500",
@@ -65,15 +66,21 @@ def test_a_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
     args = search(tmp_path, "treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: maximize}",
                   "hydra.sweeper.search.trials=6", "hydra.sweeper.search.seeds=[0,1]", "hydra.sweeper.search.batch=2")
     study = tmp_path / "study"
-    proc = start(*args, log=tmp_path / "first")
+    # the second batch's jobs (trials 2 and 3, two seeds each) never end: the kill finds the search
+    # with two trials told and two asked
+    holds = Holds(tmp_path / "holds", *(f"job-{n}" for n in range(4, 8)))
+    proc = start(*args, log=tmp_path / "first", env=holds.env)
     try:
-        wait_for(lambda: (study / "trials.jsonl").exists() and len(ledger(study)) >= 2, timeout=300,
-                 what="two trials told")
+        holds.wait("job-4", proc, timeout=300)
+        assert sorted(ledger(study)) == [0, 1]
         os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its workers, as a lost node
         proc.wait()
         wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers to go")
     finally:
         stop_group(proc)
+        # the resource trackers died with the group: the launcher's semaphores are the test's to unlink
+        for semaphore in Path("/dev/shm").glob(f"sem.loky-{proc.pid}-*"):
+            semaphore.unlink()
     before = ledger(study)
     again = cli(*args, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]

@@ -14,7 +14,7 @@ import pytest
 from pruning_lab.store import Store
 
 from .conftest import compose_job
-from .helpers_cli import ROOT, command, places, statuses, summary, valid_results, wait_for
+from .helpers_cli import ROOT, Holds, command, places, statuses, summary, valid_results, wait_for
 from .helpers_slurm import Cluster, install
 
 pytestmark = pytest.mark.slurm
@@ -24,8 +24,6 @@ SMALL = ["model.hidden=[32,32,16]", "baseline.epochs=3", "longitudinal.cycles=2"
          "data.train_size=1000", "data.test_size=400", "data.clean_size=200"]
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.mem_gb=1"]
 TREATMENTS = "treatment=ketamine,ssri,neurosteroid"
-# courses long enough that the cancelled task is still training when KillWait (2 s) ends, on an idle machine too
-LONGER = ["treatment.epochs=300"]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +45,9 @@ def sweep_command(tmp: Path, *args: str) -> list[str]:
     return command("-m", *SMALL, *args, *places(tmp), *SLURM)
 
 
-def launch(cluster: Cluster, tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(sweep_command(tmp, *args), cwd=ROOT, env=cluster.env, capture_output=True, text=True,
+def launch(cluster: Cluster, tmp: Path, *args: str, timeout: float = 600, env: dict | None = None
+           ) -> subprocess.CompletedProcess:
+    return subprocess.run(sweep_command(tmp, *args), cwd=ROOT, env=env or cluster.env, capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -94,11 +93,12 @@ def test_a_sweep_runs_as_an_array_and_a_rerun_reuses_it(cluster, tmp_path):
 
 def test_a_task_cancelled_past_the_grace_period_is_the_only_one_redone(cluster, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = subprocess.Popen(sweep_command(tmp_path, TREATMENTS, "seed=2", *LONGER), cwd=ROOT, env=cluster.env,
+    holds = Holds(tmp_path / "holds", "job-1", base=cluster.env)  # job #1 never ends on its own
+    proc = subprocess.Popen(sweep_command(tmp_path, TREATMENTS, "seed=2"), cwd=ROOT, env=holds.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        running = wait_for(lambda: statuses(sweep_dir).get(1, {}).get("state") == "running", 300, "job #1 to start")
-        assert running
+        holds.wait("job-1", proc, timeout=300)
+        assert statuses(sweep_dir)[1]["state"] == "running"
         victim = array_tasks(sweep_dir)[1]
         # the job ignores SLURM's SIGTERM (submitit logs and bypasses it): SIGKILL ends it KillWait later
         cluster.run("scancel", victim)
@@ -115,10 +115,10 @@ def test_a_task_cancelled_past_the_grace_period_is_the_only_one_redone(cluster, 
     assert summary(out) == "3 jobs: ran 2, reused 0, failed 1", out[-3000:]
     assert "failed: #1 treatment=ssri: ended without a result (state CANCELLED)" in err
     stored = valid_results(tmp_path / "store")
-    cancelled = compose_job("treatment=ssri", "seed=2", *SMALL, *LONGER).hash
+    cancelled = compose_job("treatment=ssri", "seed=2", *SMALL).hash
     assert len(stored) == 2 and cancelled not in stored
 
-    again = launch(cluster, tmp_path, TREATMENTS, "seed=2", *LONGER)
+    again = launch(cluster, tmp_path, TREATMENTS, "seed=2")
     assert again.returncode == 0, again.stderr[-3000:]
     assert summary(again.stdout) == "3 jobs: ran 1, reused 2"
     after = valid_results(tmp_path / "store")
@@ -129,9 +129,11 @@ def test_a_task_cancelled_past_the_grace_period_is_the_only_one_redone(cluster, 
 def test_a_task_past_its_time_limit_is_requeued_once(cluster, tmp_path):
     # SLURM signals a task signal_delay_s before its limit, up to 30 s earlier still (here 15 to
     # 45 s after it starts, once it has set up submitit's handler); submitit requeues it
-    # max_num_timeout (1) times. The job never ends on its own.
-    done = launch(cluster, tmp_path, "baseline.epochs=100000", "hydra.launcher.timeout_min=1",
-                  "hydra.launcher.signal_delay_s=15", "seed=3")
+    # max_num_timeout (1) times. The job never ends on its own: it is held, each time it runs.
+    holds = Holds(tmp_path / "holds", "job-0", base=cluster.env)
+    done = launch(cluster, tmp_path, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=15", "seed=3",
+                  env=holds.env)
+    assert holds.held("job-0")  # it was held, not slow
     assert done.returncode == 1, done.stderr[-3000:]
     assert summary(done.stdout) == "1 jobs: ran 0, reused 0, failed 1"
     assert "timed-out too many times" in done.stderr

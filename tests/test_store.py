@@ -20,7 +20,7 @@ from pruning_lab.sim.protocol import baseline_config
 from pruning_lab.store import BaselineCache, Corrupt, ReadOnlyStore, ResultStore, Store, atomic_write, dump_json, sha256
 
 from .conftest import ROOT, TINY, tiny_job
-from .helpers_cli import command, leftovers, summary, valid_results
+from .helpers_cli import Holds, command, leftovers, statuses, summary, valid_results, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -236,27 +236,45 @@ def test_a_failed_write_leaves_neither_a_file_nor_a_temporary(tmp_path):
 def test_two_sweeps_at_once_store_one_valid_result_per_job(tmp_path):
     """Sweeps (ssri, ketamine) and (ssri, neurosteroid) of seed 0 share a store and start together.
 
-    Both begin with the same job at the same moment; the basic launcher keeps each sweep to
-    one process, so the two sweeps are the only two processes.
+    Both begin with the same job. Whichever takes its lock first is held there, about to compute
+    it, until the other is seen waiting for that lock; the basic launcher keeps each sweep to one
+    process, so the two sweeps are the only two processes.
     """
     store = tmp_path / "store"
-    procs = []
+    holds = Holds(tmp_path / "holds", "job-0")
+    procs = {}
     for name, treatments in (("a", "ssri,ketamine"), ("b", "ssri,neurosteroid")):
         args = ["-m", f"treatment={treatments}", *TINY, f"paths.store={store}",
                 f"hydra.sweep.dir={tmp_path / name}", "hydra/launcher=basic"]
-        procs.append(subprocess.Popen(command(*args), cwd=ROOT, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-    outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
-        assert p.returncode == 0, err[-3000:]
+        procs[name] = subprocess.Popen(command(*args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True, env=holds.env)
+    try:
+        computing = holds.wait("job-0")
+        (first,) = [n for n, p in procs.items() if p.pid == computing]
+        (second,) = set(procs) - {first}
+        wait_for(lambda: "waiting for another process that is building" in log_of(tmp_path / second, 0),
+                 what=f"sweep {second} waiting for the job sweep {first} computes")
+        holds.release("job-0")
+        outs = {n: p.communicate(timeout=300) for n, p in procs.items()}
+    finally:
+        for p in procs.values():
+            p.kill()
+            p.wait()
+    for name, (out, err) in outs.items():
+        assert procs[name].returncode == 0, err[-3000:]
     results = valid_results(store)  # raises on any damaged file
     assert sorted(r["treatment"] for r in results.values()) == ["ketamine", "neurosteroid", "ssri"]
     assert not leftovers(store)
     # the shared job was computed once: one sweep ran it, the other waited and reused it
-    counts = [summary(out) for out, _ in outs]
-    ran = sum(int(re.search(r"ran (\d+)", c).group(1)) for c in counts)
-    assert ran == 3, counts
+    assert summary(outs[first][0]) == "2 jobs: ran 2, reused 0"
+    assert summary(outs[second][0]) == "2 jobs: ran 1, reused 1"
     assert len(list((store / "baselines").glob("*.pt"))) == 1  # one seed, one baseline
+
+
+def log_of(sweep_dir: Path, num: int) -> str:
+    """Job ``num``'s log in ``sweep_dir``, so far."""
+    st = statuses(sweep_dir).get(num)
+    return (st["dir"] / "run.log").read_text() if st and (st["dir"] / "run.log").exists() else ""
 
 
 def test_temporaries_of_writes_cut_short_are_cleared_by_the_next_builder(job, stored):

@@ -89,6 +89,7 @@ def task(cfg: DictConfig) -> JobStatus:
         job = planned(cfg, list(hc.overrides.task), Path(hc.runtime.output_dir), hc.job.num if multirun else None,
                       os.environ.get(SWEEP_ENV) if multirun else None)
     status = execute(job, log_file=False)  # Hydra writes the job's log itself
+    signals.kept([status])
     if status.state == "failed" and not multirun:
         raise JobFailed(f"job failed: {status.error} (traceback in {job.dir / 'traceback.txt'})")
     return status
@@ -131,8 +132,9 @@ def _ending(e: BaseException, full_trace: bool) -> tuple[int, str] | None:
     """The exit status and one line for ``e``; None to let it through (exits, full traces)."""
     stopped = signals.received()
     if stopped is not None:  # whatever the signal interrupted, it ends the same way
-        return signals.exit_code(stopped), (f"{ENDINGS[stopped]}; finished results are kept, "
-                                            f"run the same command to resume")
+        what = ENDINGS[stopped]
+        return signals.exit_code(stopped), (f"{what}; finished results are kept, run the same command to resume"
+                                            if signals.any_kept() else f"{what} before any result; nothing to keep")
     if isinstance(e, SystemExit) or (full_trace and not isinstance(e, JobFailed)):
         return None
     if isinstance(e, JobFailed):

@@ -115,11 +115,13 @@ class GridSweeper(Sweeper):
                         states.update({j.num: st for j in jobs if (st := JobStatus.read(j.dir)) is not None
                                        and st.sweep == j.sweep and st.num == j.num})
             except BaseException:
-                if signals.received() is not None:
-                    signals.settle()  # a second Ctrl-C must not cut the summary short
+                signals.settle()  # a second Ctrl-C must not cut the summary short
                 write_sweep_status(self.dir, rows(jobs, states, finished=False), finished=False)
                 say(f"results in {self.dir}")
                 raise
+            # the ending is decided before the summary: a signal after it neither cuts it short
+            # nor changes the exit status
+            signals.settle()
             final = rows(jobs, states, finished=True)
             write_sweep_status(self.dir, final, finished=True)
             say(f"results in {self.dir}")

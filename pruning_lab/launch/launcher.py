@@ -13,6 +13,7 @@ from typing import Sequence
 from hydra.core.utils import JobReturn, JobStatus as HydraJobStatus
 from hydra.plugins.launcher import Launcher
 
+from . import signals
 from .job import settle
 from .plan import PlannedJob, Planner, new_token
 from .progress import Progress
@@ -51,6 +52,7 @@ class PlanLauncher(Launcher):
                 self.start(todo, states, progress)
         finally:
             progress.close()
+            signals.kept(states.values())
 
     def close(self) -> None:
         """Let go of what the engine keeps between batches (a study's workers)."""

@@ -7,6 +7,11 @@ and the sweep goes on with a fresh worker. Workers start with the stop signals h
 ignore them: a Ctrl-C in the terminal reaches the whole process group, and it is the launcher's
 to handle (it kills the workers, marks their jobs interrupted and reports the sweep). Each
 worker also watches its parent, so a launcher killed outright does not leave it computing.
+
+loky's and multiprocessing's resource trackers (processes that unlink the workers' semaphores
+if their owner dies) are started with the stop signals held back too, and keep SIGHUP held for
+good: they ignore only SIGINT and SIGTERM themselves, and one killed by a closed terminal's SIGHUP
+would be restarted amid the cleanup, with a warning and a traceback for each semaphore.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections import deque
 
 from ..config import ConfigError
 from . import signals
-from .job import execute, failure
+from .job import execute, failure, settle
 from .launcher import PlanLauncher
 from .plan import PlannedJob
 from .progress import Progress
@@ -60,13 +65,38 @@ def death(error: BaseException) -> str:
     return f"its worker process exited with status {code}"
 
 
+# the resource trackers' own warnings, off: the only one they give is that they cleaned up after
+# a launcher killed outright (SIGKILL), which is their work done, and would reach the terminal
+# after the shell prompt. A semaphore they fail to unlink still gets its traceback.
+TRACKER_WARNINGS = "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker"
+
+
+def trackers() -> None:
+    """Start loky's and multiprocessing's resource trackers, if they are not running, with the
+    stop signals held: they keep SIGHUP held (they set SIGINT and SIGTERM to ignored themselves)."""
+    # loky's tracker is public in its backend only (joblib re-exports none); the workers need it
+    from joblib.externals.loky.backend import resource_tracker as loky_tracker
+
+    previous = os.environ.get("PYTHONWARNINGS")
+    with signals.held():
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [previous, TRACKER_WARNINGS]))
+        try:
+            # multiprocessing's unblocks SIGINT and SIGTERM in this thread as it ends (Python 3.11):
+            # started before a worker, it leaves the block in ``submit`` alone
+            multiprocessing.resource_tracker.ensure_running()
+            loky_tracker.ensure_running()
+        finally:
+            if previous is None:
+                del os.environ["PYTHONWARNINGS"]
+            else:
+                os.environ["PYTHONWARNINGS"] = previous
+
+
 def worker():
     """A one-process loky executor: a worker of its own."""
     from joblib.externals.loky import ProcessPoolExecutor
 
-    # multiprocessing's resource tracker unblocks the stop signals in the thread that starts
-    # it: started first, it leaves the block in ``submit`` alone
-    multiprocessing.resource_tracker.ensure_running()
+    trackers()  # before the executor's semaphores register with loky's
     return ProcessPoolExecutor(1, initializer=_worker_starts, initargs=(os.getpid(),))
 
 
@@ -96,12 +126,14 @@ class LocalLauncher(PlanLauncher):
         queue = deque(todo)
         idle = self.idle
         running: dict = {}  # future -> (job, its executor)
+        handed = None  # (job, executor) being handed to a worker: a signal may land before its future is kept
         try:
             while queue or running:
                 while queue and len(running) < self.n_jobs:
                     job = queue.popleft()
-                    executor = idle.pop() if idle else worker()
-                    running[submit(executor, execute, job)] = (job, executor)
+                    handed = (job, idle.pop() if idle else worker())
+                    running[submit(handed[1], execute, job)] = handed
+                    handed = None
                 progress.set_running(len(running))
                 signals.check()
                 done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
@@ -121,9 +153,15 @@ class LocalLauncher(PlanLauncher):
                     states[job.num] = status
                     progress.ended(status)
         except BaseException:
-            for job, executor in running.values():
+            stopping = list(running.values())
+            if handed is not None and handed not in stopping:
+                stopping.append(handed)
+            for job, executor in stopping:
                 executor.shutdown(wait=True, kill_workers=True)
-            self.stopped([job for job, _ in running.values()], states)
+            # a job that stored its result before it could report it has ended: as a rerun would reuse it
+            ended = {job.num: st for job, _ in stopping if (st := settle(job)) is not None}
+            states.update(ended)
+            self.stopped([job for job, _ in stopping if job.num not in ended], states)
             self.close()
             raise
 
