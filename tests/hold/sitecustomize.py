@@ -36,7 +36,7 @@ def reach(point: str) -> None:
 
 
 def _status(module) -> None:
-    write, report = module.JobStatus.write, module.report
+    write, report = module.JobStatus.write, module.write_sweep_status
 
     @functools.wraps(write)
     def noted_write(self, job_dir):
@@ -46,12 +46,11 @@ def _status(module) -> None:
 
     @functools.wraps(report)
     def held_report(sweep_dir, rows, finished):
-        everyone_ok = report(sweep_dir, rows, finished)
+        report(sweep_dir, rows, finished)
         if finished:
             reach("summary")
-        return everyone_ok
 
-    module.JobStatus.write, module.report = noted_write, held_report
+    module.JobStatus.write, module.write_sweep_status = noted_write, held_report
 
 
 def _protocol(module) -> None:
