@@ -1,8 +1,9 @@
 """The one config schema: what a composed config must hold, as frozen pydantic dataclasses.
 
 Hydra composes YAML and every default lives in ``conf/``: the schema declares each key's type and
-bounds and sets no value itself, so a train phase without internal noise says so
-(``noise_start: 0.0, noise_end: 0.0``) and every treatment names its label. ``validate`` turns
+bounds and sets no value itself, with one exception: a train phase's internal noise is off unless
+it names it (``noise_start``, ``noise_end``), as the protocol trains every phase but the SSRI-like
+ones, because a phase is an item of a list and Hydra gives list items no defaults. ``validate`` turns
 the composed, resolved config into a ``Config`` (the ``Job`` that determines the result, plus how
 to run it) or refuses it with a one-line ``ConfigError`` naming the key at fault: the key the user
 typed, when a value reached its field through an interpolation (``${treatment.damping}``,
@@ -64,12 +65,12 @@ class Regrow:
 
 @dataclass(frozen=True, config=FIXED)
 class Train:
-    """Masked Adam training; internal noise fades linearly from noise_start to noise_end."""
+    """Masked Adam training; internal noise fades linearly from noise_start to noise_end (off unless given)."""
 
     epochs: Count
     lr: Annotated[Float, Field(gt=0)]
-    noise_start: Sigma
-    noise_end: Sigma
+    noise_start: Sigma = 0.0
+    noise_end: Sigma = 0.0
     kind: Literal["train"] = "train"
 
     def sigma(self, epoch: int) -> float:

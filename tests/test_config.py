@@ -334,16 +334,17 @@ def test_a_value_at_the_edge_of_its_range_is_accepted(base, treatment, key, valu
 
 
 def test_no_default_hides_in_the_code_every_key_is_written_in_conf(base):
-    """A train phase without noise, a treatment without a label, any other key left out: refused,
-    named as typed (conf/ writes them all, so the schema sets no value of its own)."""
-    for key in (f"{P0}.score", f"{P0}.batches", f"{P0}.init_std", f"{P1}.noise_start", f"{P1}.noise_end",
-                f"{P2}.activation", "treatment.maintenance.0.noise_start", "treatment.label", "stress.profile",
+    """A treatment without a label, any key left out: refused, named as typed (conf/ writes them
+    all, so the schema sets no value of its own but a train phase's noise: off unless given)."""
+    for key in (f"{P0}.score", f"{P0}.batches", f"{P0}.init_std",
+                f"{P2}.activation", "treatment.label", "stress.profile",
                 "stress.extreme_sigma", "data.centres"):
         typed = key.replace(".phases.", ".phases[").replace(".maintenance.", ".maintenance[").replace(".noise", "].noise")
         typed = typed.replace(".score", "].score").replace(".batches", "].batches").replace(".init_std", "].init_std")
         typed = typed.replace(".activation", "].activation")
         assert refusal(edited(base["direct"], key, DELETE)) == f"{typed} is missing"
-    assert refusal(edited(base["ssri"], "treatment.phases.0.noise_end", DELETE)) == "treatment.phases[0].noise_end is missing"
+    quiet = validate(*resolve(edited(edited(base["direct"], f"{P1}.noise_start", DELETE), f"{P1}.noise_end", DELETE)))
+    assert quiet.job.treatment.phases[1] == Train(15, 5e-4, 0.0, 0.0)
     for key in ("engine", "engine_sparse_from", "force", "paths"):
         assert refusal(edited(base["ketamine"], key, DELETE)) == f"{key} is missing"
 

@@ -44,7 +44,7 @@ OVERRIDES = [
     " {kind: regrow, fraction: 0.5, score: gradient, batches: 5, init_std: 0.03},"
     " {kind: train, epochs: 1, lr: 5.0e-4, noise_start: 0.5, noise_end: 0.2},"
     " {kind: modulate, damping: 0.7, activation: tanh},"
-    " {kind: train, epochs: 1, lr: 5.0e-4, noise_start: 0.0, noise_end: 0.0}]",
+    " {kind: train, epochs: 1, lr: 5.0e-4}]",
     "treatment.maintenance=[{kind: train, epochs: 1, lr: 5.0e-4, noise_start: 0.3, noise_end: 0.3}]",
 ]
 
