@@ -23,7 +23,8 @@ from pydantic_core import PydanticCustomError
 
 from . import numerics
 
-SCHEMA = "pruning-lab/result/1"
+# 2: a result records its arm and each treatment knob's phase keys (store.READABLE: 1 is read too)
+SCHEMA = "pruning-lab/result/2"
 # How internal noise is drawn (sim/noise.py). Not a setting, but it determines every result that
 # uses noise, so it is part of each job's hash: results drawn under another definition are
 # recomputed, never reused. Change it whenever noise.py's numbers change.
@@ -354,8 +355,9 @@ class Config:
     job: Job
     force: bool  # recompute even when the store holds a valid result
     store: Any  # paths.store as given; the store checks it (store.check_root)
-    # the treatment's knobs as typed (treatment.damping), whose values its phases take: the
-    # names a reader of the result knows them by (not part of the job: the phases are)
+    # the treatment's knobs as typed (treatment.damping), each with its value and the phase keys
+    # it feeds (knob_record): the names a reader of the result knows them by (not part of the
+    # job: the phases are)
     knobs: dict = field(default_factory=dict)
 
 
@@ -502,4 +504,19 @@ def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
         raise ConfigError(f"force {e.context['message']}") from None
     treatment = cfg.get("treatment") or {}
     knobs = {f"treatment.{k}": v for k, v in treatment.items() if k not in {f.name for f in fields(TreatmentConfig)}}
-    return Config(job, force, (cfg.get("paths") or {}).get("store"), knobs)
+    return Config(job, force, (cfg.get("paths") or {}).get("store"), knob_record(knobs, raw.get("treatment")))
+
+
+def knob_record(knobs: Mapping[str, Any], treatment: Any) -> dict[str, dict]:
+    """Each knob of ``knobs`` (``{"treatment.epochs": 15}``) with its value and the phase keys written
+    as its ``${treatment.epochs}`` in ``treatment`` as written (``treatment.phases.1.epochs``): what
+    a result records, so that its reader names its columns without ``conf/``."""
+    from .tree import leaves, reference
+
+    fed: dict[str, list[str]] = {k: [] for k in knobs}
+    for group in ("phases", "maintenance"):
+        node = treatment.get(group) if isinstance(treatment, Mapping) else None
+        for key, v in leaves(node or [], f"treatment.{group}"):
+            if reference(v) in fed:
+                fed[reference(v)].append(key)
+    return {k: {"value": v, "phase_keys": fed[k]} for k, v in knobs.items()}

@@ -12,15 +12,12 @@ from scipy.special import expit
 
 import pruning_lab
 from pruning_lab.analysis import published as pub
-from pruning_lab.analysis import study
-from pruning_lab.analysis.load import knob_columns, knob_map, load_results, read_results
-from pruning_lab.analysis.report import report
+from pruning_lab.analysis import stats, study
+from pruning_lab.analysis.legacy import knob_map, upgrade
+from pruning_lab.analysis.load import load_results, read_results
+from pruning_lab.analysis.sections import report
 
 from .test_aggregate import ROOT, configs, ev, result, write  # noqa: F401  (configs: a fixture)
-
-NEURO_KNOBS = {"treatment.damping": 0.7, "treatment.activation": "tanh", "treatment.epochs": 10,
-               "treatment.lr": 0.0005, "treatment.maintenance_epochs": 10}
-
 
 def damping(v):
     return lambda c: c["treatment"]["phases"][0].__setitem__("damping", v)
@@ -50,7 +47,6 @@ def test_a_result_s_knobs_name_its_columns_everywhere(configs, tmp_path):
     for seed in range(2):
         for v in (0.6, 0.7):
             r = result(configs, seed, "neurosteroid", edit=damping(v), treated=ev(80.0 + 10 * v))
-            r["knobs"] = {**NEURO_KNOBS, "treatment.damping": v}
             write(tmp_path / "sweep" / f"n{v}_{seed}" / "result.json", r)
     frame = load_results(tmp_path / "sweep")
     assert "treatment.damping" in frame and not [c for c in frame.columns if "phases" in c]
@@ -87,15 +83,16 @@ def test_a_knob_feeding_two_phases_of_other_names_keeps_each_its_own():
     assert knob_map("random_regrowth")["treatment.phases.0.batches"] == "treatment.score_batches"
 
 
-def test_knobs_of_a_treatment_without_a_yaml(tmp_path):
-    flat = {"treatment.name": "gone", "treatment.phases.0.epochs": 5, "treatment.phases.0.lr": 0.1,
-            "treatment.maintenance.0.epochs": 3, "model.hidden": "[8]"}
-    # no file and no knobs: the phase keys stay
-    assert knob_columns(flat, "gone", None, tmp_path) == flat
-    # knobs: each replaces the phase keys of its name and value
-    got = knob_columns(flat, "gone", {"treatment.epochs": 5, "treatment.maintenance_epochs": 3}, tmp_path)
-    assert got == {"treatment.name": "gone", "treatment.phases.0.lr": 0.1, "model.hidden": "[8]",
-                   "treatment.epochs": 5, "treatment.maintenance_epochs": 3}
+def test_knobs_of_a_schema_1_treatment_without_a_yaml(tmp_path):
+    old = {"treatment": "gone", "config": {"treatment": {"name": "gone", "phases": [{"epochs": 5, "lr": 0.1}],
+                                                         "maintenance": [{"epochs": 3}]}, "model": {"hidden": [8]}}}
+    # no file and no knobs: no knob takes a phase key
+    assert upgrade(old, tmp_path)["knobs"] == {}
+    # knobs: each takes the phase keys of its name and value
+    got = upgrade({**old, "knobs": {"treatment.epochs": 5, "treatment.maintenance_epochs": 3}}, tmp_path)
+    assert got["arm"] == "gone"
+    assert got["knobs"] == {"treatment.epochs": {"value": 5, "phase_keys": ["treatment.phases.0.epochs"]},
+                            "treatment.maintenance_epochs": {"value": 3, "phase_keys": ["treatment.maintenance.0.epochs"]}}
 
 
 def test_a_treatment_yaml_written_after_a_first_read_is_read_again(tmp_path):
@@ -228,7 +225,7 @@ def test_holm_over_every_value_and_the_count_that_differ():
                               one(80.0, 5.0, row="c", arm="neurosteroid")])
     summary = pd.DataFrame([ours(88.0, 5.0), ours(81.0, 5.0, arm="ketamine"), ours(85.4, 5.0, arm="neurosteroid")])
     comp = pub.compare(published, summary)
-    assert comp["p_holm"].tolist() == pytest.approx(pub.holm(comp["p"].to_numpy()).tolist())
+    assert comp["p_holm"].tolist() == pytest.approx(stats.holm(comp["p"].to_numpy()).tolist())
     assert comp["differs"].tolist() == [True, False, False]
     # 85.4 vs 80: p < 0.05 alone, not after Holm over three
     assert comp.loc[2, "p"] < 0.05 < comp.loc[2, "p_holm"]
@@ -251,19 +248,19 @@ def test_the_chance_of_a_2_se_miss():
     assert row["p_outside"] == pytest.approx(2 * st.t.sf((2 * se + 0.05) / se, df))
     assert 0.045 < row["p_outside"] < 0.07        # about 5%: a t with ~17 df beyond 2 SE
     # two counts of seeds at one rate, every outcome enumerated; checked against a simulation
-    p = pub.count_chance_outside(2, 10, 3, 10)
+    p = stats.count_chance_outside(2, 10, 3, 10)
     rng = np.random.default_rng(0)
     ka, kb = rng.binomial(10, 0.25, 200_000), rng.binomial(10, 0.25, 200_000)
     se_k = np.sqrt(ka / 10 * (1 - ka / 10) / 10 + kb / 10 * (1 - kb / 10) / 10)
     assert p == pytest.approx(np.mean(np.abs(ka - kb) > 2 * se_k * 10 + 1e-9), abs=0.003)
-    assert pub.count_chance_outside(0, 10, 0, 10) == 0.0
+    assert stats.count_chance_outside(0, 10, 0, 10) == 0.0
 
 
 def test_the_expected_number_of_misses_and_its_range():
-    expected, lo, hi = pub.misses_by_chance([0.05] * 83)
+    expected, lo, hi = stats.misses_by_chance([0.05] * 83)
     assert expected == pytest.approx(4.15)
     assert (lo, hi) == (st.binom.ppf(0.025, 83, 0.05), st.binom.ppf(0.975, 83, 0.05))
-    assert pub.misses_by_chance([0.5, 0.5, math.nan]) == (1.0, 0, 2)
+    assert stats.misses_by_chance([0.5, 0.5, math.nan]) == (1.0, 0, 2)
 
 
 def test_the_verdict_groups_the_misses_by_arm(tmp_path):
@@ -276,19 +273,20 @@ def test_the_verdict_groups_the_misses_by_arm(tmp_path):
     summary["sd"] = summary["sd_sample"]
     shifted = summary["arm"].eq("ssri") & summary["metric"].isin(["combined", "profile", "final"])
     summary.loc[shifted, "mean"] += 30
+    from pruning_lab.analysis.arms import Layout
     from pruning_lab.analysis.document import Report
-    from pruning_lab.analysis.report import verdict_section
+    from pruning_lab.analysis.sections import verdict_section
 
     comp = pub.compare(published, summary)
     rep = Report("t")
-    verdict_section(rep, comp, 2, None)
+    verdict_section(rep, comp, 2, None, Layout(labels={"ketamine": "Ketamine-like", "ssri": "SSRI-like"}))
     md = rep.markdown()
     tested = comp[comp["p"].notna()]
     assert f"**{int(tested['differs'].sum())} of {len(tested)} published values differ" in md
     by_arm = [b.frame for b in rep.blocks if b.kind == "frame"][0].set_index("Arm")
     assert by_arm.loc["SSRI-like", "Differ after Holm"] == by_arm.loc["SSRI-like", "Outside 2 SE"] == str(shifted.sum())
     assert by_arm.loc["Ketamine-like", "Differ after Holm"] == "0"
-    assert by_arm.loc["Untreated", "Differ after Holm"] == "0"
+    assert by_arm.loc["Untreated (pruned)", "Differ after Holm"] == "0"
 
 
 # -- dose-response fits ---------------------------------------------------------------------------
@@ -376,4 +374,4 @@ def test_the_best_arm_against_the_runner_up_paired_by_seed(configs, tmp_path):
     assert comb["p"] == pytest.approx(st.ttest_rel(ket, neu).pvalue)
     drop = t.loc["Acute relapse drop (pp)"]            # lower is better
     assert (drop["best"], drop["runner_up"]) == ("Ketamine-like", "Neurosteroid-like")
-    assert t["p_holm"].tolist() == pytest.approx(pub.holm(t["p"].to_numpy()).tolist())
+    assert t["p_holm"].tolist() == pytest.approx(stats.holm(t["p"].to_numpy()).tolist())

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"report: {import_module(f'.{module}', __package__).write(args.dir, args.out or args.dir)}")
             return 0
-    from .report import build
+    from .sections import build
 
     out = args.out or args.dir
     results = read_results(args.dir)
