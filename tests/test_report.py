@@ -195,6 +195,28 @@ def test_the_report_shows_inline_and_saves_md_html_tables_and_figures(configs, t
     assert page.count("<img") == page.count('src="data:image/png;base64,') == len(rep.figures)
 
 
+def test_the_page_renders_the_markdown_and_shows_raw_html_as_text():
+    """A label or a file name with HTML in it is shown, not run; the report's own Markdown is rendered."""
+    from pruning_lab.analysis.document import Report
+
+    rep = Report("Study of <b>mine</b>")
+    rep.heading("Data quality")
+    rep.text("**2 file(s) skipped**: `bad<1>.json` <script>alert(1)</script>")
+    rep.bullets(["first", ("second", ["_nested_ <i>x</i>"])])
+    rep.frame(pd.DataFrame({"Differs": ["**yes**"], "p": ["<0.001"]}))
+    page = rep.html()
+    assert "<script>" not in page and "<b>mine" not in page and "<i>x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<title>Study of &lt;b&gt;mine&lt;/b&gt;</title>" in page
+    assert "<p><strong>2 file(s) skipped</strong>: <code>bad&lt;1&gt;.json</code>" in page
+    assert '<h2 id="data-quality">Data quality</h2>' in page
+    assert "<li>second<ul><li><em>nested</em> &lt;i&gt;x&lt;/i&gt;</li></ul></li>" in page
+    assert "<td><strong>yes</strong></td><td>&lt;0.001</td>" in page
+    # report.md is the Markdown as written, one blank line after each block
+    assert rep.markdown() == ("# Study of <b>mine</b>\n\n## Data quality\n\n**2 file(s) skipped**: `bad<1>.json` "
+                              "<script>alert(1)</script>\n\n- first\n- second\n  - _nested_ <i>x</i>\n\n"
+                              "| Differs   | p      |\n|:----------|:-------|\n| **yes**   | <0.001 |\n")
+
+
 # -- the reproduction verdict -------------------------------------------------------------------------
 
 
