@@ -1,7 +1,8 @@
-"""Results of schema 1 (``pruning-lab/result/1``), which do not record their arm or which phase
-keys their knobs feed: read as they always were, each phase key named by the knob that today's
-``conf/treatment/<name>.yaml`` writes there (``${treatment.epochs}``), or, without that file, by
-the knob of its name and value that the result recorded.
+"""Results of schema 1 (``pruning-lab/result/1``), which record their knobs' values (most of them)
+but neither their arm nor which phase keys each knob fed: read as they always were. A phase key
+goes to the knob that today's ``conf/treatment/<name>.yaml`` writes there (``${treatment.epochs}``)
+where the result recorded that knob, else to the recorded knob of its name and value; a result
+that recorded no knob takes today's file's knobs, with the values of the phase keys they feed.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ from ..tree import leaves, reference
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
-def upgrade(result: dict, conf: Path = CONF) -> dict:
-    """A schema-1 result with the record schema 2 keeps (``arm``; ``knobs``: each knob's value and
-    the phase keys it feeds), as its treatment's YAML tells it today."""
-    flat = dict(leaves(result["config"], into_lists=False))
+def upgrade(result: dict, conf: Path | None = None) -> dict:
+    """A schema-1 result with the record schema 2 keeps: ``arm`` (its treatment) and ``knobs``
+    (each knob's value and the phase keys it feeds), from ``conf`` (the repository's) as it is today."""
     values = result.get("knobs") if isinstance(result.get("knobs"), dict) else {}
-    fed = knob_map(result["treatment"], conf)
-    if fed is None and values:
-        fed = {p: k for k in values for p in flat if _named_alike(p, k) and flat[p] == values[k]}
+    fed = knob_map(result["treatment"], conf or CONF) or {}
     knobs = {k: {"value": v, "phase_keys": []} for k, v in values.items()}
-    for p, k in (fed or {}).items():
-        if p in flat:
+    for p, v in leaves(result["config"], into_lists=False):
+        k = fed.get(p)
+        if values and k not in values:
+            k = next((k for k in values if _named_alike(p, k) and values[k] == v), None)
+        if k is not None:
             # a knob the result did not record takes the value of the first phase key it feeds
-            knobs.setdefault(k, {"value": flat[p], "phase_keys": []})["phase_keys"].append(p)
+            knobs.setdefault(k, {"value": v, "phase_keys": []})["phase_keys"].append(p)
     return {**result, "arm": result["treatment"], "knobs": knobs}
 
 
