@@ -101,7 +101,8 @@ def test_a_result_of_schema_1_is_read_and_labelled_as_before(configs, tmp_path):
     (tmp_path / "conf" / "treatment" / "ssri.yaml").write_text(
         (ROOT / "conf" / "treatment" / "ssri.yaml").read_text().replace("treatment.epochs", "treatment.steps"))
     renamed = legacy.upgrade(as_schema_1(r), conf=tmp_path / "conf")["knobs"]
-    assert renamed["treatment.epochs"]["phase_keys"] == ["treatment.phases.0.epochs"] and "treatment.steps" not in renamed
+    assert renamed["treatment.epochs"]["phase_keys"] == ["treatment.phases.0.epochs"]
+    assert "treatment.steps" not in renamed
     # one that recorded no knob takes today's file's
     bare = legacy.upgrade(as_schema_1(r, values=False), conf=tmp_path / "conf")["knobs"]
     assert bare["treatment.steps"] == {"value": 10, "phase_keys": ["treatment.phases.0.epochs"]}
@@ -139,8 +140,9 @@ def test_results_keep_their_labels_after_conf_changes(tmp_path, monkeypatch):
     monkeypatch.setattr(legacy, "CONF", conf)   # where the reader of schema 1 reads today's treatment files
 
     def tidy(sweep: str) -> pd.DataFrame:
-        assert aggregate([str(tmp_path / sweep), "--out", str(tmp_path / f"{sweep}_out"), "--no-figures", "--quiet"]) == 0
-        return pd.read_csv(tmp_path / f"{sweep}_out" / "tidy.csv")
+        out = tmp_path / f"{sweep}_out"
+        assert aggregate([str(tmp_path / sweep), "--out", str(out), "--no-figures", "--quiet"]) == 0
+        return pd.read_csv(out / "tidy.csv")
 
     ran = tidy("first")
     assert "treatment.epochs" in ran and "treatment.steps" not in ran and not [c for c in ran if ".phases." in c]
@@ -152,4 +154,5 @@ def test_results_keep_their_labels_after_conf_changes(tmp_path, monkeypatch):
     assert set(old.loc[old["treatment"] == "ssri", "label"]) == {"SSRI-like"}
     ssri_rows = old[old["treatment"] == "ssri"]
     assert ssri_rows["treatment.steps"].notna().all() and ssri_rows["treatment.epochs"].isna().all()
-    assert checked(json.loads((tmp_path / "again" / "0_ketamine_s0" / "result.json").read_bytes()))["schema"] == SCHEMA_1
+    copy = tmp_path / "again" / "0_ketamine_s0" / "result.json"
+    assert checked(json.loads(copy.read_bytes()))["schema"] == SCHEMA_1

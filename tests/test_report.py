@@ -13,7 +13,7 @@ from scipy.special import expit
 import pruning_lab
 from pruning_lab.analysis import published as pub
 from pruning_lab.analysis import stats, study
-from pruning_lab.analysis.legacy import knob_map, upgrade
+from pruning_lab.analysis.legacy import knob_map
 from pruning_lab.analysis.load import load_results, read_results
 from pruning_lab.analysis.sections import report
 
@@ -73,26 +73,14 @@ def rep_protocol(md: str) -> list[list[str]]:
 
 
 def test_a_knob_feeding_two_phases_of_other_names_keeps_each_its_own():
-    """The bridge's phase 1 epochs are bridge_epochs, its phase 3 epochs are epochs: the YAML says
-    which, the keys' names alone would not."""
+    """Schema 1's reader: the bridge's phase 1 epochs are bridge_epochs, its phase 3 epochs are
+    epochs: the YAML says which, the keys' names alone would not."""
     m = knob_map("neurosteroid_bridge_ssri")
     assert m["treatment.phases.1.epochs"] == "treatment.bridge_epochs"
     assert m["treatment.phases.3.epochs"] == "treatment.epochs"
     assert m["treatment.maintenance.0.noise_end"] == "treatment.noise_end"
     # random_regrowth is ketamine's file with its own score: its knobs come through the defaults list
     assert knob_map("random_regrowth")["treatment.phases.0.batches"] == "treatment.score_batches"
-
-
-def test_knobs_of_a_schema_1_treatment_without_a_yaml(tmp_path):
-    old = {"treatment": "gone", "config": {"treatment": {"name": "gone", "phases": [{"epochs": 5, "lr": 0.1}],
-                                                         "maintenance": [{"epochs": 3}]}, "model": {"hidden": [8]}}}
-    # no file and no knobs: no knob takes a phase key
-    assert upgrade(old, tmp_path)["knobs"] == {}
-    # knobs: each takes the phase keys of its name and value
-    got = upgrade({**old, "knobs": {"treatment.epochs": 5, "treatment.maintenance_epochs": 3}}, tmp_path)
-    assert got["arm"] == "gone"
-    assert got["knobs"] == {"treatment.epochs": {"value": 5, "phase_keys": ["treatment.phases.0.epochs"]},
-                            "treatment.maintenance_epochs": {"value": 3, "phase_keys": ["treatment.maintenance.0.epochs"]}}
 
 
 def test_a_treatment_yaml_written_after_a_first_read_is_read_again(tmp_path):

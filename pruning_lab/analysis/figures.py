@@ -26,7 +26,8 @@ from matplotlib.text import Text
 
 from . import dose, response
 from .arms import Layout, arm_keys, infer, select_arm
-from .measures import ARMS, BASELINE_ARMS, CLEAN, COMBINED, DOSE, NOISE_AXIS, OFF_DRUG, OFF_DRUG_STYLE, ON_DRUG, STANDARD, ranked, style
+from .measures import (ARMS, BASELINE_ARMS, CLEAN, COMBINED, DOSE, NOISE_AXIS, OFF_DRUG, OFF_DRUG_STYLE, ON_DRUG,
+                       STANDARD, ranked, style)
 
 WIDTH = 3.5  # inches: one journal column
 DPI = 300

@@ -104,8 +104,8 @@ def _missing_fields(obj: dict) -> list[str]:
     if not isinstance(obj.get("arm", ""), str):
         bad.append("arm")
     knobs = obj.get("knobs", {})
-    if not (isinstance(knobs, dict) and all(isinstance(r, dict) and "value" in r and isinstance(r.get("phase_keys"), list)
-                                            for r in knobs.values())):
+    if not (isinstance(knobs, dict) and all(isinstance(r, dict) and "value" in r
+                                            and isinstance(r.get("phase_keys"), list) for r in knobs.values())):
         bad.append("knobs")
     return bad
 

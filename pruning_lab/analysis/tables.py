@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .arms import Layout
+from .arms import Layout, arm_keys, select_arm
 from .load import xkey
-from .measures import BASELINE_ARMS, CLEAN, COMBINED, EVALUATION, NOISE_LEVELS, OFF_DRUG, ON_DRUG, STANDARD, order_key, rank
+from .measures import (BASELINE_ARMS, CLEAN, COMBINED, EVALUATION, NOISE_LEVELS, OFF_DRUG, ON_DRUG, STANDARD, order_key,
+                       rank)
 
 DASH = "—"
 
@@ -229,7 +230,8 @@ def state_dependence(look: Lookup) -> Table:
         cols.append(Col(f"Extreme σ={xe:g} (%)", "profile", xe))
     modulated = {arm for g in look.groups() for arm, _ in look.rows(g, "off_drug")}
     return row_table("state_dependence", "State dependence: modulated treatments on and off drug (mean ± SD)",
-                     look, [("treated", f" ({ON_DRUG})"), ("off_drug", f" ({OFF_DRUG})"), ("off_minus_on", ": off − on")],
+                     look, [("treated", f" ({ON_DRUG})"), ("off_drug", f" ({OFF_DRUG})"),
+                            ("off_minus_on", ": off − on")],
                      cols, "Off − on is the paired per-seed change (pp) when the modulation is removed "
                      "from the same weights.", include=lambda arm, section: arm in modulated)
 
@@ -237,15 +239,11 @@ def state_dependence(look: Lookup) -> Table:
 # -- longitudinal tables: one line per cycle, one column per treatment ---------------------------
 
 
-def _arm_columns(look: Lookup, g: tuple) -> list[tuple[str, tuple]]:
-    return look.rows(g, "longitudinal")
-
-
 def cycle_table(name: str, title: str, look: Lookup, metric: str, kind: str = "mean_sd", note: str = "") -> Table:
     lay = look.layout
     rows, cells = [], []
     for g in look.groups():
-        arms = _arm_columns(look, g)
+        arms = look.rows(g, "longitudinal")
         if not arms:
             continue
         cycles = sorted({float(x) for x in look.summary.loc[(look.summary["section"] == "longitudinal")
@@ -272,7 +270,7 @@ def relapse_summary(look: Lookup, threshold: float | None = None) -> Table:
     thr = f"{threshold:g}%" if threshold is not None else "the threshold"
     rows, cells = [], []
     for g in look.groups():
-        arms = _arm_columns(look, g)
+        arms = look.rows(g, "longitudinal")
         if not arms:
             continue
         recs = {a: {m: look.first(g, *a, "longitudinal", m)
@@ -324,16 +322,12 @@ def relapse_cycles(arms_frame: pd.DataFrame, layout: Layout, seeds: list[int]) -
         sub = lg
         for a, v in zip(layout.global_axes, g):
             sub = sub[sub[a] == v]
-        arm_keys = sub[["arm", *layout.treatment_axes]].drop_duplicates()
-        arm_keys = [(r[0], tuple(r[1:])) for r in arm_keys.sort_values(list(arm_keys.columns), key=order_key)
-                    .itertuples(index=False)]
+        columns = arm_keys(sub, layout)
         for seed in seeds:
-            row = dict(zip(layout.global_axes, g))
-            row["Seed"] = str(seed)
-            for arm, tv in arm_keys:
-                m = sub[(sub["arm"] == arm) & (sub["seed"] == seed)]
-                for a, v in zip(layout.treatment_axes, tv):
-                    m = m[m[a] == v]
+            row = {**dict(zip(layout.global_axes, g)), "Seed": str(seed)}
+            for arm, tv in columns:
+                m = select_arm(sub, layout, arm, tv)
+                m = m[m["seed"] == seed]
                 header = layout.label(arm, tv)
                 if m.empty:
                     row[header] = "missing"
