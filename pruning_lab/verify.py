@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .analysis.measures import PAPER_TREATMENTS
 from .tree import leaves
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +92,7 @@ def compare(expected: dict, got: dict) -> list[str]:
     return lines
 
 
-ARMS = ("ketamine", "ssri", "neurosteroid")
+ARMS = PAPER_TREATMENTS
 # the README's table: its label, the metric per arm (None: no cell) and the paper's values
 TABLE = [
     ("untreated, combined stress", {"ketamine": "untreated.combined"}, "28.9 ± 2.4"),
