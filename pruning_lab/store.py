@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# the result schemas a stored result may have and still be its job's: schema 1 lacks only the
-# record of its arm and knobs (``labelled``), so it is reused, never computed again
+# the result schemas a stored result may have and still be its job's: schema 1 differs only in
+# what its reader labels it by (``labelled``), not in its numbers, so it is reused, never computed again
 READABLE = (SCHEMA, "pruning-lab/result/1")
 
 
