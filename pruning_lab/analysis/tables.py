@@ -189,7 +189,8 @@ def efficacy(look: Lookup) -> Table:
     cols = [Col(m.title, m.metric) for m in EVALUATION]
     return row_table("efficacy", "Post-treatment efficacy (mean ± SD across seeds)", look,
                      [("healthy", ""), ("untreated", ""), ("treated", "")], cols,
-                     "Healthy (dense) is the trained network before the pathology; it is not in the papers' tables.")
+                     f"{BASELINE_ARMS['healthy']} is the trained network before the pathology; it is not in the papers' "
+                     "tables.")
 
 
 def stress_profile(look: Lookup) -> Table:
