@@ -202,9 +202,8 @@ def library_versions() -> dict:
     import torch
 
     return {"pruning_lab": version("pruning-lab"), "torch": torch.__version__, "mkl": mkl_version(),
-            "numba": numba.__version__,
-            "llvmlite": llvmlite.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
-            "libc": "-".join(platform.libc_ver()) or None}
+            "numba": numba.__version__, "llvmlite": llvmlite.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version(), "libc": "-".join(platform.libc_ver()) or None}
 
 
 def establish(mode: str) -> dict:
