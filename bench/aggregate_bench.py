@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pruning_lab.analysis.load import read_results  # noqa: E402
-from pruning_lab.analysis.report import build  # noqa: E402
+from pruning_lab.analysis.sections import build  # noqa: E402
 from pruning_lab.config import SCHEMA, Job, content_hash  # noqa: E402
 from pruning_lab.store import dump_json  # noqa: E402
 
@@ -110,7 +110,7 @@ def main() -> None:
         if not args.no_figures:
             from pruning_lab.analysis.arms import arms, layout
             from pruning_lab.analysis.figures import all_figures, save
-            from pruning_lab.analysis.report import _threshold
+            from pruning_lab.analysis.sections import _threshold
 
             t0 = time.perf_counter()
             figs = all_figures(arms(sweep), layout(sweep), 1, _threshold(sweep))

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 __all__ = ["simulate", "sweep", "job", "load_results", "report", "ConfigError"]
 
 _LAZY = {"simulate": "api", "sweep": "api", "job": "api", "load_results": "analysis.load",
-         "report": "analysis.report", "ConfigError": "config"}
+         "report": "analysis.sections", "ConfigError": "config"}
 
 
 def __getattr__(name: str):

@@ -93,8 +93,9 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     try:
         if store is None:
             from .sim.protocol import run
+            from .store import labelled
 
-            result = {**run(checked.job), **({"knobs": checked.knobs} if checked.knobs else {})}
+            result = labelled(run(checked.job), checked.job, checked.knobs)
         else:
             from .store import Store
 

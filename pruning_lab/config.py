@@ -25,7 +25,8 @@ from pydantic.dataclasses import dataclass
 from . import numerics
 from .tree import leaves, reference, references
 
-SCHEMA = "pruning-lab/result/1"
+# 2: a result records its arm and each treatment knob's phase keys (store.READABLE: 1 is read too)
+SCHEMA = "pruning-lab/result/2"
 # How internal noise is drawn (sim/noise.py). Not a setting, but it determines every result that
 # uses noise, so it is part of each job's hash: results drawn under another definition are
 # recomputed, never reused. Change it whenever noise.py's numbers change.
@@ -212,8 +213,9 @@ class Config:
     job: Job
     force: bool  # recompute even when the store holds a valid result (pydantic's spellings: yes, on, 1...)
     paths: Paths
-    # the treatment's knobs as typed (treatment.damping), whose values its phases take: the
-    # names a reader of the result knows them by (not part of the job: the phases are)
+    # the treatment's knobs as typed (treatment.damping), each with its value and the phase keys
+    # it feeds (knob_record): the names a reader of the result knows them by (not part of the
+    # job: the phases are)
     knobs: dict[str, Any]
 
     @property
@@ -385,7 +387,7 @@ def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
     """
     raw = cfg if raw is None else raw
     treatment = cfg.get("treatment") if isinstance(cfg.get("treatment"), Mapping) else {}
-    knobs = {f"treatment.{k}": treatment[k] for k in _knobs(treatment, raw)}
+    knobs = knob_record({f"treatment.{k}": treatment[k] for k in _knobs(treatment, raw)}, raw.get("treatment"))
     given = {"job": {k: v for k, v in cfg.items() if k not in ("force", "paths")}, "knobs": knobs,
              **{k: cfg[k] for k in ("force", "paths") if k in cfg}}
     return checked(Config, given, raw)
@@ -397,3 +399,16 @@ def checked(cls: type, values: Any, raw: Mapping | None = None, prefix: str = ""
         return TypeAdapter(cls).validate_python(values)
     except ValidationError as e:
         raise ConfigError(_message(e, cls, raw, prefix)) from None
+
+
+def knob_record(knobs: Mapping[str, Any], treatment: Any) -> dict[str, dict]:
+    """Each knob of ``knobs`` (``{"treatment.epochs": 15}``) with its value and the phase keys written
+    as its ``${treatment.epochs}`` in ``treatment`` as written (``treatment.phases.1.epochs``): what
+    a result records, so that its reader names its columns without ``conf/``."""
+    fed: dict[str, list[str]] = {k: [] for k in knobs}
+    for group in ("phases", "maintenance"):
+        node = treatment.get(group) if isinstance(treatment, Mapping) else None
+        for key, v in leaves(node or [], f"treatment.{group}"):
+            if reference(v) in fed:
+                fed[reference(v)].append(key)
+    return {k: {"value": v, "phase_keys": fed[k]} for k, v in knobs.items()}

@@ -192,15 +192,18 @@ def cpu() -> dict:
 
 
 def library_versions() -> dict:
-    """The versions of the libraries that compute (and of Python and libc)."""
+    """The versions of pruning-lab and of the libraries that compute (and of Python and libc): a
+    result's one record of them (``environment.versions``)."""
+    from importlib.metadata import version
+
     import llvmlite
     import numba
     import numpy
     import torch
 
-    return {"torch": torch.__version__, "mkl": mkl_version(), "numba": numba.__version__,
-            "llvmlite": llvmlite.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
-            "libc": "-".join(platform.libc_ver()) or None}
+    return {"pruning_lab": version("pruning-lab"), "torch": torch.__version__, "mkl": mkl_version(),
+            "numba": numba.__version__, "llvmlite": llvmlite.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version(), "libc": "-".join(platform.libc_ver()) or None}
 
 
 def establish(mode: str) -> dict:

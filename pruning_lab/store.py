@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# the result schemas a stored result may have and still be its job's: schema 1 differs only in
+# what its reader labels it by (``labelled``), not in its numbers, so it is reused, never computed again
+READABLE = (SCHEMA, "pruning-lab/result/1")
+
+
 class BadStore(ValueError):
     """A ``paths.store`` no store can live at; the message is one line."""
 
@@ -261,8 +266,8 @@ class ResultStore:
         obj = read_json(self.path(key))
         if obj is None:
             return None
-        if obj.get("schema") != SCHEMA:
-            raise Corrupt(f"schema {obj.get('schema')!r}, expected {SCHEMA!r}")
+        if obj.get("schema") not in READABLE:
+            raise Corrupt(f"schema {obj.get('schema')!r}, expected {' or '.join(map(repr, READABLE))}")
         config = obj.get("config")
         if obj.get("config_hash") != key or not isinstance(config, dict) or job_hash(config) != key:
             raise Corrupt("holds the result of another config")
@@ -302,7 +307,7 @@ class Store:
         A stored result is read without a lock (files appear whole or not at all), so a read-only
         store serves its results. The job's lock is held while it is computed, so a concurrent
         sweep that reaches the same job waits and then reuses the result instead of computing it twice.
-        ``knobs``: the treatment's knobs as typed, recorded beside a result computed here.
+        ``knobs``: the treatment's knobs as typed (``config.Config.knobs``), recorded in a result computed here.
         """
         numerics.prepare(job.numerics)  # before this process first loads torch and numba, if it has not
         from .sim.protocol import run  # here, so that a refused command line never waits for torch to load
@@ -319,8 +324,12 @@ class Store:
             if not force and (stored := self.results.load(job.hash)) is not None:
                 return stored, True
             clear_temporaries(self.results.path(job.hash))  # a write cut short by a kill
-            result = run(job, self.baselines.get_or_create)
-            if knobs:
-                result["knobs"] = knobs
+            result = labelled(run(job, self.baselines.get_or_create), job, knobs)
             self.results.save(result)
             return result, False
+
+
+def labelled(result: dict, job: Job, knobs: dict | None) -> dict:
+    """A computed result with what its reader labels it by: the arm it belongs to (its treatment's) and
+    the treatment's knobs as typed, each with its value and the phase keys it feeds (``config.knob_record``)."""
+    return {**result, "arm": job.treatment.name, "knobs": knobs or {}}

@@ -20,21 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .analysis.measures import PAPER_TREATMENTS
+from .tree import leaves
+
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = ROOT / "experiments" / "paper2" / "expected.csv"
 FIELDS = ("treatment", "seed", "metric", "value")
-
-
-def flatten(node, prefix: str = ""):
-    """(dotted path, leaf) pairs of a result's metrics; list items by index (cycle 0, 1, ...)."""
-    if isinstance(node, dict):
-        for k in sorted(node):
-            yield from flatten(node[k], f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(node, (list, tuple)):
-        for i, v in enumerate(node):
-            yield from flatten(v, f"{prefix}.{i}")
-    else:
-        yield prefix, node
 
 
 def text(value) -> str:
@@ -62,7 +53,7 @@ def rows(results_dir: Path) -> dict[tuple[str, str, str], str]:
             print(f"pruning-lab: error: {results_dir} holds two results for {job[0]} seed {job[1]} "
                   f"(config hashes {seen[job]} and {result['config_hash']}): give it one sweep's", file=sys.stderr)
             sys.exit(2)
-        for metric, value in flatten(result["metrics"]):
+        for metric, value in leaves(result["metrics"]):  # list items by index: cycle 0, 1, ...
             out[(result["treatment"], str(result["seed"]), metric)] = text(value)
     return out
 
@@ -101,7 +92,7 @@ def compare(expected: dict, got: dict) -> list[str]:
     return lines
 
 
-ARMS = ("ketamine", "ssri", "neurosteroid")
+ARMS = PAPER_TREATMENTS
 # the README's table: its label, the metric per arm (None: no cell) and the paper's values
 TABLE = [
     ("untreated, combined stress", {"ketamine": "untreated.combined"}, "28.9 ± 2.4"),

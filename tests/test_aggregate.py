@@ -21,14 +21,15 @@ from pruning_lab.analysis import published as pub
 from pruning_lab.analysis.arms import Layout, arms
 from pruning_lab.analysis.load import load_results, read_result
 from pruning_lab.analysis.load import read_results
-from pruning_lab.analysis.report import build
+from pruning_lab.analysis.sections import build
 from pruning_lab.analysis.stats import bootstrap_ci, hedges_g, holm, pairwise, quadrant_ceiling, summary_frame
 from pruning_lab.analysis.tables import Lookup, efficacy, relapse_summary, stress_profile
-from pruning_lab.config import SCHEMA, Job, content_hash
+from pruning_lab.config import SCHEMA, content_hash, resolve, validate
 from pruning_lab.store import dump_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGMAS = ("0", "0.5", "1", "1.5", "2.5")
+KNOBS: dict[str, dict] = {}  # each treatment's knobs as the CLI records them (config.Config.knobs)
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +37,19 @@ def configs() -> dict[str, dict]:
     """The real paper-2 configs of the three published treatments."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        out = {t: Job.from_config(compose("config", overrides=["experiment=paper2", f"treatment={t}"])).to_dict()
-               for t in ("ketamine", "ssri", "neurosteroid")}
+        checked = {t: validate(*resolve(compose("config", overrides=["experiment=paper2", f"treatment={t}"])))
+                   for t in ("ketamine", "ssri", "neurosteroid")}
     GlobalHydra.instance().clear()
-    return out
+    KNOBS.update({t: c.knobs for t, c in checked.items()})
+    return {t: c.job.to_dict() for t, c in checked.items()}
+
+
+def knob_record(base: str, config: dict) -> dict:
+    """``base``'s knobs with the values ``config``'s phases hold (the first phase key each feeds)."""
+    from pruning_lab.tree import leaves
+
+    phase = dict(leaves({"treatment": config["treatment"]}))
+    return {k: {"value": phase[r["phase_keys"][0]], "phase_keys": r["phase_keys"]} for k, r in KNOBS[base].items()}
 
 
 def ev(v: float = 50.0, sparsity: float = 95.0, **kw) -> dict:
@@ -79,7 +89,8 @@ def result(configs, seed: int, treatment: str = "ketamine", *, treated: dict | N
         extra["response"] = {"threshold": threshold, "epoch": hit[0] if hit else None}
     out = {
         "schema": SCHEMA, "config_hash": content_hash(config), "config": config, "seed": seed,
-        "treatment": treatment, "label": config["treatment"]["label"],
+        "treatment": treatment, "label": config["treatment"]["label"], "arm": treatment,
+        "knobs": knob_record(base, config),
         "metrics": {"healthy": ev(99.0, 0.0), "untreated": untreated or ev(30.0 + seed), "treated": tr,
                     "off_drug": off,
                     "relapse": {"drop": drop, "combined_before": tr["combined"], "combined_after": tr["combined"] - drop,
@@ -506,12 +517,6 @@ def test_paper1_mode_for_a_single_seed(configs, tmp_path):
     assert report.startswith("# Paper 1 reproduction report")
     assert "(Table 1 of paper 1)" in report and "(Table 2 of paper 1)" in report
     assert "| Ketamine-like" in report and "96.9 ±" not in report
-
-
-def test_job_status_file_name_matches_the_writer():
-    from pruning_lab.analysis import load
-    from pruning_lab.launch import status
-    assert load.JOB_STATUS == status.STATUS
 
 
 # -- the Python API -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.text import Text
 
-from pruning_lab.analysis.arms import arms, layout
+from pruning_lab.analysis.arms import arms, infer, layout
 from pruning_lab.analysis.dose import dose_axes
 from pruning_lab.analysis.figures import DPI, all_figures, dose_figures
 from pruning_lab.analysis.load import read_results
@@ -160,3 +160,27 @@ def test_a_figure_from_the_tidy_frame_alone(configs, tmp_path):  # noqa: F811
                           "Neurosteroid-like (damping=0.6) (off drug)"]
     untreated = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "Untreated (pruned)"][0]
     assert list(untreated.get_ydata()) == pytest.approx([30.5] * 5)     # 30 + seed, two seeds
+
+
+def test_the_course_and_chance_are_labelled_from_the_runs_configs(configs, tmp_path):  # noqa: F811
+    """Five classes: chance is 20%; a course that prunes 20% or 30% a cycle says which, figure by figure."""
+    from pruning_lab.analysis.load import load_results
+
+    for frac in (0.2, 0.3):
+        for seed in (0, 1):
+            def edit(c, frac=frac):
+                c["longitudinal"]["prune_fraction"] = frac
+                c["model"]["classes"] = 5
+            write(tmp_path / f"k{frac}{seed}.json", result(configs, seed, edit=edit, course=[97.0, 90.0]))
+    rs = read_results(tmp_path)
+    made = {name: fig for name, fig, _ in all_figures(arms(rs), layout(rs), 1, 80.0)}
+    for frac in ("0.2", "0.3"):
+        cycle = made[f"sparsity_longitudinal.prune-fraction={frac}"].axes[0].get_xlabel()
+        assert cycle == f"Cycle (each prunes {float(frac):.0%} of surviving weights)"
+    profile = made["profile_longitudinal.prune-fraction=0.2"].axes[0]
+    assert " chance (20%)" in [t.get_text() for t in profile.texts]
+    assert [line.get_ydata()[0] for line in profile.get_lines() if line.get_label().startswith("_")] == [20.0]
+    # a tidy frame knows what its runs share: one prune fraction here
+    one = load_results(tmp_path / "k0.20.json")
+    made = {name: fig for name, fig, _ in all_figures(*infer(one), 1, 80.0)}
+    assert made["sparsity"].axes[0].get_xlabel() == "Cycle (each prunes 20% of surviving weights)"

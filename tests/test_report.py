@@ -12,15 +12,12 @@ from scipy.special import expit
 
 import pruning_lab
 from pruning_lab.analysis import published as pub
-from pruning_lab.analysis import study
-from pruning_lab.analysis.load import knob_columns, knob_map, load_results, read_results
-from pruning_lab.analysis.report import report
+from pruning_lab.analysis import stats, study
+from pruning_lab.analysis.legacy import knob_map
+from pruning_lab.analysis.load import load_results, read_results
+from pruning_lab.analysis.sections import report
 
 from .test_aggregate import ROOT, configs, ev, result, write  # noqa: F401  (configs: a fixture)
-
-NEURO_KNOBS = {"treatment.damping": 0.7, "treatment.activation": "tanh", "treatment.epochs": 10,
-               "treatment.lr": 0.0005, "treatment.maintenance_epochs": 10}
-
 
 def damping(v):
     return lambda c: c["treatment"]["phases"][0].__setitem__("damping", v)
@@ -50,7 +47,6 @@ def test_a_result_s_knobs_name_its_columns_everywhere(configs, tmp_path):
     for seed in range(2):
         for v in (0.6, 0.7):
             r = result(configs, seed, "neurosteroid", edit=damping(v), treated=ev(80.0 + 10 * v))
-            r["knobs"] = {**NEURO_KNOBS, "treatment.damping": v}
             write(tmp_path / "sweep" / f"n{v}_{seed}" / "result.json", r)
     frame = load_results(tmp_path / "sweep")
     assert "treatment.damping" in frame and not [c for c in frame.columns if "phases" in c]
@@ -77,25 +73,14 @@ def rep_protocol(md: str) -> list[list[str]]:
 
 
 def test_a_knob_feeding_two_phases_of_other_names_keeps_each_its_own():
-    """The bridge's phase 1 epochs are bridge_epochs, its phase 3 epochs are epochs: the YAML says
-    which, the keys' names alone would not."""
+    """Schema 1's reader: the bridge's phase 1 epochs are bridge_epochs, its phase 3 epochs are
+    epochs: the YAML says which, the keys' names alone would not."""
     m = knob_map("neurosteroid_bridge_ssri")
     assert m["treatment.phases.1.epochs"] == "treatment.bridge_epochs"
     assert m["treatment.phases.3.epochs"] == "treatment.epochs"
     assert m["treatment.maintenance.0.noise_end"] == "treatment.noise_end"
     # random_regrowth is ketamine's file with its own score: its knobs come through the defaults list
     assert knob_map("random_regrowth")["treatment.phases.0.batches"] == "treatment.score_batches"
-
-
-def test_knobs_of_a_treatment_without_a_yaml(tmp_path):
-    flat = {"treatment.name": "gone", "treatment.phases.0.epochs": 5, "treatment.phases.0.lr": 0.1,
-            "treatment.maintenance.0.epochs": 3, "model.hidden": "[8]"}
-    # no file and no knobs: the phase keys stay
-    assert knob_columns(flat, "gone", None, tmp_path) == flat
-    # knobs: each replaces the phase keys of its name and value
-    got = knob_columns(flat, "gone", {"treatment.epochs": 5, "treatment.maintenance_epochs": 3}, tmp_path)
-    assert got == {"treatment.name": "gone", "treatment.phases.0.lr": 0.1, "model.hidden": "[8]",
-                   "treatment.epochs": 5, "treatment.maintenance_epochs": 3}
 
 
 def test_a_treatment_yaml_written_after_a_first_read_is_read_again(tmp_path):
@@ -198,6 +183,28 @@ def test_the_report_shows_inline_and_saves_md_html_tables_and_figures(configs, t
     assert page.count("<img") == page.count('src="data:image/png;base64,') == len(rep.figures)
 
 
+def test_the_page_renders_the_markdown_and_shows_raw_html_as_text():
+    """A label or a file name with HTML in it is shown, not run; the report's own Markdown is rendered."""
+    from pruning_lab.analysis.document import Report
+
+    rep = Report("Study of <b>mine</b>")
+    rep.heading("Data quality")
+    rep.text("**2 file(s) skipped**: `bad<1>.json` <script>alert(1)</script>")
+    rep.bullets(["first", ("second", ["_nested_ <i>x</i>"])])
+    rep.frame(pd.DataFrame({"Differs": ["**yes**"], "p": ["<0.001"]}))
+    page = rep.html()
+    assert "<script>" not in page and "<b>mine" not in page and "<i>x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<title>Study of &lt;b&gt;mine&lt;/b&gt;</title>" in page
+    assert "<p><strong>2 file(s) skipped</strong>: <code>bad&lt;1&gt;.json</code>" in page
+    assert '<h2 id="data-quality">Data quality</h2>' in page
+    assert "<li>second<ul><li><em>nested</em> &lt;i&gt;x&lt;/i&gt;</li></ul></li>" in page
+    assert "<td><strong>yes</strong></td><td>&lt;0.001</td>" in page
+    # report.md is the Markdown as written, one blank line after each block
+    assert rep.markdown() == ("# Study of <b>mine</b>\n\n## Data quality\n\n**2 file(s) skipped**: `bad<1>.json` "
+                              "<script>alert(1)</script>\n\n- first\n- second\n  - _nested_ <i>x</i>\n\n"
+                              "| Differs   | p      |\n|:----------|:-------|\n| **yes**   | <0.001 |\n")
+
+
 # -- the reproduction verdict -------------------------------------------------------------------------
 
 
@@ -228,7 +235,7 @@ def test_holm_over_every_value_and_the_count_that_differ():
                               one(80.0, 5.0, row="c", arm="neurosteroid")])
     summary = pd.DataFrame([ours(88.0, 5.0), ours(81.0, 5.0, arm="ketamine"), ours(85.4, 5.0, arm="neurosteroid")])
     comp = pub.compare(published, summary)
-    assert comp["p_holm"].tolist() == pytest.approx(pub.holm(comp["p"].to_numpy()).tolist())
+    assert comp["p_holm"].tolist() == pytest.approx(stats.holm(comp["p"].to_numpy()).tolist())
     assert comp["differs"].tolist() == [True, False, False]
     # 85.4 vs 80: p < 0.05 alone, not after Holm over three
     assert comp.loc[2, "p"] < 0.05 < comp.loc[2, "p_holm"]
@@ -251,19 +258,19 @@ def test_the_chance_of_a_2_se_miss():
     assert row["p_outside"] == pytest.approx(2 * st.t.sf((2 * se + 0.05) / se, df))
     assert 0.045 < row["p_outside"] < 0.07        # about 5%: a t with ~17 df beyond 2 SE
     # two counts of seeds at one rate, every outcome enumerated; checked against a simulation
-    p = pub.count_chance_outside(2, 10, 3, 10)
+    p = stats.count_chance_outside(2, 10, 3, 10)
     rng = np.random.default_rng(0)
     ka, kb = rng.binomial(10, 0.25, 200_000), rng.binomial(10, 0.25, 200_000)
     se_k = np.sqrt(ka / 10 * (1 - ka / 10) / 10 + kb / 10 * (1 - kb / 10) / 10)
     assert p == pytest.approx(np.mean(np.abs(ka - kb) > 2 * se_k * 10 + 1e-9), abs=0.003)
-    assert pub.count_chance_outside(0, 10, 0, 10) == 0.0
+    assert stats.count_chance_outside(0, 10, 0, 10) == 0.0
 
 
 def test_the_expected_number_of_misses_and_its_range():
-    expected, lo, hi = pub.misses_by_chance([0.05] * 83)
+    expected, lo, hi = stats.misses_by_chance([0.05] * 83)
     assert expected == pytest.approx(4.15)
     assert (lo, hi) == (st.binom.ppf(0.025, 83, 0.05), st.binom.ppf(0.975, 83, 0.05))
-    assert pub.misses_by_chance([0.5, 0.5, math.nan]) == (1.0, 0, 2)
+    assert stats.misses_by_chance([0.5, 0.5, math.nan]) == (1.0, 0, 2)
 
 
 def test_the_verdict_groups_the_misses_by_arm(tmp_path):
@@ -276,19 +283,20 @@ def test_the_verdict_groups_the_misses_by_arm(tmp_path):
     summary["sd"] = summary["sd_sample"]
     shifted = summary["arm"].eq("ssri") & summary["metric"].isin(["combined", "profile", "final"])
     summary.loc[shifted, "mean"] += 30
+    from pruning_lab.analysis.arms import Layout
     from pruning_lab.analysis.document import Report
-    from pruning_lab.analysis.report import verdict_section
+    from pruning_lab.analysis.sections import verdict_section
 
     comp = pub.compare(published, summary)
     rep = Report("t")
-    verdict_section(rep, comp, 2, None)
+    verdict_section(rep, comp, 2, None, Layout(labels={"ketamine": "Ketamine-like", "ssri": "SSRI-like"}))
     md = rep.markdown()
     tested = comp[comp["p"].notna()]
     assert f"**{int(tested['differs'].sum())} of {len(tested)} published values differ" in md
     by_arm = [b.frame for b in rep.blocks if b.kind == "frame"][0].set_index("Arm")
     assert by_arm.loc["SSRI-like", "Differ after Holm"] == by_arm.loc["SSRI-like", "Outside 2 SE"] == str(shifted.sum())
     assert by_arm.loc["Ketamine-like", "Differ after Holm"] == "0"
-    assert by_arm.loc["Untreated", "Differ after Holm"] == "0"
+    assert by_arm.loc["Untreated (pruned)", "Differ after Holm"] == "0"
 
 
 # -- dose-response fits ---------------------------------------------------------------------------
@@ -376,4 +384,4 @@ def test_the_best_arm_against_the_runner_up_paired_by_seed(configs, tmp_path):
     assert comb["p"] == pytest.approx(st.ttest_rel(ket, neu).pvalue)
     drop = t.loc["Acute relapse drop (pp)"]            # lower is better
     assert (drop["best"], drop["runner_up"]) == ("Ketamine-like", "Neurosteroid-like")
-    assert t["p_holm"].tolist() == pytest.approx(pub.holm(t["p"].to_numpy()).tolist())
+    assert t["p_holm"].tolist() == pytest.approx(stats.holm(t["p"].to_numpy()).tolist())

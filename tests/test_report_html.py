@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from pruning_lab.analysis.load import read_results
-from pruning_lab.analysis.report import report
+from pruning_lab.analysis.sections import report
 
 from .test_aggregate import configs, ev, result, write  # noqa: F401  (configs: a fixture)
 

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             tables = search if record == "search.json" else sensitivity
             print(f"report: {tables.write(args.dir, args.out or args.dir)}")
             return 0
-    from .report import build
+    from .sections import build
 
     out = args.out or args.dir
     results = read_results(args.dir)

@@ -1,19 +1,19 @@
 """The tidy frame by arm, and how an arm is labelled in tables and figures.
 
-An arm is what a table row or a figure line shows: a treatment under its name, or one of the
-baselines every treatment of a seed shares (the untreated and the healthy network).
+An arm is what a table row or a figure line shows: a treatment under its name (the arm its
+results record), or one of the baselines every treatment of a seed shares (the untreated and
+the healthy network; ``measures.ARMS``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pandas as pd
 
-from .load import TIDY_COLUMNS, ResultSet, order_key, show
-
-# Arms that come from every job's own baseline rather than from its treatment.
-BASELINE_ARMS = {"untreated": "Untreated (pruned)", "healthy": "Healthy (dense)"}
+from .load import TIDY_COLUMNS, ResultSet, show
+from .measures import BASELINE_ARMS, order_key
 
 
 @dataclass
@@ -24,10 +24,32 @@ class Layout:
     treatment_axes: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)   # arm -> label
     decimals: int = 1
+    shared: dict[str, Any] = field(default_factory=dict)   # config keys every run has the same value of
+
+    def fraction(self, key: str, frame: pd.DataFrame | None = None) -> str | None:
+        """A shared config fraction (``longitudinal.prune_fraction``) as a percentage, or the one
+        value of that column of ``frame``; None where the runs differ or do not say."""
+        v = self.shared.get(key)
+        if v is None and frame is not None and key in frame and frame[key].nunique() == 1:
+            v = frame[key].iloc[0]
+        try:
+            return f"{100 * float(v):g}%"
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def chance(self) -> float | None:
+        """The accuracy (%) of guessing among the classes, where every run has as many."""
+        classes = self.shared.get("model.classes")
+        return 100.0 / classes if isinstance(classes, int) and classes > 0 else None
 
     @property
     def axes(self) -> list[str]:
         return self.global_axes + self.treatment_axes
+
+    def without(self, names: set[str]) -> "Layout":
+        """This layout less the treatment axes ``names`` (the doses a dose-response splits by)."""
+        return replace(self, treatment_axes=[t for t in self.treatment_axes if t not in names])
 
     def short(self, key: str) -> str:
         """An axis by its last name (``damping``) unless two axes share it."""
@@ -46,16 +68,18 @@ FRAME_COLUMNS = (*TIDY_COLUMNS, "arm", "dose", "dose_a", "dose_b")
 
 
 def _labels(runs: pd.DataFrame) -> dict[str, str]:
-    """Each treatment's label (made unique beside the baseline arms)."""
-    labels = runs.groupby("treatment")["label"].agg(lambda s: s.mode().iloc[0]).to_dict() if len(runs) else {}
+    """Each treatment arm's label (made unique beside the baseline arms)."""
+    arm = runs["arm"] if "arm" in runs else runs["treatment"]
+    labels = runs.groupby(arm)["label"].agg(lambda s: s.mode().iloc[0]).to_dict() if len(runs) else {}
     # a row label must name one arm: treatment "none" is labelled like the untreated baseline
     taken = pd.Series(list(labels.values()) + list(BASELINE_ARMS.values())).value_counts()
     return {t: (f"{v} [{t}]" if taken[v] > 1 else v) for t, v in labels.items()}
 
 
 def layout(results: ResultSet) -> Layout:
-    """The sweep's axes and each treatment's label (made unique beside the baseline arms)."""
-    return Layout(results.global_axes, results.treatment_axes, _labels(results.runs))
+    """The sweep's axes, each treatment's label (made unique beside the baseline arms) and the config
+    its runs share."""
+    return Layout(results.global_axes, results.treatment_axes, _labels(results.runs), shared=results.shared)
 
 
 def infer(frame: pd.DataFrame) -> tuple[pd.DataFrame, Layout]:
@@ -67,7 +91,8 @@ def infer(frame: pd.DataFrame) -> tuple[pd.DataFrame, Layout]:
         frame[a] = frame[a].map(show)
     g = [a for a in axes if not a.startswith("treatment.")]
     t = [a for a in axes if a.startswith("treatment.")]
-    lay = Layout(g, t, _labels(frame.drop_duplicates("config_hash")) if "label" in frame else {})
+    lay = Layout(g, t, _labels(frame.drop_duplicates("config_hash")) if "label" in frame else {},
+                 shared=frame.attrs.get("shared", {}))
     if "arm" not in frame:
         frame = by_arm(frame, g, t)
     return frame, lay
@@ -76,16 +101,18 @@ def infer(frame: pd.DataFrame) -> tuple[pd.DataFrame, Layout]:
 def arms(results: ResultSet) -> pd.DataFrame:
     """The tidy frame by arm: a treatment's own sections under its name; the untreated and healthy
     networks once per baseline (every treatment of a seed shares them), as arms of their own."""
-    frame = by_arm(results.tidy, results.global_axes, results.treatment_axes, results.inconsistent)
-    return frame
+    arm_of = results.runs.set_index("config_hash")["arm"]
+    return by_arm(results.tidy, results.global_axes, results.treatment_axes, results.inconsistent, arm_of)
 
 
 def by_arm(t: pd.DataFrame, global_axes: list[str], treatment_axes: list[str],
-           inconsistent: list[str] | None = None) -> pd.DataFrame:
-    """``arms`` of a tidy frame with these axes; baselines whose jobs disagree are listed in ``inconsistent``."""
+           inconsistent: list[str] | None = None, arm_of: pd.Series | None = None) -> pd.DataFrame:
+    """``arms`` of a tidy frame with these axes; baselines whose jobs disagree are listed in ``inconsistent``.
+    ``arm_of``: each config hash's arm (the results' record; without it, a treatment's is its name)."""
     if t.empty:
         return t.assign(arm=pd.Series(dtype=str))
-    own = t[~t["section"].isin(list(BASELINE_ARMS))].assign(arm=t["treatment"])
+    own = t[~t["section"].isin(list(BASELINE_ARMS))]
+    own = own.assign(arm=own["config_hash"].map(arm_of) if arm_of is not None else own["treatment"])
     base = t[t["section"].isin(list(BASELINE_ARMS))].copy()
     for a in treatment_axes:
         base[a] = ""

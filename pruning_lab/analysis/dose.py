@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .load import SEED_KEYS, ResultSet, order_key
+from .load import SEED_KEYS, ResultSet
+from .measures import BASELINE_ARMS, order_key
 
 
 @dataclass
@@ -64,12 +65,12 @@ def conditions(frame: pd.DataFrame, axis: DoseAxis, others: list[DoseAxis], spli
     another axis (a knob its treatment lacks, a baseline arm) joins every part."""
     f = frame.assign(dose=frame["config_hash"].map(axis.values))
     if axis.treatment:
-        f = f[~f["arm"].isin(["untreated", "healthy"])]
+        f = f[~f["arm"].isin(list(BASELINE_ARMS))]
     f = f[f["dose"].notna()]
     for o in others:
         f[f"_{o.name}"] = f["config_hash"].map(o.values)
         if o.treatment:
-            f.loc[f["arm"].isin(["untreated", "healthy"]), f"_{o.name}"] = np.nan
+            f.loc[f["arm"].isin(list(BASELINE_ARMS)), f"_{o.name}"] = np.nan
     exact = [list(k) if isinstance(k, tuple) else [k] for k in
              (f[list(split)].drop_duplicates().sort_values(list(split), key=order_key).itertuples(index=False)
               if split else [()])]
@@ -99,7 +100,3 @@ def show_value(v) -> str:
 def describe(fixed: dict) -> str:
     """A condition as a title gives it: ``pathology.sparsity = 0.9, treatment.epochs = 5``."""
     return ", ".join(f"{k} = {show_value(v)}" for k, v in fixed.items())
-
-
-def sort_arms(keys):
-    return sorted(keys, key=lambda k: order_key(pd.Series([k[0]]))[0])

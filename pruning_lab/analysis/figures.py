@@ -1,7 +1,7 @@
 """Figures for a journal column (3.5 in wide), readable in black and white; each function returns
 a matplotlib ``Figure`` (``save`` writes PNG and SVG).
 
-Every arm has its own marker and line style as well as colour (Okabe-Ito palette); bands are
+Every arm has its own marker and line style as well as colour (``measures.ARMS``); bands are
 mean ± SD across seeds with the report's SD convention, drawn only where an arm has two seeds or
 more, and accuracy bands stay within [0, 100]. A figure takes a tidy frame (``load_results``) or
 the report's frame by arm; its layout (axes, labels) is read from the frame unless given.
@@ -26,25 +26,17 @@ from matplotlib.text import Text
 
 from . import dose, response
 from .arms import Layout, arm_keys, infer, select_arm
-from .load import order_key
+from .measures import (ARMS, BASELINE_ARMS, CLEAN, COMBINED, DOSE, NOISE_AXIS, OFF_DRUG, OFF_DRUG_STYLE, ON_DRUG,
+                       STANDARD, ranked, style)
 
 WIDTH = 3.5  # inches: one journal column
 DPI = 300
+# the figures' rcParams, the studies' figures too
 RC = {"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 6.5,
       "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.2, "lines.markersize": 4,
       "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "none",
       "legend.frameon": False}
-STYLES = {"untreated": ("#000000", "x", ":"), "healthy": ("#000000", "*", "-"),
-          "ketamine": ("#0072B2", "o", "-"), "ssri": ("#E69F00", "s", "--"), "neurosteroid": ("#009E73", "^", "-.")}
-EXTRA = [("#CC79A7", "D", (0, (3, 1, 1, 1, 1, 1))), ("#D55E00", "v", (0, (5, 2))), ("#56B4E9", "P", (0, (1, 1))),
-         ("#999999", "h", (0, (4, 1, 1, 1)))]
-NOISE_LABEL = "Internal noise σ (SD, hidden-activation units)"
 ACCURACY = (0.0, 100.0)
-
-
-def style(arm: str, i: int = 0) -> dict:
-    color, marker, ls = STYLES.get(arm) or EXTRA[i % len(EXTRA)]
-    return {"color": color, "marker": marker, "linestyle": ls}
 
 
 # -- making, fitting and saving a figure -----------------------------------------------------
@@ -154,7 +146,7 @@ def _styles(keys: list[tuple[str, tuple]]) -> dict:
     """Known arms keep their style; others, and repeated arms under other axis values, take the next."""
     out, extra, seen = {}, 0, set()
     for arm, tv in keys:
-        if arm in STYLES and arm not in seen:
+        if arm in ARMS and arm not in seen:
             out[(arm, tv)] = style(arm)
         else:
             out[(arm, tv)] = style("", extra)
@@ -212,13 +204,15 @@ def profile(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 1, ti
                 kw = dict(styles[(arm, tv)])
                 label = layout.label(arm, tv)
                 if section == "off_drug":
-                    kw.update(linestyle=(0, (1, 1.5)), markerfacecolor="white")
-                    label += " (off drug)"
+                    kw.update(OFF_DRUG_STYLE)
+                    label += f" ({OFF_DRUG})"
                 _band(ax, st, "x", kw, label)
-        ax.axhline(25, color="0.5", linewidth=0.6, linestyle=(0, (2, 2)))
-        # at the left edge, below the line: the right end is where the untreated curve ends near chance
-        ax.text(ax.get_xlim()[0], 24, " chance (25%)", ha="left", va="top", fontsize=6, color="0.4")
-        ax.set(xlabel=NOISE_LABEL, ylabel="Accuracy (%)", ylim=(0, 102))
+        if layout.chance is not None:
+            ax.axhline(layout.chance, color="0.5", linewidth=0.6, linestyle=(0, (2, 2)))
+            # at the left edge, below the line: the right end is where the untreated curve ends near chance
+            ax.text(ax.get_xlim()[0], layout.chance - 1, f" chance ({layout.chance:.3g}%)", ha="left", va="top",
+                    fontsize=6, color="0.4")
+        ax.set(xlabel=NOISE_AXIS, ylabel="Accuracy (%)", ylim=(0, 102))
         if title:
             fig.suptitle(title, x=0.02, ha="left", fontsize=8)
         # below the axes: inside, it would hide the curves it names
@@ -254,7 +248,7 @@ def longitudinal(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 
             n, k = sub["seed"].nunique(), int(r["value"].sum())
             ax.set_title(f"{layout.label(arm, tv)}: n = {n} seed{'s' * (n != 1)}, {k} relapsed", loc="left")
             ax.set_ylim(lo, 100.5)
-            ax.set_ylabel("Combined stress (%)")
+            ax.set_ylabel(COMBINED.title)
         handles = [Line2D([], [], color="0.55", linewidth=0.5, label="single seed"),
                    Line2D([], [], color="black", marker="o", label="mean")]
         if has_band(f, layout):
@@ -266,7 +260,7 @@ def longitudinal(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 
             fig.suptitle(title, x=0.02, ha="left", fontsize=8)
         legend(fig, handles, [h.get_label() for h in handles], loc="outside upper center", ncols=len(handles),
                handlelength=1.8, columnspacing=1.0)
-        axes[-1, 0].set_xlabel("Cycle (each prunes 10% of surviving weights)")
+        axes[-1, 0].set_xlabel(_cycle_label(layout, f))
         axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)
         return finish(fig)
 
@@ -285,12 +279,17 @@ def sparsity(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 1, t
         for arm, tv in keys:
             st = _stats(select_arm(f, layout, arm, tv), ["x"], ddof).sort_values("x")
             _band(ax, st, "x", styles[(arm, tv)], layout.label(arm, tv))
-        ax.set(xlabel="Cycle (each prunes 10% of surviving weights)", ylabel="Sparsity (% of weights zero)")
+        ax.set(xlabel=_cycle_label(layout, f), ylabel="Sparsity (% of weights zero)")
         ax.xaxis.get_major_locator().set_params(integer=True)
         if title:
             fig.suptitle(title, x=0.02, ha="left", fontsize=8)
         legend(fig, *ax.get_legend_handles_labels(), ncols=2)
         return finish(fig)
+
+
+def _cycle_label(layout: Layout, frame: pd.DataFrame) -> str:
+    share = layout.fraction("longitudinal.prune_fraction", frame)
+    return f"Cycle (each prunes {share} of surviving weights)" if share else "Cycle"
 
 
 def state_dependence(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 1, title: str = ""
@@ -302,16 +301,16 @@ def state_dependence(frame: pd.DataFrame, layout: Layout | None = None, ddof: in
         return None
     keys = arm_keys(off, layout)
     xe = float(frame.loc[frame["metric"] == "profile", "x"].max())
-    measures = [("clean", None, "Clean"), ("standard", None, "Standard"), ("combined", None, "Combined\nstress"),
-                ("profile", xe, f"Extreme\nσ = {xe:g}")]
+    measures = [(m.metric, None, m.label.replace(" ", "\n")) for m in (CLEAN, STANDARD, COMBINED)]
+    measures.append(("profile", xe, f"Extreme\nσ = {xe:g}"))
     rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
     with matplotlib.rc_context(RC):
         fig = new_figure(WIDTH, 0.6 + 2.0 * len(keys))
         axes = fig.subplots(len(keys), 1, squeeze=False, sharex=True)
         for ax, (arm, tv) in zip(axes[:, 0], keys):
             sub = select_arm(frame, layout, arm, tv)
-            for j, (section, hatch, face, name) in enumerate((("treated", "", "white", "on drug"),
-                                                              ("off_drug", "////", "0.75", "off drug"))):
+            for j, (section, hatch, face, name) in enumerate((("treated", "", "white", ON_DRUG),
+                                                              ("off_drug", "////", "0.75", OFF_DRUG))):
                 means, err = [], []
                 for i, (metric, x, _) in enumerate(measures):
                     v = sub[(sub["section"] == section) & (sub["metric"] == metric)]
@@ -331,8 +330,8 @@ def state_dependence(frame: pd.DataFrame, layout: Layout | None = None, ddof: in
             ax.set_xticks(range(len(measures)), [m[2] for m in measures])
             ax.set(ylabel="Accuracy (%)", ylim=(0, 105))
             ax.set_title(f"{layout.label(arm, tv)} (n = {sub['seed'].nunique()} seeds)", loc="left")
-        handles = [Patch(facecolor="white", edgecolor="black", label="on drug"),
-                   Patch(facecolor="0.75", edgecolor="black", hatch="////", label="off drug"),
+        handles = [Patch(facecolor="white", edgecolor="black", label=ON_DRUG),
+                   Patch(facecolor="0.75", edgecolor="black", hatch="////", label=OFF_DRUG),
                    Line2D([], [], color="black", marker="o", markersize=2, linestyle="none", label="single seed")]
         if title:
             fig.suptitle(title, x=0.02, ha="left", fontsize=8)
@@ -371,7 +370,8 @@ def onset(frame: pd.DataFrame, layout: Layout | None = None, ddof: int = 1, thre
             if metric == "combined" and threshold is not None:
                 ax.axhline(threshold, color="black", linewidth=0.8, linestyle=(0, (4, 2)), zorder=0,
                            label=f"response threshold ({threshold:g}%)")
-            ax.axhline(25, color="0.5", linewidth=0.6, linestyle=(0, (2, 2)), zorder=0)
+            if layout.chance is not None:
+                ax.axhline(layout.chance, color="0.5", linewidth=0.6, linestyle=(0, (2, 2)), zorder=0)
             ax.set(ylabel="Accuracy (%)", ylim=(0, 102))
             ax.set_title(name, loc="left")
         axes[1].set_xlabel("Treatment epoch (cumulative over training phases)")
@@ -424,11 +424,6 @@ def response_curve(frame: pd.DataFrame, layout: Layout | None = None, title: str
         return finish(fig)
 
 
-DOSE_MEASURES = [("treated", "combined", None, "Combined stress (%)"),
-                 ("treated", "profile", "extreme", "Extreme noise (%)"),
-                 ("relapse", "drop", None, "Acute relapse drop (pp)")]
-
-
 def _short(name: str) -> str:
     return name.removeprefix("treatment.") if name.startswith("treatment.") else name.rsplit(".", 1)[-1]
 
@@ -462,10 +457,11 @@ def dose_curve(frame: pd.DataFrame, axis: str, layout: Layout | None = None, ddo
     with matplotlib.rc_context(RC):
         fig = new_figure(WIDTH, 5.8)
         axes = fig.subplots(3, 1, sharex=True)
-        for ax, (section, metric, x, ylabel) in zip(axes, DOSE_MEASURES):
+        for ax, h in zip(axes, DOSE):
+            section, metric = h.section, h.metric
             m = f[(f["metric"] == metric) & (f["section"].isin([section, "untreated"] if section == "treated"
                                                                else [section]))]
-            if x == "extreme":
+            if h.x == "extreme":
                 m = m[np.isclose(m["x"].astype(float), xe)]
             for i, (arm, tv) in enumerate(keys):
                 sub = select_arm(m, layout, arm, tv)
@@ -479,8 +475,8 @@ def dose_curve(frame: pd.DataFrame, axis: str, layout: Layout | None = None, ddo
                 st = _stats(sub, ["dose"], ddof).sort_values("dose")
                 _band(ax, st, "dose", kw, layout.label(arm, tv) if section == "treated" else None,
                       clip=None if metric == "drop" else ACCURACY)
-                drew_fit |= _fitted_line(ax, fits, layout.label(arm, tv), ylabel, levels, kw["color"])
-            ax.set_ylabel(ylabel)
+                drew_fit |= _fitted_line(ax, fits, layout.label(arm, tv), h.title, levels, kw["color"])
+            ax.set_ylabel(h.title)
             if metric != "drop":
                 ax.set_ylim(0, 102)
         if title:
@@ -536,7 +532,8 @@ def phase_diagram(frame: pd.DataFrame, a: str, b: str, layout: Layout | None = N
             grid = g.mean().unstack().reindex(index=xb, columns=xa)
             ns = g.count().unstack().reindex(index=xb, columns=xa)
             sds = g.std(ddof=ddof).unstack().reindex(index=xb, columns=xa)
-            image = ax.imshow(grid.to_numpy(), origin="lower", cmap="viridis", vmin=25, vmax=100, aspect="auto")
+            image = ax.imshow(grid.to_numpy(), origin="lower", cmap="viridis", vmin=layout.chance or 0, vmax=100,
+                              aspect="auto")
             for (i, j), v in np.ndenumerate(grid.to_numpy()):
                 if np.isnan(v):
                     continue
@@ -575,7 +572,7 @@ def dose_figures(frame: pd.DataFrame, layout: Layout, ddof: int, axes: list, fit
     sd = _sd_name(ddof)
     names = {a.name for a in axes}
     split = [g for g in layout.global_axes if g not in names]
-    lay = Layout(layout.global_axes, [t for t in layout.treatment_axes if t not in names], layout.labels)
+    lay = layout.without(names)
 
     fmt = dose.show_value
     for axis in axes:
@@ -599,7 +596,7 @@ def dose_figures(frame: pd.DataFrame, layout: Layout, ddof: int, axes: list, fit
         for fixed, sub in dose.conditions(frame, a, others, split):
             sub = sub.rename(columns={"dose": "dose_a"}).assign(dose_b=lambda d: d["config_hash"].map(b.values))
             if b.treatment:
-                sub = sub[~sub["arm"].isin(["untreated", "healthy"])]
+                sub = sub[~sub["arm"].isin(list(BASELINE_ARMS))]
             tag = dose.describe(fixed)
             stem = f"phase_{a.name}_{b.name}" + (f"_{slug({_short(k): fmt(v) for k, v in fixed.items()})}"
                                                  if fixed else "")
@@ -617,8 +614,7 @@ def all_figures(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float
     global swept axes, whose values each figure's title gives."""
     out = []
     g = layout.global_axes
-    groups = [((), frame)] if not g else list(frame.groupby(g, sort=False))
-    groups.sort(key=lambda kv: [order_key(pd.Series([v]))[0] for v in (kv[0] if isinstance(kv[0], tuple) else (kv[0],))])
+    groups = [((), frame)] if not g else ranked(frame.groupby(g, sort=False))
     sd = _sd_name(ddof)
     for key, sub in groups:
         key = key if isinstance(key, tuple) else (key,)
@@ -640,7 +636,8 @@ def all_figures(frame: pd.DataFrame, layout: Layout, ddof: int, threshold: float
              + (f"mean ± {sd}" if bands else "the mean") + ", dots single seeds."),
             ("onset", onset(sub, layout, ddof, response_threshold, title),
              f"Onset{tag}: accuracy by treatment epoch, {band} over thin single-seed "
-             "lines; dashed: response threshold; dotted: chance (25%)."),
+             "lines; dashed: response threshold"
+             + (f"; dotted: chance ({layout.chance:.3g}%)." if layout.chance is not None else ".")),
             ("response", response_curve(sub, layout, title),
              f"Response{tag}: share of seeds whose combined-stress accuracy has reached the threshold, by "
              "treatment epoch (Kaplan-Meier" + (", 95% band" if bands else "") + "; responders/seeds in the "

@@ -14,7 +14,9 @@ epoch of an onset point, the layer of a ``layer_sparsity`` value, NaN otherwise.
 holds threshold, responded (1/0), epoch (if it responded) and time (the epoch of response, or
 of the last onset point for a seed that never responds: censored there). Axes are the config
 values that differ across the sweep; a treatment knob goes by the name it is typed as
-(``treatment.epochs``), not by the phase keys it feeds (``treatment.phases.1.epochs``).
+(``treatment.epochs``), not by the phase keys it feeds (``treatment.phases.1.epochs``): each
+result records its knobs with their phase keys, and its arm, so nothing here reads ``conf/``
+(a result of schema 1, which does not record them, is read through ``legacy``).
 Nothing here imports torch or Hydra (Hydra's override parser only to read a ``multirun.yaml``).
 """
 
@@ -25,7 +27,6 @@ import json
 import logging
 import math
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,13 +35,14 @@ import pandas as pd
 
 from ..config import SCHEMA
 from ..launch.status import STATUS, JobStatus
-from ..store import Corrupt, checked
+from ..store import READABLE, Corrupt, checked
+from ..tree import leaves
+from . import legacy
+from .measures import order_key
 
 log = logging.getLogger(__name__)
 
 SCHEMA_PREFIX = SCHEMA.rsplit("/", 1)[0] + "/"
-JOB_STATUS = STATUS   # written in every job dir by the launch layer
-CONF = Path(__file__).resolve().parents[2] / "conf"
 EVAL_SECTIONS = ("healthy", "untreated", "treated", "off_drug")
 EVAL_SCALARS = ("sparsity", "clean", "standard", "combined")
 ONSET_SERIES = ("combined", "standard", "extreme")   # metrics.onset[...] per point of metrics.onset["epoch"]
@@ -49,7 +51,6 @@ RELAPSE_KEYS = ("drop", "combined_before", "combined_after", "sparsity_before", 
 # Keys that follow the seed rather than define a condition of the sweep.
 SEED_KEYS = ("seed", "data.seed")
 NAME_KEYS = ("treatment.name", "treatment.label")
-PUBLISHED_ORDER = ("healthy", "untreated", "ketamine", "ssri", "neurosteroid")
 
 
 # -- reading one file ------------------------------------------------------------------------
@@ -100,6 +101,12 @@ def _missing_fields(obj: dict) -> list[str]:
         if not (isinstance(resp, dict) and _is_number(resp.get("threshold"))
                 and (e is None or (isinstance(e, int) and not isinstance(e, bool)))):
             bad.append("metrics.response")
+    if not isinstance(obj.get("arm", ""), str):
+        bad.append("arm")
+    knobs = obj.get("knobs", {})
+    if not (isinstance(knobs, dict) and all(isinstance(r, dict) and "value" in r
+                                            and isinstance(r.get("phase_keys"), list) for r in knobs.values())):
+        bad.append("knobs")
     return bad
 
 
@@ -122,130 +129,36 @@ def read_result(path: Path) -> tuple[dict | None, str | None]:
         if {"key", "sha256", "config"} <= set(obj):
             return None, ""
         return None, "foreign JSON (no schema field)"
-    if schema != SCHEMA:
+    if schema not in READABLE:
         kind = "unsupported schema version" if str(schema).startswith(SCHEMA_PREFIX) else "foreign schema"
-        return None, f"{kind} {schema!r} (expected {SCHEMA!r})"
+        return None, f"{kind} {schema!r} (expected {' or '.join(map(repr, READABLE))})"
     try:
         obj = {**checked(obj), "checksum": obj.get("checksum")}
     except Corrupt as e:
         return None, str(e)
+    if schema != SCHEMA and isinstance(obj.get("config"), dict) and isinstance(obj.get("treatment"), str):
+        obj = legacy.upgrade(obj)
     bad = _missing_fields(obj)
     if bad:
         return None, "malformed: missing or invalid " + ", ".join(bad[:4]) + (" ..." if len(bad) > 4 else "")
-    return obj, None
+    # a result may leave out what it has not: its arm is then its treatment's, and it has no knobs
+    return {"arm": obj["treatment"], "knobs": {}, **obj}, None
 
 
 # -- config flattening and swept axes --------------------------------------------------------
 
 
-def flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict) -> dict:
     """Dotted keys; lists of mappings (phases) by index, other lists as one JSON value."""
-    out: dict = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten(v, key + "."))
-        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-            for i, x in enumerate(v):
-                out.update(flatten(x, f"{key}.{i}."))
-        elif isinstance(v, list):
-            out[key] = json.dumps(v)
-        else:
-            out[key] = v
-    return out
+    return {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in leaves(d, into_lists=False)}
 
 
-# -- knobs: a treatment's values under the names they are typed as -----------------------------
-
-_KNOB = re.compile(r"^\$\{treatment\.(\w+)\}$")
-
-
-def _merge(base: dict, over: dict) -> dict:
-    """Hydra's merge of two config nodes: mappings key by key, anything else (lists too) replaced."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def _treatment_node(name: str, folder: Path, seen: frozenset = frozenset()) -> dict | None:
-    """``folder/<name>.yaml`` as written (interpolations kept), its defaults list merged in; None without it."""
-    import yaml
-
-    path = folder / f"{name}.yaml"
-    if name in seen or not path.is_file():
-        return None
-    try:
-        own = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    defaults = own.pop("defaults", None) or []
-    node: dict = {}
-    # a group file's own keys come after its defaults unless _self_ says where
-    order = defaults if "_self_" in defaults else [*defaults, "_self_"]
-    for entry in order:
-        if entry == "_self_":
-            node = _merge(node, own)
-        elif isinstance(entry, str):
-            node = _merge(node, _treatment_node(entry, folder, seen | {name}) or {})
-    return node
-
-
-def knob_map(treatment: str, conf: Path = CONF) -> dict[str, str] | None:
-    """Each phase key of ``treatment`` written as ``${treatment.<knob>}`` in ``conf/treatment/<name>.yaml``,
-    mapped to that knob (``treatment.phases.1.epochs`` -> ``treatment.epochs``); None without the file."""
-    path = Path(conf) / "treatment" / f"{treatment}.yaml"
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        return None
-    return _knob_map(treatment, Path(conf), stamp)
-
-
-@functools.lru_cache(maxsize=256)
-def _knob_map(treatment: str, conf: Path, stamp: int) -> dict[str, str] | None:
-    """``knob_map`` of the file as it was at ``stamp`` (its mtime): read once per version."""
-    node = _treatment_node(treatment, conf / "treatment")
-    if node is None:
-        return None
-    out = {}
-    for group in ("phases", "maintenance"):
-        for i, phase in enumerate(node.get(group) or []):
-            for k, v in (phase.items() if isinstance(phase, dict) else ()):
-                m = _KNOB.match(v) if isinstance(v, str) else None
-                if m:
-                    out[f"treatment.{group}.{i}.{k}"] = f"treatment.{m[1]}"
-    return out
-
-
-def _named_alike(path: str, knob: str) -> bool:
-    """``treatment.phases.<i>.<k>`` and knob ``treatment.<k>``; ``treatment.maintenance.<i>.<k>`` and
-    ``treatment.maintenance_<k>``."""
-    parts = path.split(".")
-    if len(parts) != 4:
-        return False
-    return knob == f"treatment.{parts[3]}" if parts[1] == "phases" else knob == f"treatment.maintenance_{parts[3]}"
-
-
-def knob_columns(flat: dict, treatment: str, knobs: dict | None = None, conf: Path = CONF) -> dict:
-    """A flattened config with the phase keys a treatment knob feeds replaced by the knob.
-
-    ``knobs`` (a result's ``knobs``: the knobs as typed, with their values) are taken as they are;
-    which phase keys each feeds comes from the treatment's YAML, or, without one, from the phase
-    keys of the knob's name and value. Without ``knobs``, the YAML names the knob of each phase key
-    (its value read from the phase); without either, the phase keys stay."""
-    fed = knob_map(treatment, Path(conf))
-    out = dict(flat)
-    if knobs:
-        if fed is None:
-            fed = {p: k for k in knobs for p in flat if _named_alike(p, k) and flat[p] == knobs[k]}
-        for p in fed:
-            out.pop(p, None)
-        out.update({k: json.dumps(v) if isinstance(v, list) else v for k, v in knobs.items()})
-    elif fed:
-        for p, k in fed.items():
-            if p in out:
-                out.setdefault(k, out.pop(p))
+def knob_columns(flat: dict, knobs: dict) -> dict:
+    """A flattened config with the phase keys each treatment knob feeds replaced by the knob (``knobs``:
+    a result's record, ``{"treatment.epochs": {"value": 15, "phase_keys": ["treatment.phases.1.epochs"]}}``)."""
+    fed = {p for r in knobs.values() for p in r["phase_keys"]}
+    out = {k: v for k, v in flat.items() if k not in fed}
+    out.update({k: json.dumps(r["value"]) if isinstance(r["value"], list) else r["value"] for k, r in knobs.items()})
     return out
 
 
@@ -283,18 +196,6 @@ def xkey(x):
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
     return round(float(x), 6)
-
-
-def order_key(values: pd.Series) -> pd.Series:
-    """Sort numbers as numbers and known arms in the papers' order."""
-    def one(v):
-        if v in PUBLISHED_ORDER:
-            return (0, PUBLISHED_ORDER.index(v), "")
-        try:
-            return (1, float(v), "")
-        except (TypeError, ValueError):
-            return (2, 0.0, str(v))
-    return values.map(one)
 
 
 # -- the whole sweep -------------------------------------------------------------------------
@@ -335,6 +236,14 @@ class ResultSet:
     @property
     def longitudinal(self) -> bool:
         return bool(len(self.tidy)) and (self.tidy["section"] == "longitudinal").any()
+
+    @functools.cached_property
+    def shared(self) -> dict:
+        """The flattened config values (knobs by name) every run has alike."""
+        if not self.flat:
+            return {}
+        first, *rest = self.flat.values()
+        return {k: v for k, v in first.items() if all(k in f and f[k] == v for f in rest)}
 
 
 def _metric_rows(key: str, m: dict) -> list[tuple]:
@@ -462,16 +371,15 @@ def read_results(root: Path | str, only: set[str] | None = None) -> ResultSet:
         results[h] = obj
         where[h] = [str(p)]
 
-    flat = {h: knob_columns(flatten(r["config"]), r["treatment"], r.get("knobs") if isinstance(r.get("knobs"), dict)
-                            else None) for h, r in results.items()}
+    flat = {h: knob_columns(flatten(r["config"]), r["knobs"]) for h, r in results.items()}
     configs = pd.DataFrame.from_dict(flat, orient="index") if flat else pd.DataFrame()
     run_rows = [{"config_hash": h, "path": where[h][0], "copies": len(where[h]), "seed": r["seed"],
-                 "treatment": r["treatment"], "label": r.get("label") or r["treatment"],
+                 "treatment": r["treatment"], "arm": r["arm"], "label": r.get("label") or r["treatment"],
                  "baseline_key": (r.get("baseline") or {}).get("key", ""),
                  "cache_hit": (r.get("baseline") or {}).get("cache_hit"),
                  "wall_seconds": float(r.get("wall_seconds") or 0.0), "onset": _onset_state(r["metrics"]),
                  **_environment(r)} for h, r in results.items()]
-    runs = pd.DataFrame(run_rows, columns=["config_hash", "path", "copies", "seed", "treatment", "label",
+    runs = pd.DataFrame(run_rows, columns=["config_hash", "path", "copies", "seed", "treatment", "arm", "label",
                                            "baseline_key", "cache_hit", "wall_seconds", "onset", *ENVIRONMENT])
     axes = swept_axes(configs, runs.set_index("config_hash").loc[configs.index, "treatment"]) if len(runs) else []
     for a in axes:
@@ -483,8 +391,7 @@ def read_results(root: Path | str, only: set[str] | None = None) -> ResultSet:
     keep = ["config_hash", "path", "seed", "treatment", "label", "baseline_key", *axes]
     tidy = runs[keep].merge(metrics, on="config_hash", how="inner")
 
-    versions = pd.DataFrame([{"config_hash": h, **(r.get("versions") or (r.get("environment") or {}).get("versions")
-                                                   or {})} for h, r in results.items()])
+    versions = pd.DataFrame([{"config_hash": h, **_versions(r)} for h, r in results.items()])
     timings = pd.DataFrame([{"config_hash": h, **(r.get("timings") or {})} for h, r in results.items()])
 
     rs = ResultSet(root=root, runs=runs, tidy=tidy, axes=axes, problems=problems, duplicates=duplicates,
@@ -503,6 +410,13 @@ def _onset_state(m: dict) -> str:
     if "onset" not in m:
         return "absent"
     return "off" if m["onset"] is None else "recorded"
+
+
+def _versions(r: dict) -> dict:
+    """The library versions a result records (``environment.versions``; a schema-1 result has a
+    second record, ``versions``, of some of them and of Hydra's)."""
+    env = r.get("environment") if isinstance(r.get("environment"), dict) else {}
+    return {**(env.get("versions") or {}), **(r.get("versions") or {})}
 
 
 def _environment(r: dict) -> dict:
@@ -554,4 +468,5 @@ def load_results(path: Path | str) -> pd.DataFrame:
         if as_number.notna().sum() == (tidy[a] != "").sum():
             tidy[a] = as_number
     tidy.attrs["root"] = str(path)   # where pruning_lab.report reads the results back from
+    tidy.attrs["shared"] = rs.shared  # what the figures label with: the course's prune fraction, the classes
     return tidy

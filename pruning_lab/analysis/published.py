@@ -14,22 +14,20 @@ import logging
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats as st
 
 from .load import NAME_KEYS, flatten, knob_columns, show, xkey
-from .stats import holm
+from .measures import PAPER_TREATMENTS, rank
+from .stats import (ALPHA, chance_outside, count_chance_outside, count_se, fisher_p, holm, sample_sd, welch_df,
+                    welch_p)
 
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
 EXPERIMENTS = REPO / "experiments"
 CONF = REPO / "conf"
-PAPER_TREATMENTS = ("ketamine", "ssri", "neurosteroid")
 PAPER_SEEDS = {1: [42], 2: list(range(10))}
 ROUNDING = 0.05   # every published value has one decimal
-ALPHA = 0.05
 # config keys that change how a job is computed or scored, not the protocol the paper describes
 NOT_PROTOCOL = ("numerics", "engine", "engine_sparse_from", "onset.every", "onset.response")
 COLUMNS = ["paper", "table", "row", "column", "arm", "section", "metric", "x", "stat", "value", "sd", "n", "note"]
@@ -90,7 +88,7 @@ def _compose_references(paper: int, treatments) -> dict[str, dict] | None:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             for t in treatments:
                 checked = validate(*resolve(compose("config", overrides=[f"experiment=paper{paper}", f"treatment={t}"])))
-                out[t] = knob_columns(flatten(checked.job.to_dict()), t, checked.knobs, CONF)
+                out[t] = knob_columns(flatten(checked.job.to_dict()), checked.knobs)
         GlobalHydra.instance().clear()
         return out
     except Exception as e:  # the report is still useful without the check
@@ -106,14 +104,14 @@ def protocol_check(flat: dict[str, dict], runs: pd.DataFrame, paper: int, ref: d
     shared_ref = next(iter(ref.values()))
     hashes = runs["config_hash"].tolist()
     treatment_of = dict(zip(runs["config_hash"], runs["treatment"]))
-    everyone = sorted(set(treatment_of.values()), key=_treatment_order)
+    everyone = sorted(set(treatment_of.values()), key=rank)
 
     def which(affected) -> str:
-        ts = sorted({treatment_of[h] for h in affected}, key=_treatment_order)
+        ts = sorted({treatment_of[h] for h in affected}, key=rank)
         return "every treatment" if ts == everyone and len(ts) > 1 else ", ".join(ts)
 
     def add(key, affected, ours, want):
-        rows.append({"treatment": which(affected), "key": key, "ours": ", ".join(sorted(set(ours), key=_number_first)),
+        rows.append({"treatment": which(affected), "key": key, "ours": ", ".join(sorted(set(ours), key=rank)),
                      "paper": want, "runs": len(affected)})
 
     for t in everyone:
@@ -154,10 +152,6 @@ def protocol_check(flat: dict[str, dict], runs: pd.DataFrame, paper: int, ref: d
     return pd.DataFrame(rows, columns=["treatment", "key", "ours", "paper", "runs"])
 
 
-def _treatment_order(t: str):
-    return (0, PAPER_TREATMENTS.index(t), "") if t in PAPER_TREATMENTS else (1, 0, t)
-
-
 def follows(proto: pd.DataFrame | None, n_treatments: int) -> bool:
     """Whether a protocol check finds the published protocol: no departure but more seeds or
     treatments the paper lacks (beside at least one of its own)."""
@@ -165,13 +159,6 @@ def follows(proto: pd.DataFrame | None, n_treatments: int) -> bool:
         return False
     other = proto[~proto["key"].isin(["seed", "treatment"])]
     return other.empty and (proto["key"] == "treatment").sum() < n_treatments
-
-
-def _number_first(v: str):
-    try:
-        return (0, float(v), "")
-    except ValueError:
-        return (1, 0.0, v)
 
 
 def _seed_text(paper: int) -> str:
@@ -199,56 +186,6 @@ def on_protocol(summary: pd.DataFrame, global_axes: list[str], treatment_axes: l
 # -- comparison ------------------------------------------------------------------------------
 
 
-def _sample_sd(sd: float, n: float) -> float:
-    """The papers' population SD (ddof=0) as a sample SD (ddof=1)."""
-    return sd * math.sqrt(n / (n - 1)) if n > 1 and not math.isnan(sd) else math.nan
-
-
-def welch_df(s1: float, n1: int, s2: float, n2: int) -> float:
-    """Welch-Satterthwaite degrees of freedom (NaN when neither side varies)."""
-    v1, v2 = s1 ** 2 / n1, s2 ** 2 / n2
-    if v1 + v2 == 0:
-        return math.nan
-    return (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1))
-
-
-def _t_test(d: float, s1: float, n1: int, s2: float, n2: int, df: float | None = None) -> float:
-    """Two-sided p of a difference ``d`` of two means with sample SDs and sizes: Welch's t-test, or,
-    with ``df`` given (one side has a single value and borrows the other's SD), t with ``df``."""
-    se = math.sqrt(s1 ** 2 / n1 + s2 ** 2 / n2)
-    if se == 0:
-        return 1.0 if d == 0 else 0.0
-    if df is None:
-        return float(st.ttest_ind_from_stats(d, s1, n1, 0.0, s2, n2, equal_var=False).pvalue)
-    return float(2 * st.t.sf(abs(d) / se, df))
-
-
-def chance_outside(se: float, df: float, tol: float) -> float:
-    """P(|difference| > tol) when the two sides do not differ: the difference is SE times a t
-    variate with ``df`` degrees of freedom (0 when neither side varies)."""
-    if se == 0 or math.isnan(se) or math.isnan(tol):
-        return 0.0 if se == 0 else math.nan
-    return float(2 * st.t.sf(tol / se, df))
-
-
-def _count_se(ka: float, na: int, kb: float, nb: int) -> float:
-    pa, pb = ka / na, kb / nb
-    return math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
-
-
-def count_chance_outside(ka: int, na: int, kb: int, nb: int) -> float:
-    """P(a 2-SE miss) for two seed counts drawn from one rate, the pooled one: every outcome enumerated."""
-    p = (ka + kb) / (na + nb)
-    a, b = np.arange(na + 1), np.arange(nb + 1)
-    pa, pb = st.binom.pmf(a, na, p), st.binom.pmf(b, nb, p)
-    total = 0.0
-    for i in a:
-        for j in b:
-            if abs(i - j * na / nb) > 2 * _count_se(i, na, j, nb) * na + 1e-9:
-                total += pa[i] * pb[j]
-    return float(total)
-
-
 def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | None = None) -> pd.DataFrame:
     """One line per published value: ours, the difference, 2 SE and whether it lies within, and the
     test: its p-value, the Holm-adjusted one over every value tested, and the chance of a 2-SE miss
@@ -263,7 +200,7 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
     lend = {}
     if spread is not None:
         for r in spread[spread["stat"] == "mean"].to_dict("records"):
-            lend[(r["arm"], r["section"], r["metric"], xkey(r["x"]))] = (_sample_sd(r["sd"], r["n"]), int(r["n"]))
+            lend[(r["arm"], r["section"], r["metric"], xkey(r["x"]))] = (sample_sd(r["sd"], r["n"]), int(r["n"]))
     out = []
     for p in pub.to_dict("records"):
         key = (p["arm"], p["section"], p["metric"], xkey(p["x"]))
@@ -283,11 +220,11 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
             kp, n_pub = int(round(p["value"])), int(p["n"])
             row["ours"] = k
             row["diff"] = k - p["value"] * n / n_pub
-            row["tol"] = 2 * _count_se(k, n, kp, n_pub) * n
+            row["tol"] = 2 * count_se(k, n, kp, n_pub) * n
             row["within"] = abs(row["diff"]) <= row["tol"] + 1e-9
             row["basis"] = "binomial SE of both proportions"
             row["test"] = "Fisher's exact"
-            row["p"] = float(st.fisher_exact([[k, n - k], [kp, n_pub - kp]]).pvalue)
+            row["p"] = fisher_p(k, n, kp, n_pub)
             row["p_outside"] = count_chance_outside(k, n, kp, n_pub)
         elif stat in ("min", "max"):
             row["ours"] = ours[stat]
@@ -297,7 +234,7 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
             row["ours"], row["ours_sd"] = ours["mean"], ours["sd"]
             row["diff"] = ours["mean"] - p["value"]
             printed = p["sd"]
-            s_pub = _sample_sd(printed, p["n"])
+            s_pub = sample_sd(printed, p["n"])
             s_ours = ours["sd_sample"]
             basis, df = "SE from both SDs", None
             if p["n"] == 1 and n == 1:
@@ -322,9 +259,9 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
                                               row["tol"])
             # the test reads the printed value at its most favourable (see the docstring)
             if printed == 0:
-                s_pub = _sample_sd(ROUNDING, p["n"])
+                s_pub = sample_sd(ROUNDING, p["n"])
             d = math.copysign(max(abs(row["diff"]) - ROUNDING, 0.0), row["diff"])
-            row["p"] = _t_test(d, s_ours, n, s_pub, int(p["n"]), df)
+            row["p"] = welch_p(d, s_ours, n, s_pub, int(p["n"]), df)
             row["test"] = "Welch's t" if df is None else f"t ({df:g} df), one SD for both"
         out.append(row)
     comp = pd.DataFrame(out)
@@ -332,16 +269,3 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
         comp["p_holm"] = holm(comp["p"].to_numpy(float))
         comp["differs"] = [None if math.isnan(q) else bool(q < ALPHA) for q in comp["p_holm"]]
     return comp
-
-
-def misses_by_chance(p_outside) -> tuple[float, int, int]:
-    """Expected number of 2-SE misses with no true difference anywhere, and its 95% range, from the
-    Poisson-binomial distribution of independent misses with probabilities ``p_outside``."""
-    probs = [float(q) for q in p_outside if not math.isnan(q)]
-    dist = np.array([1.0])
-    for q in probs:
-        dist = np.convolve(dist, [1 - q, q])
-    cdf = np.cumsum(dist)
-    lo = int(np.searchsorted(cdf, 0.025))
-    hi = int(np.searchsorted(cdf, 0.975))
-    return float(sum(probs)), lo, hi

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .arms import Layout
-from .load import order_key
+from .measures import order_key
 from .tables import DASH, Table
 
 KEYS = ("responded", "epoch", "time", "threshold")

@@ -1,4 +1,5 @@
-"""Statistics of the report: summaries, the Bayes ceiling, pairwise treatment comparisons.
+"""Every statistic of the analysis: summaries, the Bayes ceiling, pairwise treatment comparisons,
+and the tests of a published value (mean, SD and n, or a count of seeds) against ours.
 
 The treatments of a seed share its pruned baseline and evaluation noise, so two treatments are
 compared paired by seed (paired t-test, Wilcoxon signed-rank, Cohen's d_z); a pair whose seeds
@@ -18,6 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 from scipy.special import ndtr
+
+ALPHA = 0.05  # the level of every test's verdict
 
 
 def summary_frame(frame: pd.DataFrame, by: list[str], ddof: int = 1) -> pd.DataFrame:
@@ -218,7 +221,7 @@ def compare_paired(a, b) -> dict:
     return out
 
 
-def _paired(a, b) -> bool:
+def pairable(a, b) -> bool:
     """Two groups of per-seed values can be paired: both indexed by the same seeds, once each."""
     return (isinstance(a, pd.Series) and isinstance(b, pd.Series) and a.index.is_unique and b.index.is_unique
             and set(a.index) == set(b.index) and len(a) >= 2)
@@ -232,7 +235,7 @@ def pairwise(values: dict[str, np.ndarray | pd.Series]) -> pd.DataFrame:
     rows = []
     for x, y in combinations(values, 2):
         a, b = values[x], values[y]
-        if _paired(a, b):
+        if pairable(a, b):
             rows.append({"a": x, "b": y, "design": "paired", **compare_paired(a, b.loc[a.index])})
         else:
             r = compare_two(np.asarray(a, float), np.asarray(b, float))
@@ -250,3 +253,74 @@ def pairwise(values: dict[str, np.ndarray | pd.Series]) -> pd.DataFrame:
     df["p_W_holm"] = np.where(paired, rank, np.nan)
     df["p_U_holm"] = np.where(paired, np.nan, rank)
     return df
+
+
+# -- a published value against ours: tests from summary statistics ---------------------------
+
+
+def sample_sd(sd: float, n: float) -> float:
+    """The papers' population SD (ddof=0) as a sample SD (ddof=1)."""
+    return sd * math.sqrt(n / (n - 1)) if n > 1 and not math.isnan(sd) else math.nan
+
+
+def welch_df(s1: float, n1: int, s2: float, n2: int) -> float:
+    """Welch-Satterthwaite degrees of freedom (NaN when neither side varies)."""
+    v1, v2 = s1 ** 2 / n1, s2 ** 2 / n2
+    if v1 + v2 == 0:
+        return math.nan
+    return (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1))
+
+
+def welch_p(d: float, s1: float, n1: int, s2: float, n2: int, df: float | None = None) -> float:
+    """Two-sided p of a difference ``d`` of two means with sample SDs and sizes: Welch's t-test, or,
+    with ``df`` given (one side has a single value and borrows the other's SD), t with ``df``."""
+    se = math.sqrt(s1 ** 2 / n1 + s2 ** 2 / n2)
+    if se == 0:
+        return 1.0 if d == 0 else 0.0
+    if df is None:
+        return float(st.ttest_ind_from_stats(d, s1, n1, 0.0, s2, n2, equal_var=False).pvalue)
+    return float(2 * st.t.sf(abs(d) / se, df))
+
+
+def chance_outside(se: float, df: float, tol: float) -> float:
+    """P(|difference| > tol) when the two sides do not differ: the difference is SE times a t
+    variate with ``df`` degrees of freedom (0 when neither side varies)."""
+    if se == 0 or math.isnan(se) or math.isnan(tol):
+        return 0.0 if se == 0 else math.nan
+    return float(2 * st.t.sf(tol / se, df))
+
+
+def count_se(ka: float, na: int, kb: float, nb: int) -> float:
+    pa, pb = ka / na, kb / nb
+    return math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+
+
+def count_chance_outside(ka: int, na: int, kb: int, nb: int) -> float:
+    """P(a 2-SE miss) for two seed counts drawn from one rate, the pooled one: every outcome enumerated."""
+    p = (ka + kb) / (na + nb)
+    a, b = np.arange(na + 1), np.arange(nb + 1)
+    pa, pb = st.binom.pmf(a, na, p), st.binom.pmf(b, nb, p)
+    total = 0.0
+    for i in a:
+        for j in b:
+            if abs(i - j * na / nb) > 2 * count_se(i, na, j, nb) * na + 1e-9:
+                total += pa[i] * pb[j]
+    return float(total)
+
+
+def fisher_p(k: int, n: int, kp: int, n_pub: int) -> float:
+    """Two-sided p of Fisher's exact test of two counts of seeds, ``k`` of ``n`` and ``kp`` of ``n_pub``."""
+    return float(st.fisher_exact([[k, n - k], [kp, n_pub - kp]]).pvalue)
+
+
+def misses_by_chance(p_outside) -> tuple[float, int, int]:
+    """Expected number of 2-SE misses with no true difference anywhere, and its 95% range, from the
+    Poisson-binomial distribution of independent misses with probabilities ``p_outside``."""
+    probs = [float(q) for q in p_outside if not math.isnan(q)]
+    dist = np.array([1.0])
+    for q in probs:
+        dist = np.convolve(dist, [1 - q, q])
+    cdf = np.cumsum(dist)
+    lo = int(np.searchsorted(cdf, 0.025))
+    hi = int(np.searchsorted(cdf, 0.975))
+    return float(sum(probs)), lo, hi

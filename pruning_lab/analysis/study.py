@@ -20,18 +20,11 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import expit
 
 from . import dose
-from .arms import BASELINE_ARMS, Layout, arm_keys, select_arm
-from .load import order_key
-from .stats import _paired, compare_paired, compare_two, holm
+from .arms import Layout, arm_keys, select_arm
+from .measures import BASELINE_ARMS, FITTED, HEADLINE, Measure, ranked
+from .stats import compare_paired, compare_two, holm, pairable
 from .tables import DASH, Table, mean_sd, num
 
-# (section, metric, x, name, +1 if higher is better)
-HEADLINE = [("treated", "combined", None, "Combined stress (%)", 1),
-            ("treated", "profile", "extreme", "Extreme internal noise (%)", 1),
-            ("relapse", "drop", None, "Acute relapse drop (pp)", -1),
-            ("longitudinal", "final", None, "Final accuracy, last cycle (%)", 1),
-            ("longitudinal", "total_drop", None, "Total longitudinal drop (pp)", -1)]
-FIT_MEASURES = ("Combined stress (%)", "Extreme internal noise (%)")
 MIN_LEVELS = 4
 MIN_SEEDS_CI = 4   # with fewer seeds, a handful of distinct resamples: no interval to speak of
 RESAMPLES = 1000
@@ -43,25 +36,20 @@ def extreme_sigma(frame: pd.DataFrame) -> float | None:
     return float(xs.max()) if len(xs) else None
 
 
-def measure(frame: pd.DataFrame, section: str, metric: str, x, arm_own: bool = True) -> pd.DataFrame:
+def measure(frame: pd.DataFrame, h: Measure, arm_own: bool = True) -> pd.DataFrame:
     """Rows of one headline measure; a baseline arm's treated measures are its own section's."""
-    xe = extreme_sigma(frame) if x == "extreme" else x
-    sections = [section] + (list(BASELINE_ARMS) if section == "treated" and arm_own else [])
-    m = frame[frame["section"].isin(sections) & (frame["metric"] == metric)]
-    m = m[(m["section"] == section) | (m["arm"] == m["section"])]
+    xe = extreme_sigma(frame) if h.x == "extreme" else h.x
+    sections = [h.section] + (list(BASELINE_ARMS) if h.section == "treated" and arm_own else [])
+    m = frame[frame["section"].isin(sections) & (frame["metric"] == h.metric)]
+    m = m[(m["section"] == h.section) | (m["arm"] == m["section"])]
     if xe is not None:
         m = m[np.isclose(m["x"].astype(float), xe)]
     return m
 
 
-def _measures(frame: pd.DataFrame) -> list[tuple]:
+def _measures(frame: pd.DataFrame) -> list[Measure]:
     present = set(zip(frame["section"], frame["metric"]))
-    return [h for h in HEADLINE if (h[0], h[1]) in present]
-
-
-def _sub_layout(layout: Layout, axes: list) -> Layout:
-    names = {a.name for a in axes}
-    return Layout(layout.global_axes, [t for t in layout.treatment_axes if t not in names], layout.labels)
+    return [h for h in HEADLINE if (h.section, h.metric) in present]
 
 
 # -- a table per axis ------------------------------------------------------------------------
@@ -71,7 +59,7 @@ def axis_tables(frame: pd.DataFrame, layout: Layout, ddof: int, axes: list) -> l
     """Per numeric axis: mean ± SD and n per value and arm of each headline measure."""
     names = {a.name for a in axes}
     split = [g for g in layout.global_axes if g not in names]
-    lay = _sub_layout(layout, axes)
+    lay = layout.without(names)
     frame = frame[frame["arm"] != "healthy"]
     measures = _measures(frame)
     out = []
@@ -86,11 +74,11 @@ def axis_tables(frame: pd.DataFrame, layout: Layout, ddof: int, axes: list) -> l
                     if at.empty:
                         continue
                     recs = []
-                    for section, metric, x, name, _ in measures:
-                        v = measure(at, section, metric, x)["value"]
+                    for h in measures:
+                        v = measure(at, h)["value"]
                         rec = None if v.empty else {"n": len(v), "mean": v.mean(),
                                                     "sd": v.std(ddof=ddof) if len(v) > 1 else math.nan}
-                        recs.append((name, rec))
+                        recs.append((h.title, rec))
                     n = max((r["n"] for _, r in recs if r), default=0)
                     row = {k: dose.show_value(v) for k, v in fixed.items()}
                     row.update({axis.name: f"{level:g}", "Treatment": lay.label(arm, tv), "n": str(n)})
@@ -215,7 +203,7 @@ def fits(frame: pd.DataFrame, layout: Layout, axes: list, resamples: int = RESAM
     """A fit per axis with 4+ values, condition, arm and accuracy measure (``fit_dose_response``)."""
     names = {a.name for a in axes}
     split = [g for g in layout.global_axes if g not in names]
-    lay = _sub_layout(layout, axes)
+    lay = layout.without(names)
     frame = frame[frame["arm"] != "healthy"]
     rows = []
     for axis in axes:
@@ -223,15 +211,13 @@ def fits(frame: pd.DataFrame, layout: Layout, axes: list, resamples: int = RESAM
             continue
         others = [o for o in axes if o is not axis]
         for fixed, sub in dose.conditions(frame, axis, others, split):
-            for section, metric, x, name, _ in HEADLINE:
-                if name not in FIT_MEASURES:
-                    continue
-                m = measure(sub, section, metric, x)
+            for h in FITTED:
+                m = measure(sub, h)
                 for arm, tv in arm_keys(m, lay):
                     a = select_arm(m, lay, arm, tv)
                     r = fit_dose_response(a["dose"], a["seed"], a["value"], resamples)
                     rows.append({"axis": axis.name, "condition": dose.describe(fixed), "Treatment": lay.label(arm, tv),
-                                 "Measure": name, **r})
+                                 "Measure": h.title, **r})
     return pd.DataFrame(rows)
 
 
@@ -263,27 +249,25 @@ def best_arms(frame: pd.DataFrame, layout: Layout, ddof: int = 1) -> Table:
     runner-up, and their paired per-seed difference (paired t-test, Holm over the table)."""
     t = frame[~frame["arm"].isin(list(BASELINE_ARMS))]
     g = layout.global_axes
-    groups = [((), t)] if not g else sorted(t.groupby(g, sort=False), key=lambda kv: [
-        order_key(pd.Series([v]))[0] for v in (kv[0] if isinstance(kv[0], tuple) else (kv[0],))])
+    groups = [((), t)] if not g else ranked(t.groupby(g, sort=False))
     rows = []
     for key, sub in groups:
         key = key if isinstance(key, tuple) else (key,)
-        for section, metric, x, name, sign in _measures(sub):
-            m = measure(sub, section, metric, x, arm_own=False)
+        for h in _measures(sub):
+            m = measure(sub, h, arm_own=False)
             values = {}
             for arm, tv in arm_keys(m, layout):
                 s = select_arm(m, layout, arm, tv)
                 values[layout.label(arm, tv)] = s.drop_duplicates("seed").set_index("seed")["value"].sort_index()
             if len(values) < 2:
                 continue
-            ranked = sorted(values, key=lambda k: -sign * values[k].mean())
-            best, second = ranked[0], ranked[1]
+            best, second = sorted(values, key=lambda k: -h.better * values[k].mean())[:2]
             a, b = values[best], values[second]
-            paired = _paired(a, b)
+            paired = pairable(a, b)
             r = compare_paired(a, b.loc[a.index]) if paired else compare_two(a.to_numpy(), b.to_numpy())
             diff = r["diff"] if paired else r["mean_a"] - r["mean_b"]
-            wins = int((sign * (a - b.loc[a.index]) > 0).sum()) if paired else None
-            rows.append({**dict(zip(g, key)), "measure": name, "best": best, "best_mean": a.mean(),
+            wins = int((h.better * (a - b.loc[a.index]) > 0).sum()) if paired else None
+            rows.append({**dict(zip(g, key)), "measure": h.title, "best": best, "best_mean": a.mean(),
                          "best_sd": a.std(ddof=ddof) if len(a) > 1 else math.nan, "runner_up": second,
                          "runner_up_mean": b.mean(), "runner_up_sd": b.std(ddof=ddof) if len(b) > 1 else math.nan,
                          "n": len(a) if paired else f"{len(a)}, {len(b)}", "design": "paired" if paired else "unpaired",

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .arms import BASELINE_ARMS, Layout
-from .load import order_key, xkey
+from .arms import Layout, arm_keys, select_arm
+from .load import xkey
+from .measures import (BASELINE_ARMS, CLEAN, COMBINED, EVALUATION, NOISE_LEVELS, OFF_DRUG, ON_DRUG, STANDARD, order_key,
+                       rank)
 
 DASH = "—"
-SIGMA_NAMES = {0.0: "No noise", 0.5: "Moderate", 1.0: "High", 1.5: "Severe", 2.5: "Extreme"}
 
 
 @dataclass
@@ -130,6 +131,11 @@ def _frame(rows: list[dict], cells: list[dict], layout: Layout, lead: list[str])
     return display, pd.DataFrame(cells)
 
 
+def share(layout: Layout, key: str) -> str:
+    """A config fraction the runs share, as a percentage (``40%``), else its key."""
+    return layout.fraction(key) or f"`{key}`"
+
+
 # -- row tables: one line per arm, one column per measure ------------------------------------
 
 
@@ -152,7 +158,7 @@ def row_table(name: str, title: str, look: Lookup, sections: list[tuple[str, str
             entries += [(arm, tv, section, suffix) for arm, tv in look.rows(g, section)
                         if include is None or include(arm, section)]
         # baseline arms first, then each treatment with its on- and off-drug rows together
-        entries.sort(key=lambda e: (e[0] not in BASELINE_ARMS, order_key(pd.Series([e[0]]))[0], e[1],
+        entries.sort(key=lambda e: (e[0] not in BASELINE_ARMS, rank(e[0]), e[1],
                                     [s for s, _ in sections].index(e[2])))
         for arm, tv, section, suffix in entries:
             label = lay.label(arm, tv) + suffix
@@ -170,7 +176,7 @@ def row_table(name: str, title: str, look: Lookup, sections: list[tuple[str, str
 
 def profile_cols(look: Lookup) -> list[Col]:
     xs = sorted({float(x) for x in look.summary.loc[look.summary["metric"] == "profile", "x"]})
-    return [Col(f"{SIGMA_NAMES.get(x, 'σ')} (σ={x:g}) (%)" if x in SIGMA_NAMES else f"σ={x:g} (%)", "profile", x)
+    return [Col(f"{NOISE_LEVELS[x]} (σ={x:g}) (%)" if x in NOISE_LEVELS else f"σ={x:g} (%)", "profile", x)
             for x in xs]
 
 
@@ -180,38 +186,39 @@ def extreme_sigma(look: Lookup) -> float | None:
 
 
 def efficacy(look: Lookup) -> Table:
-    cols = [Col("Sparsity (%)", "sparsity"), Col("Clean (%)", "clean"), Col("Standard (%)", "standard"),
-            Col("Combined stress (%)", "combined")]
+    cols = [Col(m.title, m.metric) for m in EVALUATION]
     return row_table("efficacy", "Post-treatment efficacy (mean ± SD across seeds)", look,
                      [("healthy", ""), ("untreated", ""), ("treated", "")], cols,
-                     "Healthy (dense) is the trained network before the pathology; it is not in the papers' tables.")
+                     f"{BASELINE_ARMS['healthy']} is the trained network before the pathology; it is not in the papers' "
+                     "tables.")
 
 
 def stress_profile(look: Lookup) -> Table:
     return row_table("stress_profile", "Stress resilience profile: accuracy under internal noise (mean ± SD)", look,
-                     [("untreated", ""), ("treated", ""), ("off_drug", " (off drug)")], profile_cols(look),
+                     [("untreated", ""), ("treated", ""), ("off_drug", f" ({OFF_DRUG})")], profile_cols(look),
                      "Standard test set, internal noise of SD σ on every hidden layer, no input noise.")
 
 
 def overview(look: Lookup) -> Table:
     """Paper 1's Table 1 layout: efficacy, extreme stress and relapse drop, on- and off-drug rows."""
     xe = extreme_sigma(look)
-    cols = [Col("Sparsity (%)", "sparsity"), Col("Clean (%)", "clean"), Col("Standard (%)", "standard"),
-            Col("Combined stress (%)", "combined")]
+    cols = [Col(m.title, m.metric) for m in EVALUATION]
     if xe is not None:
         cols.append(Col(f"Extreme stress σ={xe:g} (%)", "profile", xe))
     cols.append(Col("Relapse drop (pp)", "drop", section="relapse"))
     return row_table("overview", "Post-treatment performance and relapse vulnerability", look,
-                     [("untreated", ""), ("treated", ""), ("off_drug", " (off drug)")], cols,
-                     "pp: percentage points of combined-stress accuracy lost after pruning a further 40% of the "
-                     "surviving weights. Off drug: the same weights with the modulation removed.")
+                     [("untreated", ""), ("treated", ""), ("off_drug", f" ({OFF_DRUG})")], cols,
+                     "pp: percentage points of combined-stress accuracy lost after pruning a further "
+                     f"{share(look.layout, 'pathology.relapse_fraction')} of the surviving weights. Off drug: the "
+                     "same weights with the modulation removed.")
 
 
 def acute_relapse(look: Lookup) -> Table:
     cols = [Col("Sparsity before (%)", "sparsity_before"), Col("Sparsity after (%)", "sparsity_after"),
             Col("Combined before (%)", "combined_before"), Col("Combined after (%)", "combined_after"),
             Col("Drop (pp)", "drop")]
-    return row_table("acute_relapse", "Acute relapse: a further 40% of surviving weights pruned (mean ± SD)",
+    return row_table("acute_relapse", f"Acute relapse: a further {share(look.layout, 'pathology.relapse_fraction')} "
+                     "of surviving weights pruned (mean ± SD)",
                      look, [("relapse", "")], cols,
                      "Drop = combined-stress accuracy before minus after, in percentage points (pp); "
                      "modulated treatments are tested with the modulation on.")
@@ -219,12 +226,13 @@ def acute_relapse(look: Lookup) -> Table:
 
 def state_dependence(look: Lookup) -> Table:
     xe = extreme_sigma(look)
-    cols = [Col("Clean (%)", "clean"), Col("Standard (%)", "standard"), Col("Combined stress (%)", "combined")]
+    cols = [Col(m.title, m.metric) for m in (CLEAN, STANDARD, COMBINED)]
     if xe is not None:
         cols.append(Col(f"Extreme σ={xe:g} (%)", "profile", xe))
     modulated = {arm for g in look.groups() for arm, _ in look.rows(g, "off_drug")}
     return row_table("state_dependence", "State dependence: modulated treatments on and off drug (mean ± SD)",
-                     look, [("treated", " (on drug)"), ("off_drug", " (off drug)"), ("off_minus_on", ": off − on")],
+                     look, [("treated", f" ({ON_DRUG})"), ("off_drug", f" ({OFF_DRUG})"),
+                            ("off_minus_on", ": off − on")],
                      cols, "Off − on is the paired per-seed change (pp) when the modulation is removed "
                      "from the same weights.", include=lambda arm, section: arm in modulated)
 
@@ -232,15 +240,11 @@ def state_dependence(look: Lookup) -> Table:
 # -- longitudinal tables: one line per cycle, one column per treatment ---------------------------
 
 
-def _arm_columns(look: Lookup, g: tuple) -> list[tuple[str, tuple]]:
-    return look.rows(g, "longitudinal")
-
-
 def cycle_table(name: str, title: str, look: Lookup, metric: str, kind: str = "mean_sd", note: str = "") -> Table:
     lay = look.layout
     rows, cells = [], []
     for g in look.groups():
-        arms = _arm_columns(look, g)
+        arms = look.rows(g, "longitudinal")
         if not arms:
             continue
         cycles = sorted({float(x) for x in look.summary.loc[(look.summary["section"] == "longitudinal")
@@ -267,7 +271,7 @@ def relapse_summary(look: Lookup, threshold: float | None = None) -> Table:
     thr = f"{threshold:g}%" if threshold is not None else "the threshold"
     rows, cells = [], []
     for g in look.groups():
-        arms = _arm_columns(look, g)
+        arms = look.rows(g, "longitudinal")
         if not arms:
             continue
         recs = {a: {m: look.first(g, *a, "longitudinal", m)
@@ -319,16 +323,12 @@ def relapse_cycles(arms_frame: pd.DataFrame, layout: Layout, seeds: list[int]) -
         sub = lg
         for a, v in zip(layout.global_axes, g):
             sub = sub[sub[a] == v]
-        arm_keys = sub[["arm", *layout.treatment_axes]].drop_duplicates()
-        arm_keys = [(r[0], tuple(r[1:])) for r in arm_keys.sort_values(list(arm_keys.columns), key=order_key)
-                    .itertuples(index=False)]
+        columns = arm_keys(sub, layout)
         for seed in seeds:
-            row = dict(zip(layout.global_axes, g))
-            row["Seed"] = str(seed)
-            for arm, tv in arm_keys:
-                m = sub[(sub["arm"] == arm) & (sub["seed"] == seed)]
-                for a, v in zip(layout.treatment_axes, tv):
-                    m = m[m[a] == v]
+            row = {**dict(zip(layout.global_axes, g)), "Seed": str(seed)}
+            for arm, tv in columns:
+                m = select_arm(sub, layout, arm, tv)
+                m = m[m["seed"] == seed]
                 header = layout.label(arm, tv)
                 if m.empty:
                     row[header] = "missing"
@@ -349,8 +349,9 @@ def all_tables(look: Lookup, arms_frame: pd.DataFrame, seeds: list[int], thresho
     """Every table the data allow, in the papers' order."""
     tables = [efficacy(look), stress_profile(look), overview(look), acute_relapse(look), state_dependence(look),
               cycle_table("cycle_combined", "Combined-stress accuracy (%) by cycle (mean ± SD)", look, "combined",
-                          note="Cycle 0 is the post-treatment network; each cycle prunes 10% of the surviving "
-                               "weights, then runs the treatment's maintenance."),
+                          note="Cycle 0 is the post-treatment network; each cycle prunes "
+                               f"{share(look.layout, 'longitudinal.prune_fraction')} of the surviving weights, then "
+                               "runs the treatment's maintenance."),
               cycle_table("cycle_sparsity", "Sparsity (%) by cycle (mean ± SD)", look, "sparsity"),
               cycle_table("cycle_range", "Combined-stress accuracy (%) by cycle: min–max across seeds", look,
                           "combined", kind="range"),

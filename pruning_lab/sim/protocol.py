@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import platform
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -95,14 +94,6 @@ class Timer(dict):
         self[name] = self.get(name, 0.0) + time.perf_counter() - start
 
 
-def package_versions() -> dict:
-    """The versions of the packages a result depends on (the numeric libraries: numerics.establish)."""
-    from importlib.metadata import version
-
-    return {"pruning_lab": version("pruning-lab"), "torch": torch.__version__, "numpy": version("numpy"),
-            "hydra": version("hydra-core"), "omegaconf": version("omegaconf"), "python": platform.python_version()}
-
-
 def digest(net: Network) -> str:
     """SHA-256 of a network's exact bits (weights, biases, masks, modulation), first 16 hex digits."""
     h = hashlib.sha256(f"{net.damping!r} {net.activation}".encode())
@@ -178,7 +169,6 @@ def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
         "baseline": {"key": key, "cache_hit": hit},
         "timings": dict(timings),
         "wall_seconds": time.time() - started,
-        "versions": package_versions(),
         "environment": environment,
         # the networks' exact bits: what a numerical change moves before any accuracy does
         "digests": {"treated": digest(net), "final": digest(final[0]) if final else None},

@@ -13,9 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-RC = {"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 6.5, "xtick.labelsize": 7,
-      "ytick.labelsize": 7, "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 200,
-      "legend.frameon": False}
+from ...analysis.figures import RC  # noqa: E402
 
 
 def record(study: Path) -> dict:
@@ -121,7 +119,7 @@ def write(study: Path, out: Path) -> Path:
     t.to_csv(out / "trials.csv", index=False)
     h.to_csv(out / "heldout.csv", index=False)
     fig = front_figure(study)
-    fig.savefig(out / "front.png", bbox_inches="tight")
+    fig.savefig(out / "front.png", dpi=200, bbox_inches="tight")
     plt.close(fig)
     lines = [f"# Regimen search: {study}", "",
              f"{rec['complete']} of {rec['trials']} trials complete ({rec['failed']} failed), each on seeds "

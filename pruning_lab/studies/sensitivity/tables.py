@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..search.tables import RC  # noqa: E402
+from ...analysis.figures import RC  # noqa: E402
 
 
 def record(study: Path) -> dict:
@@ -78,7 +78,7 @@ def write(study: Path, out: Path) -> Path:
     table = indices(study)
     table.to_csv(out / "indices.csv", index=False)
     fig = figure(study)
-    fig.savefig(out / "indices.png", bbox_inches="tight")
+    fig.savefig(out / "indices.png", dpi=200, bbox_inches="tight")
     plt.close(fig)
     per = {t: len(e["jobs"]) for t, e in rec["treatments"].items()}
     unit = "trajectories" if rec["method"] == "morris" else "base samples"

@@ -1,5 +1,6 @@
-"""The report of a sweep: ``report(results, paper=None)`` returns a ``document.Report`` (tables and
-figures by name, shown inline in a notebook); ``build`` saves one where the command line asks.
+"""The report of a sweep, section by section: ``report(results, paper=None)`` returns a
+``document.Report`` (tables and figures by name, shown inline in a notebook); ``build`` saves one
+where the command line asks.
 
 A sweep of a published protocol gets the comparison with that paper and its reproduction verdict;
 any other sweep gets a study report: its protocol's departures from the published one, a table per
@@ -23,8 +24,9 @@ from . import published as pubmod
 from . import response, study
 from .arms import Layout, arms, layout
 from .document import Report
-from .load import ResultSet, order_key, read_results
-from .stats import binomial_se, ceilings, pairwise, summary_frame
+from .load import ResultSet, read_results
+from .measures import BASELINE_ARMS, HEADLINE, order_key, rank
+from .stats import ALPHA, binomial_se, ceilings, misses_by_chance, pairwise, summary_frame
 from .tables import DASH, Lookup, Table, all_tables, num
 
 PAPER2_HOME = {"Table 1": "efficacy", "Table 2": "stress_profile", "Table 3": "cycle_combined",
@@ -33,9 +35,6 @@ PAPER1_HOME = {"Table 1": "overview", "Table 2": "stress_profile"}
 ORDER = {1: ["overview", "stress_profile", "acute_relapse", "state_dependence", "efficacy"],
          2: ["efficacy", "stress_profile", "acute_relapse", "state_dependence", "cycle_combined", "cycle_sparsity",
              "cycle_range", "relapse_summary", "relapse_cycle_per_seed", "overview"]}
-HEADLINE = [h[:4] for h in study.HEADLINE]
-ARM_NAMES = {"untreated": "Untreated", "ketamine": "Ketamine-like", "ssri": "SSRI-like",
-             "neurosteroid": "Neurosteroid-like"}
 MAX_LISTED = 40
 
 
@@ -264,17 +263,17 @@ def pairwise_section(rep: Report, frame: pd.DataFrame, layout: Layout) -> None:
              "metric and condition); effect sizes are the mean paired difference A − B and Cohen's d_z (mean "
              "over SD of the per-seed differences), each with a percentile bootstrap 95% CI "
              "(`scipy.stats.bootstrap`, 2000 resamples, fixed seed; none below 4 seeds).")
-    t = frame[~frame["arm"].isin(["untreated", "healthy"])]
+    t = frame[~frame["arm"].isin(list(BASELINE_ARMS))]
     xe = float(frame.loc[frame["metric"] == "profile", "x"].max()) if (frame["metric"] == "profile").any() else None
     groups = [((), t)] if not layout.global_axes else list(t.groupby(layout.global_axes, sort=False))
     all_rows = []
     for gkey, sub in groups:
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        for section, metric, x, name in HEADLINE:
-            x = xe if x == "extreme" else x
-            if x == xe and metric == "profile":
-                name = f"Extreme internal noise σ={xe:g} (%)"
-            m = sub[(sub["section"] == section) & (sub["metric"] == metric)]
+        for h in HEADLINE:
+            if h.x == "extreme" and xe is None:
+                continue
+            x, name = (xe, f"{h.label} σ={xe:g} ({h.unit})") if h.x == "extreme" else (h.x, h.title)
+            m = sub[(sub["section"] == h.section) & (sub["metric"] == h.metric)]
             if x is not None:
                 m = m[np.isclose(m["x"].astype(float), x)]
             if m.empty:
@@ -358,18 +357,18 @@ def provenance_section(rep: Report, results: ResultSet) -> None:
 # -- the reproduction verdict ----------------------------------------------------------------
 
 
-def verdict_section(rep: Report, comp: pd.DataFrame, paper: int, proto: pd.DataFrame | None) -> None:
+def verdict_section(rep: Report, comp: pd.DataFrame, paper: int, proto: pd.DataFrame | None, lay: Layout) -> None:
     """How many published values ours reproduce: the Holm-corrected tests, the 2-SE check, the
-    misses by arm and how many 2-SE misses chance alone would give."""
+    misses by arm (labelled as ``lay`` labels them) and how many 2-SE misses chance alone would give."""
     tested = comp[comp["p"].notna()]
     checked = comp[comp["within"].notna()]
     differ = tested[tested["differs"].astype(bool)]
     outside = checked[~checked["within"].astype(bool)]
-    expected, lo, hi = pubmod.misses_by_chance(checked["p_outside"])
+    expected, lo, hi = misses_by_chance(checked["p_outside"])
     absent = int((comp["basis"] == "not in this sweep").sum())
     rep.heading("Reproduction verdict")
     rep.text(f"**{len(differ)} of {len(tested)} published values differ from ours after Holm correction** "
-             f"(α = {pubmod.ALPHA:g}): each value's two-sided p-value for the difference (Welch's t-test from both "
+             f"(α = {ALPHA:g}): each value's two-sided p-value for the difference (Welch's t-test from both "
              "sides' mean, SD and n, the published SD being a population SD, ddof = 0, converted to a sample SD; "
              "Fisher's exact test for counts of seeds), Holm-adjusted over all of them. Each published value is "
              "read at its most favourable within its rounding (the difference less 0.05; an SD printed as 0.0 "
@@ -390,7 +389,7 @@ def verdict_section(rep: Report, comp: pd.DataFrame, paper: int, proto: pd.DataF
     arm_rows = []
     for arm, g in checked.groupby("arm", sort=False):
         t = tested[tested["arm"] == arm]
-        arm_rows.append({"Arm": ARM_NAMES.get(arm, arm), "Values tested": str(len(t)),
+        arm_rows.append({"Arm": lay.label(arm), "Values tested": str(len(t)),
                          "Outside 2 SE": str(int((~g["within"].astype(bool)).sum())),
                          "Differ after Holm": str(int(t["differs"].astype(bool).sum())),
                          "Expected outside 2 SE by chance": f"{g['p_outside'].sum():.1f}"})
@@ -398,7 +397,7 @@ def verdict_section(rep: Report, comp: pd.DataFrame, paper: int, proto: pd.DataF
     rep.frame(pd.DataFrame(arm_rows))
     if len(differ):
         rep.text("Values that differ after Holm correction:")
-        rep.frame(pd.DataFrame([{"Arm": ARM_NAMES.get(r["arm"], r["arm"]), "Where": f"{r['table']}, {r['row']} / "
+        rep.frame(pd.DataFrame([{"Arm": lay.label(r["arm"]), "Where": f"{r['table']}, {r['row']} / "
                                  f"{r['column']}", "Published": _pub_text(r), "Ours": _ours_text(r),
                                  "p (Holm)": pval(r["p_holm"])} for r in differ.to_dict("records")]))
 
@@ -485,8 +484,7 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
     refs = {p: pubmod.reference_configs(p) for p in (1, 2)} if len(results.runs) else {1: None, 2: None}
     auto, checks = choose_paper(results, refs) if len(results.runs) else (None, {1: None, 2: None})
     compared = None if never else (int(paper) if paper is not None else auto)
-    treatments = sorted(results.runs["treatment"].unique(), key=lambda t: order_key(pd.Series([t]))[0]) \
-        if len(results.runs) else []
+    treatments = sorted(results.runs["arm"].unique(), key=rank) if len(results.runs) else []
     if compared is not None:
         title = f"Paper {compared} reproduction report"
     else:
@@ -526,7 +524,7 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
 
     # the verdict first, so a reader sees at once how close the reproduction is
     if len(comp):
-        verdict_section(rep, comp, compared, proto)
+        verdict_section(rep, comp, compared, proto, lay)
     dose_axes, dose_notes = dose.dose_axes(results)
     best = study.best_arms(frame, lay, ddof)
     if not best.empty:
