@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
+.PHONY: venv lock test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-extended reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
 
 venv: $(STAMP)
 
@@ -96,6 +96,14 @@ docs: $(STAMP)
 reproduce: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=paper2
 	$(PY) -m pruning_lab.aggregate outputs/paper2/sweep --out outputs/paper2
+
+## paper 2's protocol on 40 seeds (0-9 are paper 2's own jobs; 120 jobs, about 40 minutes on 2
+## cores), its tables and report, and every per-seed value compared with
+## experiments/paper2_extended/expected.csv (exits 1 on any difference)
+reproduce-extended: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=paper2_extended
+	$(PY) -m pruning_lab.aggregate outputs/paper2_extended/sweep --out outputs/paper2_extended
+	$(PY) -m pruning_lab.verify --results outputs/paper2_extended/sweep --expected experiments/paper2_extended/expected.csv
 
 ## paper 1: seed 42 on data seed 0, no longitudinal course
 reproduce-paper1: $(STAMP)

@@ -1,4 +1,5 @@
-"""The shipped studies (conf/experiment/severity.yaml, onset.yaml): their grids, and the 99% edge."""
+"""The shipped studies (conf/experiment/severity.yaml, onset.yaml, paper2_extended.yaml): their grids, and
+the 99% edge."""
 
 from __future__ import annotations
 
@@ -45,6 +46,18 @@ def test_the_onset_study_is_five_treatments_by_ten_seeds_scored_every_epoch():
     job = compose_job("experiment=onset", "treatment=neurosteroid_bridge_ssri", "seed=2")
     assert job.onset.every == 1 and job.onset.response == 80.0
     assert job.longitudinal.cycles == 8 and job.pathology.sparsity == 0.95  # paper 2's protocol
+
+
+def test_the_extended_study_is_paper_2_on_forty_seeds_whose_first_ten_are_paper_2s_jobs():
+    sweep_dir, jobs = grid("paper2_extended")
+    _, paper2 = grid("paper2")
+    assert sweep_dir == "outputs/paper2_extended/sweep"
+    assert len(jobs) == 120 and {int(j["seed"]) for j in jobs} == set(range(40))
+    # the same treatments in the same order, seed varying fastest: paper 2's jobs, then 30 seeds more
+    assert [j for j in jobs if int(j["seed"]) < 10] == paper2
+    for j in paper2[::7]:  # a job's hash is its result's key in the store: paper 2's own results
+        args = [f"treatment={j['treatment']}", f"seed={j['seed']}"]
+        assert compose_job("experiment=paper2_extended", *args).hash == compose_job("experiment=paper2", *args).hash
 
 
 @pytest.mark.parametrize("treatment", ["ketamine", "ssri", "neurosteroid"])
