@@ -105,10 +105,12 @@ reproduce-extended: $(STAMP)
 	$(PY) -m pruning_lab.aggregate outputs/paper2_extended/sweep --out outputs/paper2_extended
 	$(PY) -m pruning_lab.verify --results outputs/paper2_extended/sweep --expected experiments/paper2_extended/expected.csv
 
-## paper 1: seed 42 on data seed 0, no longitudinal course
+## paper 1: seed 42 on data seed 0, no longitudinal course, its tables and report, and every value
+## compared with experiments/paper1/expected.csv (exits 1 on any difference)
 reproduce-paper1: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=paper1
 	$(PY) -m pruning_lab.aggregate outputs/paper1/sweep --out outputs/paper1
+	$(PY) -m pruning_lab.verify --results outputs/paper1/sweep --expected experiments/paper1/expected.csv
 
 ## the pruning cliff: sparsity 0.5..0.99 x 3 treatments x 10 seeds (experiments/severity/)
 severity: $(STAMP)
