@@ -117,10 +117,12 @@ severity: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=severity
 	$(PY) -m pruning_lab.aggregate outputs/severity/sweep --out outputs/severity
 
-## onset of response: 5 treatments x 10 seeds, scored every epoch (experiments/onset/)
+## onset of response: 5 treatments x 10 seeds, scored every epoch (experiments/onset/), every
+## per-seed value compared with experiments/onset/per_seed.csv (exits 1 on any difference)
 onset-study: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=onset
 	$(PY) -m pruning_lab.aggregate outputs/onset/sweep --out outputs/onset
+	$(PY) tools/per_seed.py outputs/onset/sweep experiments/onset/per_seed.csv --check
 
 ## less regrowth, the same resilience? a multi-objective regimen search (experiments/search/; 140 jobs,
 ## about 16 minutes on 2 cores)
