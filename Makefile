@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-paper1 severity onset-study search-study morris-study sobol-study aggregate verify bench clean
+.PHONY: venv lock test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-extended reproduce-paper1 severity onset-study search-study search-heldout morris-study sobol-study aggregate verify bench clean
 
 venv: $(STAMP)
 
@@ -97,26 +97,54 @@ reproduce: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=paper2
 	$(PY) -m pruning_lab.aggregate outputs/paper2/sweep --out outputs/paper2
 
-## paper 1: seed 42 on data seed 0, no longitudinal course
+## paper 2's protocol on 40 seeds (0-9 are paper 2's own jobs; 120 jobs, about 40 minutes on 2
+## cores), its tables and report, and every per-seed value compared with
+## experiments/paper2_extended/expected.csv (exits 1 on any difference)
+reproduce-extended: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=paper2_extended
+	$(PY) -m pruning_lab.aggregate outputs/paper2_extended/sweep --out outputs/paper2_extended
+	$(PY) -m pruning_lab.verify --results outputs/paper2_extended/sweep --expected experiments/paper2_extended/expected.csv
+
+## paper 1: seed 42 on data seed 0, no longitudinal course, its tables and report, and every value
+## compared with experiments/paper1/expected.csv (exits 1 on any difference)
 reproduce-paper1: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=paper1
 	$(PY) -m pruning_lab.aggregate outputs/paper1/sweep --out outputs/paper1
+	$(PY) -m pruning_lab.verify --results outputs/paper1/sweep --expected experiments/paper1/expected.csv
 
 ## the pruning cliff: sparsity 0.5..0.99 x 3 treatments x 10 seeds (experiments/severity/)
 severity: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=severity
 	$(PY) -m pruning_lab.aggregate outputs/severity/sweep --out outputs/severity
 
-## onset of response: 5 treatments x 10 seeds, scored every epoch (experiments/onset/)
+## onset of response: 5 treatments x 10 seeds, scored every epoch (experiments/onset/), every
+## per-seed value compared with experiments/onset/per_seed.csv (exits 1 on any difference)
 onset-study: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=onset
 	$(PY) -m pruning_lab.aggregate outputs/onset/sweep --out outputs/onset
+	$(PY) tools/per_seed.py outputs/onset/sweep experiments/onset/per_seed.csv --check
 
 ## less regrowth, the same resilience? a multi-objective regimen search (experiments/search/; 140 jobs,
 ## about 16 minutes on 2 cores)
 search-study: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=search_regrowth
 	$(PY) -m pruning_lab.aggregate outputs/search/regrowth
+
+## the search's regimens on per-seed record, without the search: its chosen regimens (trials 19, 31,
+## 32), the regimen as shipped and the control (fraction 0.5 with trial 19's course), each on the
+## search's seeds 0-2 and the held-out seeds 100-104 (40 ketamine-like jobs, a few minutes), then
+## every value compared with experiments/search/heldout_per_seed.csv (exits 1 on any difference)
+HELDOUT := $(PY) -m pruning_lab.run -m treatment=ketamine longitudinal=none onset.every=0 seed=0,1,2,100,101,102,103,104
+TRIAL19 := treatment.epochs=24 treatment.lr=0.0017789995294855167 treatment.init_std=0.05202725095919691
+search-heldout: $(STAMP)
+	$(HELDOUT) hydra.sweep.dir=outputs/search/heldout/shipped
+	$(HELDOUT) treatment.fraction=0.05031082806889055 $(TRIAL19) hydra.sweep.dir=outputs/search/heldout/trial19
+	$(HELDOUT) treatment.fraction=0.060283950251080645 treatment.epochs=30 treatment.lr=0.0015997510372559105 \
+	    treatment.init_std=0.039923914261720976 hydra.sweep.dir=outputs/search/heldout/trial31
+	$(HELDOUT) treatment.fraction=0.05057145491702787 treatment.epochs=23 treatment.lr=0.0017878554394605026 \
+	    treatment.init_std=0.02773240722259731 hydra.sweep.dir=outputs/search/heldout/trial32
+	$(HELDOUT) treatment.fraction=0.5 $(TRIAL19) hydra.sweep.dir=outputs/search/heldout/control
+	$(PY) tools/per_seed.py outputs/search/heldout experiments/search/heldout_per_seed.csv --check
 
 ## Morris screening of the three treatments over 6 knobs each (experiments/sensitivity/; 210 jobs,
 ## about 40 minutes on 2 cores)

@@ -1,4 +1,5 @@
-"""The shipped studies (conf/experiment/severity.yaml, onset.yaml): their grids, and the 99% edge."""
+"""The shipped studies (conf/experiment/severity.yaml, onset.yaml, paper2_extended.yaml): their grids, and
+the 99% edge."""
 
 from __future__ import annotations
 
@@ -55,6 +56,18 @@ def test_each_preset_chooses_its_sweeper_as_a_config_group_option(preset, sweepe
         cfg = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
     assert cfg.hydra.sweeper._target_ == f"hydra_plugins.pruning_lab_launcher.plugins.{sweeper}"
     assert "study" not in cfg.hydra.sweeper  # the kind is the group option, not a key
+
+
+def test_the_extended_study_is_paper_2_on_forty_seeds_whose_first_ten_are_paper_2s_jobs():
+    sweep_dir, jobs = grid("paper2_extended")
+    _, paper2 = grid("paper2")
+    assert sweep_dir == "outputs/paper2_extended/sweep"
+    assert len(jobs) == 120 and {int(j["seed"]) for j in jobs} == set(range(40))
+    # the same treatments in the same order, seed varying fastest: paper 2's jobs, then 30 seeds more
+    assert [j for j in jobs if int(j["seed"]) < 10] == paper2
+    for j in paper2[::7]:  # a job's hash is its result's key in the store: paper 2's own results
+        args = [f"treatment={j['treatment']}", f"seed={j['seed']}"]
+        assert compose_job("experiment=paper2_extended", *args).hash == compose_job("experiment=paper2", *args).hash
 
 
 @pytest.mark.parametrize("treatment", ["ketamine", "ssri", "neurosteroid"])
