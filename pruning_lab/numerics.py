@@ -36,6 +36,7 @@ with other settings, numba imported first) is refused, never recorded as portabl
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -63,6 +64,12 @@ WATCHED = ("MKL_ENABLE_INSTRUCTIONS", "FBGEMM_ENABLE_INSTRUCTIONS", "MKL_DEBUG_C
 MODE_ENV = "PRUNING_LAB_NUMERICS"
 # {pinned variable: its value before pinning, or null}, so native mode can undo the pins
 PINNED_ENV = "PRUNING_LAB_PINNED"
+# the portable products' instruction set (``products_isa``): auto (AVX-512 where the CPU has it)
+# or avx2. Not part of a job's hash: the 8- and 16-lane tiles give the same bits (products.py)
+ISAS = ("auto", "avx2")
+ISA_ENV = "PRUNING_LAB_PORTABLE_ISA"
+# the CPU features the AVX-512 tiles are compiled for (products.WIDE_CPU, x86-64-v4)
+AVX512 = ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")
 
 _MKL_BRANCH, _MKL_COMPATIBLE = 1, 3  # MKL_CBWR_BRANCH, MKL_CBWR_COMPATIBLE (mkl_cbwr.h)
 _MKL_BRANCHES = {0: "OFF", 1: "BRANCH_OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 8: "SSE4_2", 10: "AVX2",
@@ -90,8 +97,9 @@ def loaded() -> list[str]:
     return [m for m in ("torch", "numba") if m in sys.modules]
 
 
-def prepare(mode: str | None = None) -> None:
-    """Put ``mode``'s settings into the environment (default: $PRUNING_LAB_NUMERICS, else portable).
+def prepare(mode: str | None = None, isa: str | None = None) -> None:
+    """Put ``mode``'s settings into the environment (default: $PRUNING_LAB_NUMERICS, else portable),
+    and ``isa``, the portable products' instruction set, if given (else it stays as it is).
 
     A conflicting value of the user's is replaced for portable mode (with a warning naming
     numerics=native, which keeps it) and restored for native mode.
@@ -99,7 +107,11 @@ def prepare(mode: str | None = None) -> None:
     mode = mode or os.environ.get(MODE_ENV) or "portable"
     if mode not in MODES:
         raise NumericsError(f"numerics must be one of {', '.join(MODES)}, got {mode!r}")
+    if isa is not None and isa not in ISAS:
+        raise NumericsError(f"numerics.portable_isa must be one of {', '.join(ISAS)}, got {isa!r}")
     os.environ[MODE_ENV] = mode
+    if isa is not None:
+        os.environ[ISA_ENV] = isa
     pinned = _pinned()
     if mode == "portable":
         for name, value in PINS.items():
@@ -172,6 +184,22 @@ def numba_target() -> dict:
             "svml": bool(config.USING_SVML)}
 
 
+@functools.cache
+def has_avx512() -> bool:
+    """Whether this CPU, and the OS (which must save the 512-bit registers), run x86-64-v4's AVX-512:
+    LLVM's reading of CPUID and XCR0, once per process."""
+    from llvmlite import binding
+
+    features = binding.get_host_cpu_features()
+    return all(features.get(f, False) for f in AVX512)
+
+
+def products_isa() -> str:
+    """The instruction set of this process's portable products: avx512 (16-lane tiles) where the
+    CPU has it and $PRUNING_LAB_PORTABLE_ISA (numerics.portable_isa) does not say avx2, else avx2."""
+    return "avx512" if os.environ.get(ISA_ENV, "auto") != "avx2" and has_avx512() else "avx2"
+
+
 def cpu() -> dict:
     """Vendor, model name and the vector extensions that matter here, from /proc/cpuinfo."""
     info: dict[str, str] = {}
@@ -217,7 +245,9 @@ def establish(mode: str) -> dict:
     target = numba_target()
     branch = mkl_branch(force_compatible=mode == "portable")
     isa = {"aten": torch.backends.cpu.get_cpu_capability(), "mkl": branch,
-           "numba": f"{target['cpu_name']} ({'host features' if target['features'] == 'host' else 'its own features'})"}
+           "numba": f"{target['cpu_name']} ({'host features' if target['features'] == 'host' else 'its own features'})",
+           "products": {"avx512": "avx512 (16 lanes)", "avx2": "avx2 (8 lanes)"}[products_isa()]
+           if mode == "portable" else "torch F.linear"}
     problems = []
     if host["machine"] not in ("x86_64", "AMD64") or not {"avx2", "fma"} <= set(host["extensions"]):
         problems.append(f"this CPU ({host['model']}) lacks AVX2 and FMA")
@@ -237,7 +267,7 @@ def establish(mode: str) -> dict:
                             + ". Run it in a fresh process that imports pruning_lab before torch and numba, or "
                             "run numerics=native")
     settings = {name: os.environ.get(name) for name in (*PINS, *WATCHED)}
-    settings.update(mkl_branch=branch, torch_threads=torch.get_num_threads(),
+    settings.update(portable_isa=os.environ.get(ISA_ENV, "auto"), mkl_branch=branch, torch_threads=torch.get_num_threads(),
                     numba_cpu_name=numba_config.CPU_NAME, numba_cpu_features=numba_config.CPU_FEATURES)
     return {"numerics": mode, "portable": not problems, "version": VERSION, "settings": settings,
             "replaced": {k: v for k, v in _pinned().items() if v is not None},

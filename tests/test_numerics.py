@@ -31,7 +31,8 @@ def test_modes_never_share_results_or_baselines():
 @pytest.fixture
 def environ(monkeypatch):
     """A private copy of the environment, as a shell without the project's settings has it."""
-    env = {k: v for k, v in os.environ.items() if k not in (*numerics.PINS, numerics.PINNED_ENV, numerics.MODE_ENV)}
+    env = {k: v for k, v in os.environ.items()
+           if k not in (*numerics.PINS, numerics.PINNED_ENV, numerics.MODE_ENV, numerics.ISA_ENV)}
     monkeypatch.setattr(os, "environ", env)
     return env
 
@@ -66,8 +67,21 @@ def test_a_portable_job_refuses_when_a_library_runs_another_path(monkeypatch, en
 def test_the_environment_record_names_the_cpu_and_versions():
     env = numerics.establish("portable")
     assert env["portable"] is True and env["unpinned"] == []
-    assert env["isa"] == {"aten": "AVX2", "mkl": "COMPATIBLE", "numba": "haswell (its own features)"}
+    lanes = "avx512 (16 lanes)" if numerics.has_avx512() else "avx2 (8 lanes)"
+    assert env["isa"] == {"aten": "AVX2", "mkl": "COMPATIBLE", "numba": "haswell (its own features)", "products": lanes}
     assert env["settings"]["MKL_CBWR"] == "COMPATIBLE" and env["settings"]["mkl_branch"] == "COMPATIBLE"
     assert env["cpu"]["vendor"] and env["cpu"]["model"]
     assert set(env["versions"]) >= {"torch", "mkl", "numba", "llvmlite", "numpy"}
     assert all(env["versions"][k] for k in ("torch", "mkl", "numba", "llvmlite", "numpy"))
+
+
+def test_the_products_isa_is_the_cpus_unless_avx2_is_asked_for(environ):
+    numerics.prepare("portable", "avx2")
+    assert environ[numerics.ISA_ENV] == "avx2" and numerics.products_isa() == "avx2"
+    assert numerics.establish("portable")["isa"]["products"] == "avx2 (8 lanes)"
+    numerics.prepare("portable", "auto")
+    assert numerics.products_isa() == ("avx512" if numerics.has_avx512() else "avx2")
+    numerics.prepare("portable")  # no ISA given: the one set stays
+    assert environ[numerics.ISA_ENV] == "auto"
+    with pytest.raises(numerics.NumericsError, match="numerics.portable_isa must be one of auto, avx2, got 'sse'"):
+        numerics.prepare("portable", "sse")
