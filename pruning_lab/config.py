@@ -357,6 +357,9 @@ class Config:
     # the treatment's knobs as typed (treatment.damping), whose values its phases take: the
     # names a reader of the result knows them by (not part of the job: the phases are)
     knobs: dict = field(default_factory=dict)
+    # numerics.portable_isa: the portable products' tiles (numerics.ISAS); the same bits either way,
+    # so not part of the job
+    portable_isa: str = "auto"
 
 
 JOB_KEYS = tuple(f.name for f in fields(Job))
@@ -489,6 +492,7 @@ def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
     value came from.
     """
     raw = cfg if raw is None else raw
+    cfg, raw, isa = _numerics(cfg, raw)
     _known_keys(cfg, raw)
     try:
         job = _JOB.validate_python({k: cfg[k] for k in JOB_KEYS if k in cfg})
@@ -502,4 +506,20 @@ def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
         raise ConfigError(f"force {e.context['message']}") from None
     treatment = cfg.get("treatment") or {}
     knobs = {f"treatment.{k}": v for k, v in treatment.items() if k not in {f.name for f in fields(TreatmentConfig)}}
-    return Config(job, force, (cfg.get("paths") or {}).get("store"), knobs)
+    return Config(job, force, (cfg.get("paths") or {}).get("store"), knobs, isa)
+
+
+def _numerics(cfg: Mapping, raw: Mapping) -> tuple[Mapping, Mapping, str]:
+    """The numerics group (conf/numerics/) split: its mode becomes the job's ``numerics``, as a
+    string (as results record it, so job hashes stay), and its ``portable_isa`` a run setting."""
+    group = cfg.get("numerics")
+    if not isinstance(group, Mapping):  # a config that gives the mode alone, as a result's does
+        return cfg, raw, "auto"
+    _unknown(group, {"mode", "portable_isa"}, "numerics")
+    isa = group.get("portable_isa", "auto")
+    if isa not in numerics.ISAS:
+        raise ConfigError(f"numerics.portable_isa must be one of {', '.join(numerics.ISAS)}, got {isa!r}")
+    if group.get("mode") not in numerics.MODES:
+        raise ConfigError(f"numerics.mode must be one of {', '.join(numerics.MODES)}, got {group.get('mode')!r}")
+    raw_mode = raw["numerics"].get("mode") if isinstance(raw.get("numerics"), Mapping) else group["mode"]
+    return {**cfg, "numerics": group["mode"]}, {**raw, "numerics": raw_mode}, isa
