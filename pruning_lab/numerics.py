@@ -7,16 +7,20 @@ any x86-64 CPU with AVX2 and FMA runs the same way:
 
 - Dense products (a layer's h W^T + b and its gradients): a BLAS sums in an order chosen for
   the CPU, so MKL's sgemm gave other bits on the two CPUs. Portable mode computes them in
-  products.py instead, each sum in one fixed order of FMAs. MKL stays pinned to its
-  CPU-independent branch, ``MKL_CBWR=COMPATIBLE`` (SSE2, half speed), for anything else in
-  torch that may reach it; its AVX2 branch is no way out: asked for on an AMD EPYC, MKL runs
-  its AUTO branch instead, which still dispatches by CPU.
+  products.py instead, each sum in one fixed order of FMAs, on 16-lane AVX-512 tiles where
+  the CPU has them and 8-lane AVX2 ones elsewhere, the same bits (``products_isa``). MKL stays
+  pinned to its CPU-independent branch, ``MKL_CBWR=COMPATIBLE`` (SSE2, half speed), for what
+  else in torch reaches it: ATen's tanh calls MKL's vector maths (VML), whose generic kernel
+  COMPATIBLE selects on every CPU. Its AVX2 branch is no way out: asked for on an AMD EPYC,
+  MKL runs its AUTO branch instead, which still dispatches by CPU.
 - ATen (torch's elementwise kernels, reductions, randn, fused Adam, embedding_bag's dispatch):
   compiled once per instruction set, one chosen at first use; ``ATEN_CPU_CAPABILITY=avx2``.
-- numba (the dense products, the sparse engine's loops, the noise stream): compiled for the host CPU, whose vector
-  width orders a fastmath sum; ``NUMBA_CPU_NAME=haswell`` with ``NUMBA_CPU_FEATURES`` empty
-  (that CPU's own features, not the host's: the name alone keeps the host's AVX-512) compiles
-  for AVX2 + FMA everywhere. numba's cache keys compiled code by target, so targets never mix.
+- numba (the dense products' driver, the sparse engine's loops, the noise stream): compiled
+  for the host CPU, whose vector width orders a fastmath sum; ``NUMBA_CPU_NAME=haswell`` with
+  ``NUMBA_CPU_FEATURES`` empty (that CPU's own features, not the host's: the name alone keeps
+  the host's AVX-512) compiles for AVX2 + FMA everywhere. numba's cache keys compiled code by
+  target, so targets never mix. The products' AVX-512 tiles are compiled apart from numba,
+  for x86-64-v4; they hold no fastmath sum.
   ``NUMBA_DISABLE_INTEL_SVML=1``: Intel's vector maths library, if installed, would replace
   libm's exp and log in vectorized loops.
 
