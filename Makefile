@@ -167,7 +167,9 @@ aggregate: $(STAMP)
 verify: $(STAMP)
 	$(PY) -m pruning_lab.verify
 
-## speed and memory figures (BENCH_ARGS=--sweep adds the full paper-2 sweep, auto vs dense)
+## speed and memory figures: the FMA peak, each phase kind portable and native, the dense products
+## against the peak, the paper-2 sweep's FLOP floor (BENCH_ARGS="--sweep-dir DIR" sets a finished
+## sweep against it, --sweep runs one), aggregation and the launch path
 bench: $(STAMP)
 	$(PY) bench/bench.py $(BENCH_ARGS)
 	$(PY) bench/aggregate_bench.py

@@ -61,10 +61,6 @@ def sweep(n: int, tmp: Path, workers: int) -> dict:
     return {"first": first, "wall": wall, "cpu": cpu, "peak_mib": peak / 1024, "summary": summary}
 
 
-def phases_seconds(store: Path) -> float:
-    return sum(sum(json.loads(p.read_text()).get("timings", {}).values()) for p in (store / "results").glob("*.json"))
-
-
 def size_mib(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
@@ -78,7 +74,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="launch-bench-") as tmp:
             tmp = Path(tmp)
             fresh = sweep(n, tmp, args.workers)
-            overhead = (fresh["cpu"] - phases_seconds(tmp / "store")) / n
+            phases = sum(sum(json.loads(p.read_text()).get("timings", {}).values())
+                         for p in (tmp / "store" / "results").glob("*.json"))
+            overhead = (fresh["cpu"] - phases) / n
             reuse = sweep(n, tmp, args.workers)
             results = tmp / "store" / "results"
             print(f"{n} jobs ({os.cpu_count()} cores, n_jobs={args.workers}):")

@@ -85,7 +85,8 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
             store = check_root(str(store))
         except BadStore as e:
             raise ConfigError(str(e)) from None
-    numerics.prepare(checked.job.numerics)  # before this process first loads torch and numba, if it has not
+    # before this process first loads torch and numba, if it has not
+    numerics.prepare(checked.job.numerics, checked.portable_isa)
 
     import torch
 

@@ -217,6 +217,9 @@ class Config:
     # it feeds (knob_record): the names a reader of the result knows them by (not part of the
     # job: the phases are)
     knobs: dict[str, Any]
+    # numerics.portable_isa: the portable products' tiles (numerics.ISAS); the same bits either
+    # way, so not part of the job
+    portable_isa: Literal[numerics.ISAS]
 
     @property
     def store(self) -> str:
@@ -386,9 +389,10 @@ def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
     value came from.
     """
     raw = cfg if raw is None else raw
+    cfg, raw, isa = _numerics(cfg, raw)
     treatment = cfg.get("treatment") if isinstance(cfg.get("treatment"), Mapping) else {}
     knobs = knob_record({f"treatment.{k}": treatment[k] for k in _knobs(treatment, raw)}, raw.get("treatment"))
-    given = {"job": {k: v for k, v in cfg.items() if k not in ("force", "paths")}, "knobs": knobs,
+    given = {"job": {k: v for k, v in cfg.items() if k not in ("force", "paths")}, "knobs": knobs, "portable_isa": isa,
              **{k: cfg[k] for k in ("force", "paths") if k in cfg}}
     return checked(Config, given, raw)
 
@@ -412,3 +416,22 @@ def knob_record(knobs: Mapping[str, Any], treatment: Any) -> dict[str, dict]:
             if reference(v) in fed:
                 fed[reference(v)].append(key)
     return {k: {"value": v, "phase_keys": fed[k]} for k, v in knobs.items()}
+
+
+def _numerics(cfg: Mapping, raw: Mapping) -> tuple[Mapping, Mapping, str]:
+    """The numerics group (conf/numerics/) split: its mode becomes the job's ``numerics``, a string
+    as results record it (so job hashes stay), its ``portable_isa`` a run setting."""
+    group = cfg.get("numerics")
+    if not isinstance(group, Mapping):  # a config that gives the mode alone, as a result's does
+        return cfg, raw, "auto"
+    extra = sorted(set(group) - {"mode", "portable_isa"})
+    if extra:
+        raise ConfigError(f"numerics has unknown key(s) {', '.join(extra)}; allowed: mode, portable_isa")
+    if group.get("mode") not in numerics.MODES:
+        raise ConfigError(f"numerics.mode must be one of {', '.join(numerics.MODES)}, got {group.get('mode')!r}")
+    isa = group.get("portable_isa", "auto")
+    if isa not in numerics.ISAS:
+        raise ConfigError(f"numerics.portable_isa must be one of {', '.join(numerics.ISAS)}, got {isa!r}")
+    written = raw.get("numerics")
+    raw_mode = written.get("mode") if isinstance(written, Mapping) else group["mode"]
+    return {**cfg, "numerics": group["mode"]}, {**raw, "numerics": raw_mode}, isa

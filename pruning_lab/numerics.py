@@ -7,16 +7,20 @@ any x86-64 CPU with AVX2 and FMA runs the same way:
 
 - Dense products (a layer's h W^T + b and its gradients): a BLAS sums in an order chosen for
   the CPU, so MKL's sgemm gave other bits on the two CPUs. Portable mode computes them in
-  products.py instead, each sum in one fixed order of FMAs. MKL stays pinned to its
-  CPU-independent branch, ``MKL_CBWR=COMPATIBLE`` (SSE2, half speed), for anything else in
-  torch that may reach it; its AVX2 branch is no way out: asked for on an AMD EPYC, MKL runs
-  its AUTO branch instead, which still dispatches by CPU.
+  products.py instead, each sum in one fixed order of FMAs, on 16-lane AVX-512 tiles where
+  the CPU has them and 8-lane AVX2 ones elsewhere, the same bits (``products_isa``). MKL stays
+  pinned to its CPU-independent branch, ``MKL_CBWR=COMPATIBLE`` (SSE2, half speed), for what
+  else in torch reaches it: ATen's tanh calls MKL's vector maths (VML), whose generic kernel
+  COMPATIBLE selects on every CPU. Its AVX2 branch is no way out: asked for on an AMD EPYC,
+  MKL runs its AUTO branch instead, which still dispatches by CPU.
 - ATen (torch's elementwise kernels, reductions, randn, fused Adam, embedding_bag's dispatch):
   compiled once per instruction set, one chosen at first use; ``ATEN_CPU_CAPABILITY=avx2``.
-- numba (the dense products, the sparse engine's loops, the noise stream): compiled for the host CPU, whose vector
-  width orders a fastmath sum; ``NUMBA_CPU_NAME=haswell`` with ``NUMBA_CPU_FEATURES`` empty
-  (that CPU's own features, not the host's: the name alone keeps the host's AVX-512) compiles
-  for AVX2 + FMA everywhere. numba's cache keys compiled code by target, so targets never mix.
+- numba (the dense products' driver, the sparse engine's loops, the noise stream): compiled
+  for the host CPU, whose vector width orders a fastmath sum; ``NUMBA_CPU_NAME=haswell`` with
+  ``NUMBA_CPU_FEATURES`` empty (that CPU's own features, not the host's: the name alone keeps
+  the host's AVX-512) compiles for AVX2 + FMA everywhere. numba's cache keys compiled code by
+  target, so targets never mix. The products' AVX-512 tiles are compiled apart from numba,
+  for x86-64-v4; they hold no fastmath sum.
   ``NUMBA_DISABLE_INTEL_SVML=1``: Intel's vector maths library, if installed, would replace
   libm's exp and log in vectorized loops.
 
@@ -36,6 +40,7 @@ with other settings, numba imported first) is refused, never recorded as portabl
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -63,6 +68,12 @@ WATCHED = ("MKL_ENABLE_INSTRUCTIONS", "FBGEMM_ENABLE_INSTRUCTIONS", "MKL_DEBUG_C
 MODE_ENV = "PRUNING_LAB_NUMERICS"
 # {pinned variable: its value before pinning, or null}, so native mode can undo the pins
 PINNED_ENV = "PRUNING_LAB_PINNED"
+# the portable products' instruction set (``products_isa``): auto (AVX-512 where the CPU has it)
+# or avx2. Not part of a job's hash: the 8- and 16-lane tiles give the same bits (products.py)
+ISAS = ("auto", "avx2")
+ISA_ENV = "PRUNING_LAB_PORTABLE_ISA"
+# the CPU features the AVX-512 tiles are compiled for (products.WIDE_CPU, x86-64-v4)
+AVX512 = ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")
 
 _MKL_BRANCH, _MKL_COMPATIBLE = 1, 3  # MKL_CBWR_BRANCH, MKL_CBWR_COMPATIBLE (mkl_cbwr.h)
 _MKL_BRANCHES = {0: "OFF", 1: "BRANCH_OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 8: "SSE4_2", 10: "AVX2",
@@ -90,8 +101,9 @@ def loaded() -> list[str]:
     return [m for m in ("torch", "numba") if m in sys.modules]
 
 
-def prepare(mode: str | None = None) -> None:
-    """Put ``mode``'s settings into the environment (default: $PRUNING_LAB_NUMERICS, else portable).
+def prepare(mode: str | None = None, isa: str | None = None) -> None:
+    """Put ``mode``'s settings into the environment (default: $PRUNING_LAB_NUMERICS, else portable),
+    and ``isa``, the portable products' instruction set, if given (else it stays as it is).
 
     A conflicting value of the user's is replaced for portable mode (with a warning naming
     numerics=native, which keeps it) and restored for native mode.
@@ -99,7 +111,11 @@ def prepare(mode: str | None = None) -> None:
     mode = mode or os.environ.get(MODE_ENV) or "portable"
     if mode not in MODES:
         raise NumericsError(f"numerics must be one of {', '.join(MODES)}, got {mode!r}")
+    if isa is not None and isa not in ISAS:
+        raise NumericsError(f"numerics.portable_isa must be one of {', '.join(ISAS)}, got {isa!r}")
     os.environ[MODE_ENV] = mode
+    if isa is not None:
+        os.environ[ISA_ENV] = isa
     pinned = _pinned()
     if mode == "portable":
         for name, value in PINS.items():
@@ -172,6 +188,22 @@ def numba_target() -> dict:
             "svml": bool(config.USING_SVML)}
 
 
+@functools.cache
+def has_avx512() -> bool:
+    """Whether this CPU, and the OS (which must save the 512-bit registers), run x86-64-v4's AVX-512:
+    LLVM's reading of CPUID and XCR0, once per process."""
+    from llvmlite import binding
+
+    features = binding.get_host_cpu_features()
+    return all(features.get(f, False) for f in AVX512)
+
+
+def products_isa() -> str:
+    """The instruction set of this process's portable products: avx512 (16-lane tiles) where the
+    CPU has it and $PRUNING_LAB_PORTABLE_ISA (numerics.portable_isa) does not say avx2, else avx2."""
+    return "avx512" if os.environ.get(ISA_ENV, "auto") != "avx2" and has_avx512() else "avx2"
+
+
 def cpu() -> dict:
     """Vendor, model name and the vector extensions that matter here, from /proc/cpuinfo."""
     info: dict[str, str] = {}
@@ -220,7 +252,9 @@ def establish(mode: str) -> dict:
     target = numba_target()
     branch = mkl_branch(force_compatible=mode == "portable")
     isa = {"aten": torch.backends.cpu.get_cpu_capability(), "mkl": branch,
-           "numba": f"{target['cpu_name']} ({'host features' if target['features'] == 'host' else 'its own features'})"}
+           "numba": f"{target['cpu_name']} ({'host features' if target['features'] == 'host' else 'its own features'})",
+           "products": {"avx512": "avx512 (16 lanes)", "avx2": "avx2 (8 lanes)"}[products_isa()]
+           if mode == "portable" else "torch F.linear"}
     problems = []
     if host["machine"] not in ("x86_64", "AMD64") or not {"avx2", "fma"} <= set(host["extensions"]):
         problems.append(f"this CPU ({host['model']}) lacks AVX2 and FMA")
@@ -240,7 +274,7 @@ def establish(mode: str) -> dict:
                             + ". Run it in a fresh process that imports pruning_lab before torch and numba, or "
                             "run numerics=native")
     settings = {name: os.environ.get(name) for name in (*PINS, *WATCHED)}
-    settings.update(mkl_branch=branch, torch_threads=torch.get_num_threads(),
+    settings.update(portable_isa=os.environ.get(ISA_ENV, "auto"), mkl_branch=branch, torch_threads=torch.get_num_threads(),
                     numba_cpu_name=numba_config.CPU_NAME, numba_cpu_features=numba_config.CPU_FEATURES)
     return {"numerics": mode, "portable": not problems, "version": VERSION, "settings": settings,
             "replaced": {k: v for k, v in _pinned().items() if v is not None},

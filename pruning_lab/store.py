@@ -301,15 +301,17 @@ class Store:
         self.results = ResultStore(self.root, self.repaired)
         self.baselines = BaselineCache(self.root, self.repaired)
 
-    def result_of(self, job: Job, force: bool = False, knobs: dict | None = None) -> tuple[dict, bool]:
+    def result_of(self, job: Job, force: bool = False, knobs: dict | None = None,
+                  isa: str | None = None) -> tuple[dict, bool]:
         """The job's result, from the store when a valid one is there (reused=True), else computed and stored.
 
         A stored result is read without a lock (files appear whole or not at all), so a read-only
         store serves its results. The job's lock is held while it is computed, so a concurrent
         sweep that reaches the same job waits and then reuses the result instead of computing it twice.
         ``knobs``: the treatment's knobs as typed (``config.Config.knobs``), recorded in a result computed here.
+        ``isa``: the portable products' tiles (numerics.prepare), if not this process's.
         """
-        numerics.prepare(job.numerics)  # before this process first loads torch and numba, if it has not
+        numerics.prepare(job.numerics, isa)  # before this process first loads torch and numba, if it has not
         from .sim.protocol import run  # here, so that a refused command line never waits for torch to load
 
         if not force:

@@ -11,6 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hypothesis import Phase, settings
 
+from pruning_lab import numerics
 from pruning_lab.config import Job
 
 if "MUTANT_UNDER_TEST" in os.environ:  # under make mutants (mutmut)
@@ -25,6 +26,11 @@ CONF = ROOT / "conf"
 # more cycles says so in its own overrides
 TINY = ["baseline.epochs=1", "treatment.epochs=1", "longitudinal.cycles=1", "data.train_size=500",
         "data.test_size=200", "data.clean_size=100", "model.hidden=[32,32]"]
+
+
+# the one reason a test of the 16-lane products skips; QEMU emulates no AVX-512 (docs/portability.md)
+needs_avx512 = pytest.mark.skipif(not numerics.has_avx512(), reason="this CPU lacks AVX-512 (x86-64-v4), so the "
+                                  "16-lane products cannot run here; the 8-lane ones are tested")
 
 
 @pytest.fixture(autouse=True)

@@ -123,9 +123,9 @@ def test_hidden_layers_must_be_a_non_empty_list_of_positive_widths(hidden):
     assert_refused([f"model.hidden=[{','.join(value(h) for h in hidden)}]"], "model.hidden")
 
 
-GROUPS = {"treatment": ["ketamine", "neurosteroid", "neurosteroid_bridge_ssri", "none", "random_regrowth", "ssri"],
-          "pathology": ["magnitude"], "stress": ["paper"], "longitudinal": ["none", "paper2"], "model": ["mlp"],
-          "data": ["clusters"], "experiment": ["morris", "onset", "paper1", "paper2", "search_regrowth", "severity", "sobol"]}
+# each group's options as conf/ holds them (Hydra lists them sorted)
+GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
+          for g in ("treatment", "pathology", "stress", "longitudinal", "model", "data", "experiment")}
 NAME = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
 
 

@@ -31,7 +31,7 @@ if __name__ == "__main__":  # run as a script: import the project before torch, 
 
 import pytest
 
-from tests.conftest import compose_job
+from tests.conftest import compose_job, needs_avx512
 
 GOLDEN = Path(__file__).with_name("golden.json")
 OVERRIDES = [
@@ -63,11 +63,34 @@ def pinned() -> dict:
     return json.loads(GOLDEN.read_text())
 
 
-def test_golden_job_gives_the_pinned_numbers(pinned):
-    got = golden_run()
-    assert got["environment"]["portable"] is True
-    assert got["digests"] == pinned["digests"]
-    assert got["metrics"] == pinned["metrics"]
+@pytest.fixture(scope="module")
+def golden() -> dict:
+    """The golden job in this process, its products on this CPU's widest tiles."""
+    from pruning_lab import numerics
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(numerics.ISA_ENV, raising=False)
+        return golden_run()
+
+
+def test_golden_job_gives_the_pinned_numbers(pinned, golden):
+    assert golden["environment"]["portable"] is True
+    assert golden["digests"] == pinned["digests"]
+    assert golden["metrics"] == pinned["metrics"]
+
+
+@needs_avx512
+def test_the_16_and_8_lane_products_give_the_same_job(monkeypatch, golden):
+    """The golden job again in this process with the 8-lane tiles forced (numerics.portable_isa=avx2):
+    every metric and both networks' every bit as with the 16-lane ones."""
+    from pruning_lab import numerics
+
+    assert golden["environment"]["isa"]["products"] == "avx512 (16 lanes)"
+    monkeypatch.setenv(numerics.ISA_ENV, "avx2")
+    narrow = golden_run()
+    assert narrow["environment"]["isa"]["products"] == "avx2 (8 lanes)"
+    assert narrow["digests"] == golden["digests"]
+    assert narrow["metrics"] == golden["metrics"]
 
 
 def _in_subprocess(env: dict[str, str], *extra: str) -> dict:
@@ -77,7 +100,8 @@ def _in_subprocess(env: dict[str, str], *extra: str) -> dict:
     from pruning_lab import numerics
 
     # as from a fresh shell: none of the settings this process made
-    fresh = {k: v for k, v in os.environ.items() if k not in (*numerics.PINS, numerics.PINNED_ENV, numerics.MODE_ENV)}
+    fresh = {k: v for k, v in os.environ.items()
+             if k not in (*numerics.PINS, numerics.PINNED_ENV, numerics.MODE_ENV, numerics.ISA_ENV)}
     out = subprocess.run([sys.executable, "-c", code, *extra], env={**fresh, **env}, check=True,
                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     return json.loads(out.stdout.splitlines()[-1])

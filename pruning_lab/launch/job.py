@@ -96,7 +96,7 @@ def execute(p: PlannedJob, log_file: bool = True) -> JobStatus:
     started = time.monotonic()
     try:
         with _logged(p.dir) if log_file else _nothing():
-            result, reused = store.result_of(p.job, force=p.force, knobs=p.knobs)
+            result, reused = store.result_of(p.job, force=p.force, knobs=p.knobs, isa=p.portable_isa)
         atomic_write(p.dir / "result.json", dump_json(result), durable=False)
     except Exception as e:  # one job's failure must not take the sweep's other results with it
         error = str(e) if isinstance(e, ReadOnlyStore) else failure(e)

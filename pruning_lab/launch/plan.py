@@ -44,6 +44,7 @@ class PlannedJob:
     force: bool
     sweep: str | None = None  # the token of its sweep (None: a single run)
     knobs: dict = field(default_factory=dict)  # the treatment's knobs as typed (config.Config.knobs)
+    portable_isa: str = "auto"  # the portable products' tiles (config.Config.portable_isa)
 
     def status(self, state: str, **extra: Any) -> JobStatus:
         return JobStatus(self.num, list(self.overrides), state, sweep=self.sweep, pid=os.getpid(),
@@ -78,7 +79,7 @@ def _freeze(num, overrides, resolved, raw, job_dir, sweep, stores: dict) -> Plan
         except BadStore as e:
             raise ConfigError(str(e)) from None
     return PlannedJob(num, overrides, checked.job, checked.job.hash, job_dir, stores[store], checked.force, sweep,
-                      checked.knobs)
+                      checked.knobs, checked.portable_isa)
 
 
 class Planner:

@@ -8,7 +8,7 @@ stream key, a pure function of (key, k). Two consequences:
   sparse engine's (features, batch) one hold the same numbers, with no transposing copy.
 - It is cheap. torch.randn spends almost all its time in its Mersenne Twister, and needs a
   separate pass to add the numbers; this stream is a few integer operations a number, added
-  to the activation in the same pass (bench/bench.py --kernels compares the two).
+  to the activation in the same pass (docs/performance.md compares the two).
 
 Results depend on this definition, so config.NOISE_STREAM names it and is part of every job's
 hash. How numbers 2j and 2j + 1 (a pair) are made:

@@ -11,7 +11,7 @@ that defines a kernel: after editing noise.py, delete the cache (``__pycache__/*
 
 ``fastmath`` allows fused multiply-adds and reordering a sum, which is what lets the dot
 products below use vector registers; the results differ from torch's by float32 rounding
-only (tests/test_engines.py compares the engines, bench/bench.py --kernels the kernels).
+only (tests/test_engines.py compares the engines; docs/performance.md has the kernels' timings).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def weight_grad(crow, col, g, h, scale, grad_values, grad_bias):
     gradient of the k-th survivor (r, c) is scale times the dot product g[r] . h[c] over the
     batch, that of bias r the sum of g[r].
     Four survivors of a row are done together so each g[r] load feeds four products, which
-    beats both one at a time and torch.sparse.sampled_addmm (bench/bench.py --kernels).
+    beats both one at a time and torch.sparse.sampled_addmm (timings in docs/performance.md).
     """
     n_out, batch = g.shape
     for r in range(n_out):

@@ -44,7 +44,7 @@ def _csr_matmul(col: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor, 
 
     embedding_bag's weighted sum is exactly this product (row r sums values[k] * dense[col[k]]
     over its bag); at these sizes its kernel beats torch.mm on a CSR tensor (MKL) and gives
-    bit-identical results (bench/bench.py --kernels).
+    bit-identical results (timings in docs/performance.md).
     """
     # torch.embedding_bag rather than F.embedding_bag: the same kernel without the Python-side
     # argument checks, which cost more than the product itself in the smallest layers
