@@ -43,3 +43,13 @@ def test_two_results_for_one_job_are_refused(tmp_path, capsys):
     else:
         raise AssertionError("two results for ssri seed 0 were not refused")
     assert "two results for ssri seed 0" in capsys.readouterr().err
+
+
+def test_the_extended_reference_holds_forty_seeds_and_its_first_ten_are_paper_2s():
+    """experiments/paper2_extended/expected.csv extends paper 2's reference: a run from another
+    protocol or numerics, or a truncated one, would not reproduce paper 2's seeds value for value."""
+    extended = verify.read(verify.ROOT / "experiments" / "paper2_extended" / "expected.csv")
+    paper2 = verify.read(verify.EXPECTED)
+    assert {s for _, s, _ in extended} == {str(s) for s in range(40)}
+    assert {t for t, _, _ in extended} == {"ketamine", "ssri", "neurosteroid"}
+    assert {k: v for k, v in extended.items() if int(k[1]) < 10} == paper2
