@@ -79,12 +79,9 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     """
     checked = validate(*resolve(compose(overrides)))
     if store is not None:
-        from .store import BadStore, check_root
+        from .store import check_root
 
-        try:
-            store = check_root(str(store))
-        except BadStore as e:
-            raise ConfigError(str(e)) from None
+        store = check_root(str(store))
     # before this process first loads torch and numba, if it has not
     numerics.prepare(checked.job.numerics, checked.portable_isa)
 

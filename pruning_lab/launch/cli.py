@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from ..config import ConfigError
+from ..store import check_dir
 from . import signals
 from .grid import SWEEP_ENV
 from .job import execute, failure
@@ -64,7 +65,7 @@ class CheckRun(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:  # in the directory Hydra names next (``now`` resolves once per config)
-            run_dir = Path(os.path.abspath(config.hydra.run.dir))
+            run_dir = Path(os.path.abspath(check_dir(str(config.hydra.run.dir), "hydra.run.dir")))
             _single[:] = [planned(config, list(config.hydra.overrides.task), run_dir)]
         except (ConfigError, OmegaConfBaseException) as e:
             raise Refused(one_line(e)) from None
