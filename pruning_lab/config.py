@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import reprlib
 from dataclasses import asdict, fields, is_dataclass
 from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_type_hints
 
@@ -37,6 +38,13 @@ ENGINES = ("dense", "sparse")
 
 class ConfigError(ValueError):
     """A config value the protocol cannot run with; its message is one line."""
+
+
+def shown(value: object, width: int = 80) -> str:
+    """``value`` as a message quotes it: its repr, on one line, cut to about ``width`` characters."""
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = width
+    return short.repr(value)
 
 
 # strict: a bool or a string is not a number, nor 2.0 a count; an int is a float, read as one

@@ -29,7 +29,7 @@ from ..store import check_dir
 from . import signals
 from .grid import SWEEP_ENV
 from .job import execute, failure
-from .overrides import name_unparsable, one_line
+from .overrides import check_parsable, name_unparsable, one_line
 from .plan import PlannedJob, planned
 from .status import JobStatus
 
@@ -112,10 +112,12 @@ def _check_arguments() -> None:
 
     parser = get_args_parser()
     parser.error = refuse  # type: ignore[method-assign]
-    for override in parser.parse_args().overrides:
+    overrides = parser.parse_args().overrides
+    for override in overrides:
         key, _, study = override.lstrip("+~").partition("=")
         if key == "hydra.sweeper.study":  # Hydra would refuse it as a key the sweeper does not have
             raise _moved(study)
+    check_parsable(overrides)
 
 
 def _quiet_about_interrupts() -> None:
