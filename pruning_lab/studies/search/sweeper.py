@@ -195,6 +195,7 @@ class SearchSweeper(StudySweeper):
                       for k, v in by_key.items()},
             "fixed": fixed, "trials": len(trials), "complete": len(complete), "failed": failed, "chosen": []}
         if not complete:
+            signals.settle()  # the ending is decided: a signal after it changes nothing
             write_json(self.dir / "search.json", record)
             say(f"search: no trial completed ({len(trials)} asked, {failed} failed): nothing to choose; "
                 f"see the failed jobs above")
@@ -215,6 +216,7 @@ class SearchSweeper(StudySweeper):
                 heldout[name] = {"jobs": [j.hash for j in js],
                                  "per_seed": {m: [value(r, m) if r else None for r in results]
                                               for m in self.objectives}}
+        signals.settle()  # every job has ended: a signal during the summary changes nothing
         for t in chosen:
             path = self._write_treatment(t, fixed, by_key)
             record["chosen"].append({"trial": t.number, "params": t.params, "values": t.values,
