@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import numerics
-from .config import ConfigError, Job, resolve, validate
+from .config import ConfigError, Job, resolve, shown, validate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,17 +50,26 @@ def _hydra(overrides: Sequence[str] = ()):
             GlobalHydra.instance().initialize(held)
 
 
-def _overrides(overrides: Any) -> list[str]:
-    if isinstance(overrides, str):
-        raise TypeError("overrides must be a list of strings, e.g. ['treatment=ssri', 'seed=3']")
-    return list(overrides)
+def _overrides(overrides: Any, name: str = "overrides") -> list[str]:
+    """``overrides`` as a list of strings; ``TypeError`` naming ``name`` (or its item) if it is not one."""
+    if isinstance(overrides, (str, bytes, Mapping)) or not isinstance(overrides, Iterable):
+        raise TypeError(f"{name} must be a list of strings, e.g. ['treatment=ssri', 'seed=3'], got {shown(overrides)}")
+    out = list(overrides)
+    for i, o in enumerate(out):
+        if not isinstance(o, str):
+            raise TypeError(f"{name}[{i}] must be a string such as 'seed=3', got {shown(o)}")
+    return out
 
 
 def compose(overrides: Sequence[str]):
     """The config the CLI composes for ``overrides``, not yet checked; ``ConfigError`` if Hydra refuses them."""
     from hydra import compose as hydra_compose
 
-    with _hydra(_overrides(overrides)):
+    from .launch.overrides import check_parsable
+
+    overrides = _overrides(overrides)
+    check_parsable(overrides)
+    with _hydra(overrides):
         return hydra_compose("config", overrides=list(overrides))
 
 
@@ -77,14 +86,9 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     new one is stored; a read-only store serves its results. Without it the job is computed in
     memory and nothing is written.
     """
-    checked = validate(*resolve(compose(overrides)))
     if store is not None:
-        from .store import BadStore, check_root
-
-        try:
-            store = check_root(str(store))
-        except BadStore as e:
-            raise ConfigError(str(e)) from None
+        store = _directory(store, "store", existing_read_only=True)
+    checked = validate(*resolve(compose(overrides)))
     # before this process first loads torch and numba, if it has not
     numerics.prepare(checked.job.numerics, checked.portable_isa)
 
@@ -121,13 +125,28 @@ def grid_overrides(grid: Mapping[str, Iterable] | Sequence[Sequence[str]]) -> li
     """Every job's overrides: the cartesian product of a grid's values (its last key varying
     fastest, as on the command line), or the given list of override lists."""
     if isinstance(grid, Mapping):
-        axes = [[f"{k}={value(v)}" for v in (vs if isinstance(vs, Iterable) and not isinstance(vs, str) else [vs])]
-                for k, vs in grid.items()]
+        axes = [_axis(k, vs) for k, vs in grid.items()]
         return [list(job) for job in itertools.product(*axes)]
-    jobs = [_overrides(j) for j in grid]
-    if not all(isinstance(o, str) for j in jobs for o in j):
-        raise TypeError("a sweep is a grid {'key': [values]} or a list of override lists [['key=value', ...], ...]")
+    if isinstance(grid, (str, bytes)) or not isinstance(grid, Iterable):
+        raise TypeError(f"grid must be a mapping {{'key': [values]}} or a list of override lists "
+                        f"[['key=value', ...], ...], got {shown(grid)}")
+    jobs = [_overrides(j, f"grid[{i}]") for i, j in enumerate(grid)]
+    if not jobs:
+        raise ConfigError("grid has no jobs: give it at least one override list")
     return jobs
+
+
+def _axis(key: Any, values: Any) -> list[str]:
+    """One key of a grid: its overrides, one per value; ``ConfigError`` for an empty one."""
+    if not isinstance(key, str) or not key.strip():
+        raise TypeError(f"grid's keys must be config keys such as 'seed', got {shown(key)}")
+    values = list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes, Mapping)) else [values]
+    if not values:
+        raise ConfigError(f"grid[{key!r}] is empty: the sweep would have no jobs")
+    try:
+        return [f"{key}={value(v)}" for v in values]
+    except ValueError as e:  # an integer too long to write out
+        raise ConfigError(f"grid[{key!r}] has a value that cannot be an override: {e}") from None
 
 
 def sweep(grid: Mapping[str, Iterable] | Sequence[Sequence[str]], *, overrides: Sequence[str] = (),
@@ -146,8 +165,13 @@ def sweep(grid: Mapping[str, Iterable] | Sequence[Sequence[str]], *, overrides: 
     """
     from .analysis.load import load_results
 
-    where = run_sweep(grid_overrides(grid), overrides=overrides, store=store, sweep_dir=sweep_dir, n_jobs=n_jobs,
-                      launcher=launcher)
+    jobs = grid_overrides(grid)
+    overrides = _overrides(overrides)
+    store = _directory(store, "store", existing_read_only=True)
+    if sweep_dir is not None:
+        sweep_dir = _directory(sweep_dir, "sweep_dir")
+    _check_launch(n_jobs, launcher)
+    where = run_sweep(jobs, overrides=overrides, store=store, sweep_dir=sweep_dir, n_jobs=n_jobs, launcher=launcher)
     return load_results(where)
 
 
@@ -161,15 +185,20 @@ def run_sweep(jobs: list[list[str]], *, overrides: Sequence[str] = (), store: st
 
     from .launch.grid import GridSweeper, SweepFailed
     from .launch.launcher import PlanLauncher
+    from .launch.overrides import check_parsable
 
-    fixed = [*_overrides(overrides), f"paths.store={value(str(store))}", f"hydra/launcher={launcher}"]
+    check_parsable([*_overrides(overrides), *(o for job in jobs for o in job)])
+    _study_chosen(list(overrides), jobs)
+    fixed = [*_overrides(overrides), f"paths.store={_quoted(store, 'store')}", f"hydra/launcher={launcher}"]
     if sweep_dir is not None:
-        fixed.append(f"hydra.sweep.dir={value(str(sweep_dir))}")
+        fixed.append(f"hydra.sweep.dir={_quoted(sweep_dir, 'sweep_dir')}")
     if launcher == "local":
         fixed.append(f"hydra.launcher.n_jobs={n_jobs}")
     setup_globals()  # Hydra's resolvers (${now:...}), as its main registers them
     with _hydra(fixed) as loader:
         master = loader.load_configuration("config", overrides=fixed, run_mode=RunMode.MULTIRUN)
+        _study_preset(loader, master, list(overrides), jobs)
+        jobs = _with_params(master, loader, fixed, jobs)
         with open_dict(master.hydra):
             master.hydra.overrides.task = fixed + _declared(jobs)
         HydraConfig.instance().set_config(master)
@@ -197,3 +226,82 @@ def _declared(jobs: list[list[str]]) -> list[str]:
             if v not in axes.setdefault(key, []):
                 axes[key].append(v)
     return [f"{k}={','.join(vs)}" for k, vs in axes.items()]
+
+
+# -- the arguments: each refused in one line naming it, before anything is written or run ---------
+
+
+def _directory(path: Any, name: str, existing_read_only: bool = False) -> Path:
+    """The directory ``path`` names for argument ``name`` (``TypeError`` if it is no path,
+    ``ConfigError`` if no directory can be written there)."""
+    from .store import check_dir
+
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"{name} must be a path (a str or a pathlib.Path), got {shown(path)}")
+    return check_dir(path, name, existing_read_only)
+
+
+def _quoted(path: str | Path, name: str) -> str:
+    """``path`` as an override value that reads back as itself: quoted (spaces, commas, ``=``,
+    non-ASCII letters), ``${`` escaped; ``ConfigError`` for a backslash, which Hydra reads as one
+    escape here and as none there."""
+    text = str(path)
+    if "\\" in text:
+        raise ConfigError(f"{name} must not hold a backslash (an override reads it as an escape), got {text!r}")
+    return "'" + text.replace("'", "\\'").replace("${", "\\${") + "'"
+
+
+def _check_launch(n_jobs: Any, launcher: Any) -> None:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int):
+        raise TypeError(f"n_jobs must be an integer (-1: every core), got {shown(n_jobs)}")
+    if n_jobs == 0:
+        raise ConfigError("n_jobs must be a non-zero integer (-1: every core, -2: all but one), got 0")
+    launchers = sorted(p.stem for p in (CONF / "hydra" / "launcher").glob("*.yaml"))
+    if not isinstance(launcher, str):
+        raise TypeError(f"launcher must be one of {', '.join(launchers)}, got {shown(launcher)}")
+    if launcher not in launchers:
+        raise ConfigError(f"launcher must be one of {', '.join(launchers)}, got {shown(launcher)}")
+
+
+def _study_chosen(overrides: list[str], jobs: list[list[str]]) -> None:
+    """``ConfigError`` if an override chooses a study (``hydra/sweeper=search``): ``sweep`` runs
+    grids, the command line runs studies; the message gives its command."""
+    for o in dict.fromkeys(o for job in [overrides, *jobs] for o in job):
+        key, _, kind = o.lstrip("+~").partition("=")
+        if key in ("hydra/sweeper", "hydra.sweeper.study") and kind != "grid":
+            _refuse_study(kind, o, overrides, jobs)
+
+
+def _study_preset(loader, master, overrides: list[str], jobs: list[list[str]]) -> None:
+    """``ConfigError`` if a preset chooses a study (``experiment=search_regrowth``), for every job or for some."""
+    from hydra.types import RunMode
+
+    kind = master.hydra.runtime.choices.get("hydra/sweeper")
+    if kind != "grid":
+        _refuse_study(kind, " ".join(o for o in overrides if o.startswith("experiment=")), overrides, jobs)
+    chosen = {tuple(o for o in job if o.lstrip("+~").startswith("experiment=")) for job in jobs}
+    for presets in sorted(c for c in chosen if c):
+        cfg = loader.load_configuration("config", overrides=[*overrides, *presets], run_mode=RunMode.MULTIRUN)
+        kind = cfg.hydra.runtime.choices.get("hydra/sweeper")
+        if kind != "grid":
+            _refuse_study(kind, " ".join(presets), overrides, jobs)
+
+
+def _refuse_study(kind: str, chosen: str, overrides: list[str], jobs: list[list[str]]) -> None:
+    line = " ".join(f"hydra/sweeper={o.partition('=')[2]}" if o.lstrip("+~").startswith("hydra.sweeper.study=") else o
+                    for o in [*overrides, *_declared(jobs)])
+    what = f"hydra/sweeper={kind}" if not chosen or chosen.startswith("hydra") else f"{chosen} (hydra/sweeper={kind})"
+    raise ConfigError(f"{what} is a study, which sweep() does not run (it runs grids); run it from the command line: "
+                      f"python -m pruning_lab.run -m {line}")
+
+
+def _with_params(master, loader, fixed: list[str], jobs: list[list[str]]) -> list[list[str]]:
+    """``jobs`` swept over the keys of a preset's ``hydra.sweeper.params`` (``experiment=paper2``:
+    treatment, seed) that neither they nor ``fixed`` set, as the command line sweeps them."""
+    from .launch.overrides import expand
+
+    given = {o.lstrip("+~").partition("=")[0] for job in [fixed, *jobs] for o in job}
+    params = {k: v for k, v in (master.hydra.sweeper.get("params") or {}).items() if k not in given}
+    if not params:
+        return jobs
+    return [[*outer, *job] for outer in expand([], params, loader) for job in jobs]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import reprlib
 from dataclasses import asdict, fields, is_dataclass
 from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_type_hints
 
@@ -39,6 +40,13 @@ class ConfigError(ValueError):
     """A config value the protocol cannot run with; its message is one line."""
 
 
+def shown(value: object, width: int = 80) -> str:
+    """``value`` as a message quotes it: its repr, on one line, cut to about ``width`` characters."""
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = width
+    return short.repr(value)
+
+
 # strict: a bool or a string is not a number, nor 2.0 a count; an int is a float, read as one
 Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Int = Annotated[int, Strict()]
@@ -48,6 +56,9 @@ Sigma = Annotated[Float, Field(ge=0)]  # a standard deviation (of noise, of the 
 Count = Annotated[Int, Field(ge=0)]
 Size = Annotated[Int, Field(ge=1)]
 FIXED = ConfigDict(extra="forbid")
+# the data streams are NumPy RandomState(1000 * seed + 300 at most), seeded with 32 bits
+SEED_MAX = (2**32 - 301) // 1000
+Seed = Annotated[Int, Field(ge=0, le=SEED_MAX)]
 
 
 # -- phases: the vocabulary treatments are written in ------------------------------------------
@@ -105,8 +116,7 @@ class DataConfig:
     test_size: Size
     clean_size: Size
     batch_size: Size
-    # the data streams are NumPy RandomState(1000 * seed + 300 at most), seeded with 32 bits
-    seed: Annotated[Int, Field(ge=0, le=(2**32 - 301) // 1000)]
+    seed: Seed
 
 
 @dataclass(frozen=True, config=FIXED)
@@ -228,7 +238,13 @@ class Config:
 
 # -- the studies' settings (hydra.sweeper.search, hydra.sweeper.sensitivity) ---------------------
 
-Seeds = tuple[Count, ...]
+Seeds = tuple[Seed, ...]  # a study's model seeds, each also a data seed (data.seed is ${seed})
+
+
+def _distinct(seeds: tuple[int, ...], key: str) -> None:
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:  # the same job twice: a seed counted twice in a mean, not a second sample
+        raise ValueError(f"{key} must not repeat a seed, got {repeated[0]} twice")
 
 
 @dataclass(frozen=True, config=FIXED)
@@ -244,16 +260,22 @@ class Search:
     trials: Size
     batch: Optional[Size]
     sampler: Literal["tpe", "nsga2", "random"]
-    sampler_seed: Int
+    sampler_seed: Count  # a trial's sampler is seeded sampler_seed + trials asked before it, in 32 bits
     storage: Optional[Text]
     study_name: Text
     heldout: Heldout
 
     @model_validator(mode="after")
-    def _heldout_apart(self) -> Search:
+    def _seeds_apart(self) -> Search:
+        _distinct(self.seeds, "hydra.sweeper.search.seeds")
+        _distinct(self.heldout.seeds, "hydra.sweeper.search.heldout.seeds")
         shared = sorted(set(self.heldout.seeds) & set(self.seeds))
         if shared:
-            raise ValueError(f"held-out seeds must be seeds the search never sees; shared: {shared}")
+            raise ValueError(f"held-out seeds must be seeds the search never sees; shared: {shared} "
+                             f"(hydra.sweeper.search.heldout.seeds and hydra.sweeper.search.seeds)")
+        if self.sampler_seed + self.trials > 2**32 - 1:
+            raise ValueError(f"hydra.sweeper.search.sampler_seed must be at most 2**32 - 1 - trials "
+                             f"({2**32 - 1 - self.trials}), got {self.sampler_seed}")
         return self
 
 
@@ -262,18 +284,24 @@ class Sensitivity:
     method: Literal["morris", "sobol"]
     treatments: Annotated[dict[str, dict[str, Any]], Field(min_length=1)]
     outcomes: Annotated[tuple[Text, ...], Field(min_length=1)]
-    samples: Size
+    # at least 2: one Morris trajectory has no spread (sigma), one Sobol base sample no interval
+    samples: Annotated[Int, Field(ge=2)]
     levels: Annotated[Int, Field(ge=2)]
     seed: Count
-    first_seed: Count
+    first_seed: Seed
     conf_level: Annotated[Float, Field(gt=0, lt=1)]
-    resamples: Size
+    resamples: Annotated[Int, Field(ge=2)]  # a bootstrap of 1 has no spread: its intervals come out NaN
 
     @model_validator(mode="after")
-    def _sobol_takes_powers_of_two(self) -> Sensitivity:
+    def _sampled_as_salib_takes_it(self) -> Sensitivity:
+        key = "hydra.sweeper.sensitivity"
         if self.method == "sobol" and self.samples & (self.samples - 1):
-            raise ValueError(f"hydra.sweeper.sensitivity.samples must be a power of 2 for Sobol's sequence, "
-                             f"got {self.samples}")
+            raise ValueError(f"{key}.samples must be a power of 2 for Sobol's sequence, got {self.samples}")
+        if self.method == "morris" and self.levels % 2:  # SALib: an odd grid biases the sample
+            raise ValueError(f"{key}.levels must be even for Morris' grid, got {self.levels}")
+        if self.first_seed + self.samples - 1 > SEED_MAX:  # trajectory (base sample) g has seed first_seed + g
+            raise ValueError(f"{key}.first_seed must be at most {SEED_MAX} - samples + 1 ({SEED_MAX - self.samples + 1}), "
+                             f"got {self.first_seed}")
         return self
 
 
@@ -391,10 +419,23 @@ def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
     raw = cfg if raw is None else raw
     cfg, raw, isa = _numerics(cfg, raw)
     treatment = cfg.get("treatment") if isinstance(cfg.get("treatment"), Mapping) else {}
-    knobs = knob_record({f"treatment.{k}": treatment[k] for k in _knobs(treatment, raw)}, raw.get("treatment"))
+    try:
+        known = _knobs(treatment, raw)
+    except ConfigError:
+        _check_phases(treatment, raw)  # phases replaced by bad ones orphan the knobs: name the phases
+        raise
+    knobs = knob_record({f"treatment.{k}": treatment[k] for k in known}, raw.get("treatment"))
     given = {"job": {k: v for k, v in cfg.items() if k not in ("force", "paths")}, "knobs": knobs, "portable_isa": isa,
              **{k: cfg[k] for k in ("force", "paths") if k in cfg}}
     return checked(Config, given, raw)
+
+
+def _check_phases(treatment: Mapping, raw: Mapping) -> None:
+    """``ConfigError`` naming the first bad phase of the treatment (an unknown kind, a key its kind lacks)."""
+    written = raw.get("treatment") if isinstance(raw.get("treatment"), Mapping) else None
+    for group in ("phases", "maintenance"):
+        if group in treatment:
+            checked(tuple[Phase, ...], treatment[group], written and written.get(group), f"treatment.{group}")
 
 
 def checked(cls: type, values: Any, raw: Mapping | None = None, prefix: str = "") -> Any:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from filelock import FileLock, Timeout
 
 from . import numerics
-from .config import SCHEMA, Job, job_hash
+from .config import SCHEMA, ConfigError, Job, job_hash, shown
 
 if TYPE_CHECKING:
     import torch
@@ -34,32 +34,54 @@ log = logging.getLogger(__name__)
 READABLE = (SCHEMA, "pruning-lab/result/1")
 
 
-class BadStore(ValueError):
-    """A ``paths.store`` no store can live at; the message is one line."""
+class BadDirectory(ConfigError):
+    """A directory no store, sweep or report can be written to; the message is one line."""
 
 
-def check_root(value: object) -> Path:
-    """The store directory ``value`` names; ``BadStore`` if it is empty, a file or cannot be created."""
-    if not isinstance(value, str) or not value.strip():
-        raise BadStore(f"paths.store must name a directory, got {value!r}")
+def check_dir(value: object, key: str, existing_read_only: bool = False) -> Path:
+    """The directory ``value`` names, for ``key`` to write into; ``BadDirectory`` (naming ``key``) if
+    it is empty, a file, or cannot be created or written (``existing_read_only``: an existing
+    directory may be read-only, as a store that serves its results)."""
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise BadDirectory(f"{key} must name a directory, got {shown(value)}")
     path = Path(value)
-    if path.exists():
+    if "\0" in str(path):
+        raise BadDirectory(f"{key} must name a directory, got {str(path)!r} (a NUL character)")
+    try:
+        exists = path.exists() or path.is_symlink()
+    except OSError as e:  # a name too long, a loop of links
+        raise BadDirectory(f"{key} {str(path)[:80]!r}... cannot be a directory ({e.strerror})") from None
+    if exists:
         if not path.is_dir():
-            raise BadStore(f"paths.store {path} is a file, not a directory")
-        return path
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise BadStore(f"paths.store {path} cannot be created: {parent} is a file")
+            what = "a file" if path.exists() else "a broken symbolic link"
+            raise BadDirectory(f"{key} {path} is {what}, not a directory")
+        if existing_read_only:
+            return path
+        parent = path
+    else:
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise BadDirectory(f"{key} {path} cannot be created: {parent} is a file")
+        longest = max(len(os.fsencode(part)) for part in path.relative_to(parent).parts)
+        if longest > os.pathconf(parent, "PC_NAME_MAX") or len(os.fsencode(path)) >= os.pathconf(parent, "PC_PATH_MAX"):
+            raise BadDirectory(f"{key} {str(path)[:80]!r}... cannot be created: its name is too long")
+    verb = "written to" if parent == path else "created"
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise BadStore(f"paths.store {path} cannot be created: {parent} is not writable")
+        raise BadDirectory(f"{key} {path} cannot be {verb}: {parent} is not writable")
     try:  # modes do not tell it all (root, /proc, /sys, a full or read-only filesystem): try, leave nothing
         tempfile.TemporaryDirectory(dir=parent, prefix=".pruning-lab-probe-").cleanup()
     except OSError as e:
-        raise BadStore(f"paths.store {path} cannot be created: {parent} takes no new directory "
+        raise BadDirectory(f"{key} {path} cannot be {verb}: {parent} takes no new directory "
                        f"({e.strerror or type(e).__name__})") from None
     return path
+
+
+def check_root(value: object) -> Path:
+    """The store directory ``value`` names (it may be read-only: it serves its results); ``BadDirectory``
+    if it is empty, a file or cannot be created."""
+    return check_dir(value, "paths.store", existing_read_only=True)
 
 
 def writable(root: Path | str) -> bool:

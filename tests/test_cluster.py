@@ -143,3 +143,23 @@ def test_ctrl_c_under_submitit_local_stops_its_jobs_and_exits_130(tmp_path):
     assert err.splitlines()[-1] == "pruning-lab: interrupted; finished results are kept, run the same command to resume"
     assert summary(out) == "2 jobs: ran 1, reused 0, interrupted 1"
     assert len(valid_results(tmp_path / "store")) == 1
+
+
+@CLUSTER_PATH
+def test_a_job_stored_but_unreported_when_the_cluster_sweep_stops_counts_as_reused(tmp_path):
+    """As on the local launcher: its result is in the store, so the stopped sweep keeps it and a rerun reuses it."""
+    args = ["-m", "seed=0,1", *TINY, *places(tmp_path), "hydra/launcher=slurm_local"]
+    holds = Holds(tmp_path / "holds", "stored-0", "job-1")  # #0 stored, not yet reported; #1 running
+    proc = start(*args, log=tmp_path / "sweep", env=holds.env)
+    try:
+        holds.wait("job-1", proc)
+        holds.wait("stored-0", proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        wait_for(lambda: not alive(proc.pid), timeout=20, what="the submitit jobs to exit")
+    finally:
+        stop_group(proc)
+    out = (tmp_path / "sweep.out").read_text()
+    assert summary(out) == "2 jobs: ran 0, reused 1, interrupted 1"
+    assert statuses(tmp_path / "sweep")[0]["state"] == "reused"
+    assert len(valid_results(tmp_path / "store")) == 1

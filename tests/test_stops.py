@@ -82,3 +82,33 @@ def test_a_stop_signal_to_the_whole_group_at_any_moment_shows_only_the_projects_
         assert err.splitlines() == ["pruning-lab: interrupted: #0 seed=0", "pruning-lab: interrupted: #1 seed=1",
                                     f"pruning-lab: {ENDINGS[signum]} before any result; nothing to keep"]
     assert {st["state"] for st in statuses(sweep).values()} <= {"ran", "reused", "interrupted"}
+
+
+# the two studies, as small as they come: 6 sample points, or 2 trials of one seed
+STUDIES = {
+    "sensitivity": ["-m", "hydra/sweeper=sensitivity", *TRIVIAL, "pathology.sparsity=interval(0.85,0.97)",
+                    "stress.internal_sigma=interval(0.3,0.7)", "hydra.sweeper.sensitivity.treatments={none: {}}",
+                    "hydra.sweeper.sensitivity.samples=2", "hydra.sweeper.sensitivity.resamples=10"],
+    "search": ["-m", "hydra/sweeper=search", *TRIVIAL, "pathology.sparsity=interval(0.85,0.97)",
+               "hydra.sweeper.search.objectives={treated.combined: maximize}", "hydra.sweeper.search.seeds=[0]",
+               "hydra.sweeper.search.trials=2"],
+}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("study", sorted(STUDIES))
+def test_a_signal_after_a_studys_last_job_changes_neither_its_summary_nor_its_exit(tmp_path, study):
+    """Held with its record written (every job ended), the study gets a Ctrl-C: it ends as it would have."""
+    holds, proc = held_sweep(tmp_path, STUDIES[study], "summary")
+    try:
+        holds.wait("summary", proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        holds.release("summary")
+        code = proc.wait(timeout=60)
+        wait_for(lambda: not alive(proc.pid), timeout=20, what="the workers and resource trackers to exit")
+    finally:
+        stop_group(proc)
+    out, err = ((tmp_path / f"sweep.{kind}").read_text() for kind in ("out", "err"))
+    assert (code, err) == (0, ""), err[-3000:]
+    assert out.splitlines()[-1] == f"pruning-lab: tables and figures: python -m pruning_lab.aggregate {tmp_path / 'sweep'}"
+    assert (tmp_path / "sweep" / f"{study}.json").is_file()

@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
+from ..config import ConfigError
+from ..store import check_dir
 from .load import read_results
 
 
@@ -32,21 +35,33 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dir.is_dir():
         print(f"pruning-lab: error: {args.dir} is not a directory", file=sys.stderr)
         return 2
+    try:
+        return _aggregate(args)
+    except ConfigError as e:  # --out or --published that cannot serve
+        print(f"pruning-lab: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _aggregate(args: argparse.Namespace) -> int:
+    out = check_dir(args.out or args.dir, "--out")
+    if args.published is not None and not args.published.is_dir():
+        raise ConfigError(f"--published {args.published} is not a directory")
     for record in ("search.json", "sensitivity.json"):
         if (args.dir / record).is_file():  # a study's directory: its own tables and figures
             from ..studies.search import tables as search
             from ..studies.sensitivity import tables as sensitivity
 
             tables = search if record == "search.json" else sensitivity
-            print(f"report: {tables.write(args.dir, args.out or args.dir)}")
+            print(f"report: {tables.write(args.dir, out)}")
             return 0
     from .sections import build
 
-    out = args.out or args.dir
     results = read_results(args.dir)
     paper = {"auto": None, "none": "none", "1": 1, "2": 2}[args.paper]
-    path = build(results, out, ddof=0 if args.population_sd else 1, paper=paper, published_dir=args.published,
-                 figures=not args.no_figures)
+    with warnings.catch_warnings():  # no result: the count below says so, in the command's own words
+        warnings.filterwarnings("ignore", ".*holds no valid result", UserWarning)
+        path = build(results, out, ddof=0 if args.population_sd else 1, paper=paper, published_dir=args.published,
+                     figures=not args.no_figures)
     if not args.quiet:
         n_t = results.runs["treatment"].nunique() if len(results.runs) else 0
         print(f"{len(results.runs)} runs ({len(results.seeds)} seeds x {n_t} treatments"
@@ -54,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(results.problems)} bad file(s) skipped, {len(results.missing)} missing cell(s)")
     print(f"report: {path}")
     return 0 if len(results.runs) else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -135,9 +135,10 @@ class Report:
 
     def save(self, out: Path | str) -> Path:
         """Write everything into ``out`` (what an earlier save wrote there is removed first); returns report.md."""
+        from ..store import check_dir
         from .figures import save as save_figure
 
-        out = Path(out)
+        out = check_dir(out, "out")  # a file, /proc, a directory that cannot be made: one line, nothing written
         out.mkdir(parents=True, exist_ok=True)
         clear_previous(out)
         for t in self._tables.values():

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import SCHEMA
+from ..config import SCHEMA, ConfigError, shown
 from ..launch.status import STATUS, JobStatus
 from ..store import READABLE, Corrupt, checked
 from ..tree import leaves
@@ -448,19 +448,43 @@ def _job_state(job_dir: Path) -> str:
     return f"{st.state}: {st.error}" if st.state == "failed" and st.error else str(st.state)
 
 
+def results_path(path: object, name: str) -> Path:
+    """The sweep dir, store or result file ``path`` names, for argument ``name``: ``TypeError`` if
+    it is no path, ``ConfigError`` if it names nothing (a path that does not exist is a typo far
+    more often than an empty study)."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+        raise TypeError(f"{name} must be a path (a str or a pathlib.Path), got {shown(path)}")
+    text = os.fspath(path)
+    if not text.strip() or "\0" in text:
+        raise ConfigError(f"{name} must name a sweep dir, a store or a result file, got {shown(text)}")
+    try:
+        exists = Path(text).exists()
+    except OSError as e:  # a name too long
+        raise ConfigError(f"{name} {shown(text)} cannot be read ({e.strerror})") from None
+    if not exists:
+        raise ConfigError(f"{name} {text} does not exist")
+    return Path(text)
+
+
+def warn_if_empty(rs: ResultSet, where: object, stacklevel: int = 3) -> None:
+    """The one warning of a read that found no valid result (``load_results``, ``report``)."""
+    if rs.runs.empty:
+        warnings.warn(f"{where} holds no valid result", stacklevel=stacklevel)
+
+
 def load_results(path: Path | str) -> pd.DataFrame:
     """The tidy frame of every result under ``path`` (a store, a sweep dir, a folder with both, or
     one result file): one row per run x metric, with ``config_hash``, ``seed``, ``treatment``, the
     swept config values (numbers where they all are), ``section``, ``metric``, ``x`` and ``value``.
 
-    Skipped files are named in a warning each; with no result, an empty frame and a warning."""
-    path = Path(path)
+    Skipped files are named in a warning each; with no result, an empty frame and a warning. A
+    path that does not exist is refused (``ConfigError``)."""
+    path = results_path(path, "path")
     rs = read_results(path)
     for p, why in rs.problems:
         warnings.warn(f"skipped {p}: {why}", stacklevel=2)
+    warn_if_empty(rs, path)
     if rs.runs.empty:
-        where = "does not exist" if not path.exists() else "holds no valid result"
-        warnings.warn(f"{path} {where}", stacklevel=2)
         return pd.DataFrame(columns=TIDY_COLUMNS)
     tidy = rs.tidy.copy()
     for a in rs.axes:

@@ -10,6 +10,8 @@ numeric axis, dose-response fits, and which treatment is best.
 from __future__ import annotations
 
 import math
+import numbers
+import os
 import platform
 import sys
 from datetime import datetime, timezone
@@ -19,12 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import ConfigError, shown
 from . import dose
 from . import published as pubmod
 from . import response, study
 from .arms import Layout, arms, layout
 from .document import Report
-from .load import ResultSet, read_results
+from .load import ResultSet, read_results, results_path, warn_if_empty
 from .measures import BASELINE_ARMS, HEADLINE, order_key, rank
 from .stats import ALPHA, binomial_se, ceilings, misses_by_chance, pairwise, summary_frame
 from .tables import DASH, Lookup, Table, all_tables, num
@@ -440,11 +443,12 @@ def results_of(results) -> ResultSet:
     share a sweep directory."""
     if isinstance(results, ResultSet):
         return results
-    if isinstance(results, (str, Path)):
-        return read_results(results)
+    if isinstance(results, (str, os.PathLike)):
+        return read_results(results_path(results, "results"))
     if isinstance(results, pd.DataFrame):
         if "path" not in results or "config_hash" not in results:
-            raise TypeError("report() takes a ResultSet, a path, or the tidy frame of load_results/sweep")
+            raise TypeError("results must be a ResultSet, a path, or the tidy frame of load_results or sweep; this "
+                            "frame has no path and config_hash columns")
         paths = sorted({Path(p) for p in results["path"].dropna()})
         if not paths:
             return read_results(Path(results.attrs.get("root", ".")) / "__none__")
@@ -454,13 +458,36 @@ def results_of(results) -> ResultSet:
         if set(rs.runs["config_hash"]) != keep:
             rs = read_results(root, only=keep) if root.is_dir() else rs
         return rs
-    raise TypeError(f"report() takes a ResultSet, a path or a tidy frame, not {type(results).__name__}")
+    raise TypeError(f"results must be a ResultSet, a path or a tidy frame, got {type(results).__name__}")
 
 
 def _common(paths: list[Path]) -> Path:
     import os
 
     return Path(os.path.commonpath([str(p.parent) for p in paths]))
+
+
+def report_arguments(paper: object, ddof: object, figures: object, published_dir: object) -> tuple[int | str | None,
+                                                                                                Path | None]:
+    """``report``'s ``paper`` (1, 2, None or "none") and ``published_dir``, checked with ``ddof`` and
+    ``figures``: ``ConfigError`` for a value, ``TypeError`` for a type, naming the argument."""
+    if paper is False or isinstance(paper, str) and paper in ("none", "auto"):
+        paper = None if paper == "auto" else "none"
+    elif isinstance(paper, str) and paper in ("1", "2") or \
+            isinstance(paper, numbers.Integral) and not isinstance(paper, bool) and paper in (1, 2):
+        paper = int(paper)
+    elif paper is not None:
+        raise ConfigError(f"paper must be 1, 2, None (the paper every run follows, if any) or 'none', got {shown(paper)}")
+    if isinstance(ddof, bool) or not isinstance(ddof, numbers.Integral) or ddof not in (0, 1):
+        raise ConfigError(f"ddof must be 1 (sample SD) or 0 (population SD, as the papers), got {shown(ddof)}")
+    if not isinstance(figures, (bool, np.bool_)):
+        raise TypeError(f"figures must be True or False, got {shown(figures)}")
+    if published_dir is not None:
+        published_dir = results_path(published_dir, "published_dir")
+        if not any((published_dir / f"paper{p}" / "published.csv").is_file() for p in (1, 2)):
+            raise ConfigError(f"published_dir {published_dir} holds neither paper1/published.csv nor "
+                              f"paper2/published.csv")
+    return paper, published_dir
 
 
 def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: bool = True,
@@ -470,10 +497,11 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
     ``paper``: None to compare with a paper only if every run follows its published protocol;
     1 or 2 to compare with that paper anyway; "none" (or False) never to compare.
     """
+    paper, published_dir = report_arguments(paper, ddof, figures, published_dir)
+    given = results
     results = results_of(results)
-    if paper in ("auto",):
-        paper = None
-    never = paper is False or paper == "none"
+    warn_if_empty(results, "the frame" if isinstance(given, pd.DataFrame) else results.root)
+    never = paper == "none"
     lay = layout(results)
     frame = arms(results)
     by = [*results.axes, "arm", "section", "metric", "x"]

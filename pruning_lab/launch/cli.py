@@ -25,10 +25,11 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from ..config import ConfigError
+from ..store import check_dir
 from . import signals
 from .grid import SWEEP_ENV
 from .job import execute, failure
-from .overrides import name_unparsable, one_line
+from .overrides import check_parsable, name_unparsable, one_line
 from .plan import PlannedJob, planned
 from .status import JobStatus
 
@@ -64,7 +65,7 @@ class CheckRun(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:  # in the directory Hydra names next (``now`` resolves once per config)
-            run_dir = Path(os.path.abspath(config.hydra.run.dir))
+            run_dir = Path(os.path.abspath(check_dir(str(config.hydra.run.dir), "hydra.run.dir")))
             _single[:] = [planned(config, list(config.hydra.overrides.task), run_dir)]
         except (ConfigError, OmegaConfBaseException) as e:
             raise Refused(one_line(e)) from None
@@ -111,10 +112,12 @@ def _check_arguments() -> None:
 
     parser = get_args_parser()
     parser.error = refuse  # type: ignore[method-assign]
-    for override in parser.parse_args().overrides:
+    overrides = parser.parse_args().overrides
+    for override in overrides:
         key, _, study = override.lstrip("+~").partition("=")
         if key == "hydra.sweeper.study":  # Hydra would refuse it as a key the sweeper does not have
             raise _moved(study)
+    check_parsable(overrides)
 
 
 def _quiet_about_interrupts() -> None:

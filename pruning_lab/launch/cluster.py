@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
-from .job import execute
+from .job import execute, settle
 from .launcher import PlanLauncher
 from .plan import PlannedJob
 from .progress import Progress
@@ -111,7 +111,10 @@ class SubmititLauncher(PlanLauncher):
         except BaseException:
             for task in pending:
                 task.cancel(check=False)
-            self.stopped([j for j in pending.values() if j.written() is not None], states)
+            # a job that stored its result before it could report it has ended: as a rerun would reuse it
+            ended = {job.num: st for job in pending.values() if (st := settle(job)) is not None}
+            states.update(ended)
+            self.stopped([j for j in pending.values() if j.num not in ended and j.written() is not None], states)
             raise
 
     def _ended(self, task, job: PlannedJob, queue: dict | None, ended_in_queue: set[str]) -> JobStatus | None:

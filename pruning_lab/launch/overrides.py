@@ -9,8 +9,9 @@ from typing import Iterable, Mapping
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException
 
-from ..config import ConfigError
+from ..config import ConfigError, shown
 
 
 def sweep_arguments(task: Iterable[str], params: Mapping | None = None, config_loader=None) -> list[Override]:
@@ -37,9 +38,23 @@ def name_unparsable(message: str, overrides: Iterable[str]) -> str:
         except Exception:
             key, _, value = arg.partition("=")
             # Hydra's override grammar takes only ASCII letters unquoted
-            hint = f"; quote the value: {key}='{value}'" if not value.isascii() and value[:1] not in "'\"" else ""
-            return f"cannot parse override '{arg}': {message}{hint}"
+            quotable = not value.isascii() and value[:1] not in "'\"" and value.isprintable()
+            hint = f"; quote the value: {key}='{value}'" if quotable else ""
+            return f"cannot parse override {shown(arg)}: {message}{hint}"
     return message
+
+
+def check_parsable(overrides: Iterable[str]) -> None:
+    """``ConfigError`` for an override Hydra's parser fails on without an error of its own (an
+    integer of 5000 digits raises Python's ValueError); what it refuses itself, it names."""
+    parser = OverridesParser.create()
+    for arg in dict.fromkeys(overrides):
+        try:
+            parser.parse_override(arg)
+        except HydraException:
+            continue
+        except Exception as e:
+            raise ConfigError(f"cannot parse override {shown(arg)}: {one_line(e)}") from None
 
 
 INTERVAL = "interval() needs a sweeper that samples; a grid takes lists, range(), choice() and glob()"

@@ -25,7 +25,7 @@ from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from ..config import ConfigError, Job, resolve, validate
-from ..store import BadStore, check_root
+from ..store import check_dir, check_root
 from ..tree import REFERENCE, leaves, references
 from .overrides import one_line
 from .status import JobStatus
@@ -74,10 +74,7 @@ def _freeze(num, overrides, resolved, raw, job_dir, sweep, stores: dict) -> Plan
     checked = validate(resolved, raw)
     store = checked.store
     if store not in stores:  # once per sweep, not once per job
-        try:
-            stores[store] = check_root(store)
-        except BadStore as e:
-            raise ConfigError(str(e)) from None
+        stores[store] = check_root(store)
     return PlannedJob(num, overrides, checked.job, checked.job.hash, job_dir, stores[store], checked.force, sweep,
                       checked.knobs, checked.portable_isa)
 
@@ -88,7 +85,8 @@ class Planner:
     def __init__(self, master: DictConfig, loader, token: str, under: str = ""):
         self.master, self.loader, self.token = master, loader, token
         # resolved once: every job's ${now:...} is this one; ``under``: a part of a study's directory
-        self.sweep_dir = Path(str(master.hydra.sweep.dir)) / under
+        self.sweep_dir = check_dir(str(master.hydra.sweep.dir), "hydra.sweep.dir") / under
+        self.dirs: dict[Path, int] = {}  # each job directory planned, by the job that has it
         self.groups = set(master.hydra.runtime.choices)
         self.combinations: dict[tuple, _Combination] = {}
         self.stores: dict[Any, Path] = {}
@@ -117,13 +115,28 @@ class Planner:
                 else:
                     values = []  # a value Hydra may refuse (an unknown key) or one that replaces a node
             resolved, raw, subdir = at.job(values, [o for o in parsed if not o.is_hydra_override()], num)
-            return _freeze(num, tuple(overrides), resolved, raw, self.sweep_dir / subdir, self.token, self.stores)
+            job_dir = self._job_dir(num, subdir)
+            return _freeze(num, tuple(overrides), resolved, raw, job_dir, self.token, self.stores)
         except ConfigError as e:
-            if str(e).startswith("paths.store"):
+            if str(e).startswith(("paths.store", "hydra.sweep.subdir")):
                 raise
             raise ConfigError(f"{e} (job {' '.join(overrides)})") from None
         except Exception as e:  # unknown group option, bad override syntax, ...
             raise ConfigError(f"{one_line(e)} (job {' '.join(overrides)})") from None
+
+
+    def _job_dir(self, num: int, subdir: str) -> Path:
+        """Job ``num``'s directory: ``subdir`` of the sweep's, a directory of its own."""
+        parts = Path(subdir).parts
+        if not parts or Path(subdir).is_absolute() or ".." in parts or max(len(os.fsencode(p)) for p in parts) > 255:
+            raise ConfigError(f"hydra.sweep.subdir must name a directory inside hydra.sweep.dir, got {subdir!r} "
+                              f"(job #{num})")
+        job_dir = self.sweep_dir / subdir
+        other = self.dirs.setdefault(job_dir, num)
+        if other != num:
+            raise ConfigError(f"hydra.sweep.subdir gives jobs #{other} and #{num} the same directory {job_dir}; "
+                              f"let it differ by job, as ${{hydra.job.num}} does")
+        return job_dir
 
 
 @lru_cache(maxsize=100_000)

@@ -9,7 +9,8 @@ process that reaches point P while ``<dir>/P`` exists writes ``<dir>/P.<pid>`` a
 - ``job-<num>``: job <num> about to compute, its status "running" and its store lock taken;
 - ``stored-<num>``: job <num> with its result in the store, before it reports it;
 - ``worker``: a local worker process starting, before its initializer;
-- ``summary``: the launcher, its sweep's final summary printed and written.
+- ``summary``: the launcher, its sweep's final summary printed and written (a study: its record
+  written, ``search.json`` or ``sensitivity.json``, before its summary lines).
 
 Nothing here changes what a job computes; without the variable it does nothing at all.
 """
@@ -53,6 +54,18 @@ def _status(module) -> None:
     module.JobStatus.write, module.write_sweep_status = noted_write, held_report
 
 
+def _study(module) -> None:
+    write = module.write_json
+
+    @functools.wraps(write)
+    def held_write(path, obj):
+        write(path, obj)
+        if path.name in ("search.json", "sensitivity.json"):
+            reach("summary")
+
+    module.write_json = held_write  # before the sweepers import it
+
+
 def _protocol(module) -> None:
     run = module.run
 
@@ -87,8 +100,8 @@ def _local(module) -> None:
     module._worker_starts = held_starts  # pickled by name: the workers load this module too
 
 
-PATCHES = {"pruning_lab.launch.status": _status, "pruning_lab.sim.protocol": _protocol,
-           "pruning_lab.store": _store, "pruning_lab.launch.local": _local}
+PATCHES = {"pruning_lab.launch.status": _status, "pruning_lab.studies.base": _study,
+           "pruning_lab.sim.protocol": _protocol, "pruning_lab.store": _store, "pruning_lab.launch.local": _local}
 
 
 class _Patcher:

@@ -37,6 +37,10 @@ class SearchSweeper(StudySweeper):
     def __init__(self, params: Mapping | None, search: Mapping) -> None:
         super().__init__(params, "search", Search, search)
 
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        _check_storage(self.settings.storage)
+
     # -- before anything runs -------------------------------------------------------------
 
     @property
@@ -191,6 +195,7 @@ class SearchSweeper(StudySweeper):
                       for k, v in by_key.items()},
             "fixed": fixed, "trials": len(trials), "complete": len(complete), "failed": failed, "chosen": []}
         if not complete:
+            signals.settle()  # the ending is decided: a signal after it changes nothing
             write_json(self.dir / "search.json", record)
             say(f"search: no trial completed ({len(trials)} asked, {failed} failed): nothing to choose; "
                 f"see the failed jobs above")
@@ -211,6 +216,7 @@ class SearchSweeper(StudySweeper):
                 heldout[name] = {"jobs": [j.hash for j in js],
                                  "per_seed": {m: [value(r, m) if r else None for r in results]
                                               for m in self.objectives}}
+        signals.settle()  # every job has ended: a signal during the summary changes nothing
         for t in chosen:
             path = self._write_treatment(t, fixed, by_key)
             record["chosen"].append({"trial": t.number, "params": t.params, "values": t.values,
@@ -253,6 +259,23 @@ class SearchSweeper(StudySweeper):
                   f"treatment={treatment['name']} seed='range(100,110)'\n")
         path.write_text(header + OmegaConf.to_yaml(OmegaConf.create(treatment)))
         return path
+
+
+def _check_storage(storage: str | None) -> None:
+    """``ConfigError`` for a storage that is neither a file kind nor a database URL Optuna can open."""
+    if storage in (None, "sqlite", "journal"):
+        return
+    # Optuna's storage URLs are SQLAlchemy's, which it installs: SQLAlchemy's parser and dialect
+    # registry tell a malformed URL or an unknown database apart without connecting (Optuna has no
+    # public check short of opening the storage, which creates it)
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(storage).get_dialect()
+    except (ArgumentError, NoSuchModuleError) as e:
+        raise ConfigError(f"hydra.sweeper.search.storage must be null, sqlite, journal or a database URL "
+                          f"(sqlite:///study.db, postgresql://...), got {storage!r}: {e}") from None
 
 
 logging.getLogger("optuna").setLevel(logging.WARNING)

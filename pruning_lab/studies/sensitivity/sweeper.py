@@ -138,6 +138,8 @@ class SensitivitySweeper(StudySweeper):
         with taken(self.dir), closing(self.launcher):
             OmegaConf.save(self.config, self.dir / "multirun.yaml")
             states = self.run(jobs, "samples")
+        # every job has ended: a signal during the analysis and its summary changes nothing
+        signals.settle()
         record: dict[str, Any] = {"kind": "sensitivity", "method": s.method, "outcomes": list(s.outcomes),
                                   "samples": s.samples, "levels": s.levels, "seed": s.seed,
                                   "conf_level": s.conf_level, "resamples": s.resamples, "fixed": fixed,
