@@ -40,7 +40,18 @@ def main(argv: list[str] | None = None) -> int:
             tables = search if record == "search.json" else sensitivity
             print(f"report: {tables.write(args.dir, args.out or args.dir)}")
             return 0
+    from ..config import ConfigError
+    from . import claims, verdict
     from .sections import build
+
+    # the papers' margins and claims are read before anything is written: a bad line stops here
+    try:
+        for paper in (1, 2):
+            verdict.published_with_margins(paper, args.published)
+            claims.load_paper(paper, args.published)
+    except ConfigError as e:
+        print(f"pruning-lab: error: {e}", file=sys.stderr)
+        return 2
 
     out = args.out or args.dir
     results = read_results(args.dir)
