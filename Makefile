@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-extended reproduce-paper1 severity onset-study search-study search-heldout morris-study sobol-study aggregate verify bench clean
+.PHONY: venv lock docs-tables test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-extended reproduce-paper1 severity onset-study search-study search-heldout morris-study sobol-study aggregate verify bench clean
 
 venv: $(STAMP)
 
@@ -91,6 +91,12 @@ mutants: $(STAMP)
 ## a missing anchor fails the build
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+## every result table and number of README.md, docs/studies.md and experiments/*/README.md (the
+## blocks between <!-- table: NAME --> and <!-- end -->) recomputed from the per-seed CSVs committed
+## beside them (tools/docs_tables.py; make test fails when one differs)
+docs-tables: $(STAMP)
+	$(PY) tools/docs_tables.py
 
 ## paper 2: 10 seeds x 3 treatments, full protocol, then its tables, figures and report
 reproduce: $(STAMP)

@@ -480,7 +480,11 @@ def test_report_end_to_end(configs, tmp_path):
     assert "population SD (ddof = 0" in report
     assert report.startswith("# Paper 2 reproduction report")
     assert "Every run follows the published paper-2 protocol" in report
-    assert "published values differ from ours after Holm correction" in report
+    # the papers' claims first, then the verdict per value
+    headings = [line for line in report.splitlines() if line.startswith("## ")]
+    assert headings[:2] == ["## Do the papers' claims hold?", "## Reproduction verdict"]
+    assert "**Of paper 2's 23 claims (43 statements), on 3 seeds:" in report
+    assert "**Of paper 2's 64 primary published values:" in report
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "| paired (3)" in report and "comparisons are unpaired" not in report
     for name in ("efficacy", "stress_profile", "cycle_combined", "relapse_summary", "state_dependence"):

@@ -273,9 +273,11 @@ def test_the_expected_number_of_misses_and_its_range():
     assert stats.misses_by_chance([0.5, 0.5, math.nan]) == (1.0, 0, 2)
 
 
-def test_the_verdict_groups_the_misses_by_arm(tmp_path):
+def test_the_verdict_counts_the_primary_values_by_arm(tmp_path):
     """Paper 2's published values as ours, the SSRI-like arm's accuracies 30 pp higher: only they differ."""
-    published = pub.load(2, ROOT / "experiments")
+    from pruning_lab.analysis import verdict
+
+    published = verdict.published_with_margins(2, ROOT / "experiments")
     means = published[published["stat"] == "mean"].copy()
     summary = pd.DataFrame({"arm": means["arm"], "section": means["section"], "metric": means["metric"],
                             "x": means["x"], "n": 10, "mean": means["value"], "min": 0.0, "max": 0.0, "n_true": 0,
@@ -285,18 +287,21 @@ def test_the_verdict_groups_the_misses_by_arm(tmp_path):
     summary.loc[shifted, "mean"] += 30
     from pruning_lab.analysis.arms import Layout
     from pruning_lab.analysis.document import Report
-    from pruning_lab.analysis.sections import verdict_section
 
-    comp = pub.compare(published, summary)
+    judged = verdict.judge(pub.compare(published, summary), published)
     rep = Report("t")
-    verdict_section(rep, comp, 2, None, Layout(labels={"ketamine": "Ketamine-like", "ssri": "SSRI-like"}))
+    verdict.section(rep, judged, 2, None, Layout(labels={"ketamine": "Ketamine-like", "ssri": "SSRI-like"}))
     md = rep.markdown()
-    tested = comp[comp["p"].notna()]
-    assert f"**{int(tested['differs'].sum())} of {len(tested)} published values differ" in md
+    c = verdict.counts(judged)
+    missing = 64 - sum(c.values())   # the ranges and counts of seeds: not in this summary of means
+    assert (f"**Of paper 2's 64 primary published values: {c['equivalent']} equivalent, {c['different']} different, "
+            f"{c['inconclusive']} inconclusive, {missing} not in this sweep.**") in md
     by_arm = [b.frame for b in rep.blocks if b.kind == "frame"][0].set_index("Arm")
-    assert by_arm.loc["SSRI-like", "Differ after Holm"] == by_arm.loc["SSRI-like", "Outside 2 SE"] == str(shifted.sum())
-    assert by_arm.loc["Ketamine-like", "Differ after Holm"] == "0"
-    assert by_arm.loc["Untreated (pruned)", "Differ after Holm"] == "0"
+    primary_shifted = int((shifted.to_numpy() & judged.loc[means.index, "primary"].to_numpy()).sum())
+    assert by_arm.loc["SSRI-like", "Different"] == str(primary_shifted) == str(c["different"])
+    assert by_arm.loc["Ketamine-like", "Different"] == "0" and by_arm.loc["Untreated (pruned)", "Different"] == "0"
+    # the published values as ours, with their own SDs: within any margin
+    assert by_arm.loc["Ketamine-like", "Inconclusive"] == "0"
 
 
 # -- dose-response fits ---------------------------------------------------------------------------

@@ -54,8 +54,13 @@ def _aggregate(args: argparse.Namespace) -> int:
             tables = search if record == "search.json" else sensitivity
             print(f"report: {tables.write(args.dir, out)}")
             return 0
+    from . import claims, verdict
     from .sections import build
 
+    # the papers' margins and claims are read before anything is written: a bad line stops here
+    for paper in (1, 2):
+        verdict.published_with_margins(paper, args.published)
+        claims.load_paper(paper, args.published)
     results = read_results(args.dir)
     paper = {"auto": None, "none": "none", "1": 1, "2": 2}[args.paper]
     with warnings.catch_warnings():  # no result: the count below says so, in the command's own words

@@ -48,6 +48,13 @@ EVAL_SCALARS = ("sparsity", "clean", "standard", "combined")
 ONSET_SERIES = ("combined", "standard", "extreme")   # metrics.onset[...] per point of metrics.onset["epoch"]
 ENVIRONMENT = ("numerics", "portable", "cpu", "isa")
 RELAPSE_KEYS = ("drop", "combined_before", "combined_after", "sparsity_before", "sparsity_after", "target")
+LONGITUDINAL_KEYS = ("combined", "sparsity", "relapsed", "relapse_cycle", "final", "total_drop")
+RESPONSE_KEYS = ("threshold", "responded", "epoch", "time")
+# every ``section.metric`` a tidy frame can hold (``_metric_rows``): what a margin or a claim may name
+MEASURE_NAMES = frozenset(
+    [f"{s}.{m}" for s in EVAL_SECTIONS for m in (*EVAL_SCALARS, "profile", "layer_sparsity")]
+    + [f"relapse.{k}" for k in RELAPSE_KEYS] + [f"longitudinal.{k}" for k in LONGITUDINAL_KEYS]
+    + [f"onset.{k}" for k in ONSET_SERIES] + [f"response.{k}" for k in RESPONSE_KEYS])
 # Keys that follow the seed rather than define a condition of the sweep.
 SEED_KEYS = ("seed", "data.seed")
 NAME_KEYS = ("treatment.name", "treatment.label")

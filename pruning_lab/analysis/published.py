@@ -30,7 +30,8 @@ PAPER_SEEDS = {1: [42], 2: list(range(10))}
 ROUNDING = 0.05   # every published value has one decimal
 # config keys that change how a job is computed or scored, not the protocol the paper describes
 NOT_PROTOCOL = ("numerics", "engine", "engine_sparse_from", "onset.every", "onset.response")
-COLUMNS = ["paper", "table", "row", "column", "arm", "section", "metric", "x", "stat", "value", "sd", "n", "note"]
+COLUMNS = ["paper", "table", "row", "column", "arm", "section", "metric", "x", "stat", "value", "sd", "n", "note",
+           "family", "of"]
 
 
 def load(paper: int, root: Path | None = None) -> pd.DataFrame:
@@ -41,6 +42,9 @@ def load(paper: int, root: Path | None = None) -> pd.DataFrame:
     df = pd.read_csv(path)
     df["x"] = pd.to_numeric(df["x"], errors="coerce")
     df["note"] = df["note"].fillna("")
+    # a file without a family column counts every value as primary
+    df["family"] = df["family"].fillna("primary") if "family" in df else "primary"
+    df["of"] = df["of"].fillna("") if "of" in df else ""
     return df
 
 
@@ -189,7 +193,8 @@ def on_protocol(summary: pd.DataFrame, global_axes: list[str], treatment_axes: l
 def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | None = None) -> pd.DataFrame:
     """One line per published value: ours, the difference, 2 SE and whether it lies within, and the
     test: its p-value, the Holm-adjusted one over every value tested, and the chance of a 2-SE miss
-    were there no difference (``p_outside``).
+    were there no difference (``p_outside``); for a mean, the test's SDs (``s_ours``, ``s_pub``), its
+    standard error and degrees of freedom (``se``, ``df``).
 
     ``summary`` must hold only on-protocol rows. ``spread`` (optional, paper 2's values) lends
     its between-seed SD to single-seed comparisons, where neither side has one of its own.
@@ -200,7 +205,9 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
     lend = {}
     if spread is not None:
         for r in spread[spread["stat"] == "mean"].to_dict("records"):
-            lend[(r["arm"], r["section"], r["metric"], xkey(r["x"]))] = (sample_sd(r["sd"], r["n"]), int(r["n"]))
+            # an SD printed as 0.0 is read as 0.05, as a value's own (below)
+            sd = ROUNDING if r["sd"] == 0 else r["sd"]
+            lend[(r["arm"], r["section"], r["metric"], xkey(r["x"]))] = (sample_sd(sd, r["n"]), int(r["n"]))
     out = []
     for p in pub.to_dict("records"):
         key = (p["arm"], p["section"], p["metric"], xkey(p["x"]))
@@ -208,7 +215,7 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
         row = {k: p[k] for k in ("table", "row", "column", "arm", "stat", "note")}
         row.update(pub_value=p["value"], pub_sd=p["sd"], pub_n=int(p["n"]), ours=math.nan, ours_sd=math.nan,
                    ours_n=0, diff=math.nan, tol=math.nan, within=None, basis="", test="", p=math.nan,
-                   p_outside=math.nan)
+                   p_outside=math.nan, s_ours=math.nan, s_pub=math.nan, se=math.nan, df=math.nan)
         if ours is None or ours["n"] == 0:
             row["basis"] = "not in this sweep"
             out.append(row)
@@ -262,6 +269,10 @@ def compare(pub: pd.DataFrame, summary: pd.DataFrame, spread: pd.DataFrame | Non
                 s_pub = sample_sd(ROUNDING, p["n"])
             d = math.copysign(max(abs(row["diff"]) - ROUNDING, 0.0), row["diff"])
             row["p"] = welch_p(d, s_ours, n, s_pub, int(p["n"]), df)
+            # the test's SDs, standard error and degrees of freedom, for the intervals of the verdict
+            row["s_ours"], row["s_pub"] = s_ours, s_pub
+            row["se"] = math.sqrt(s_ours ** 2 / n + s_pub ** 2 / p["n"])
+            row["df"] = welch_df(s_ours, n, s_pub, int(p["n"])) if df is None else df
             row["test"] = "Welch's t" if df is None else f"t ({df:g} df), one SD for both"
         out.append(row)
     comp = pd.DataFrame(out)

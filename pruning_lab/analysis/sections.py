@@ -22,14 +22,15 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError, shown
+from . import claims as claimsmod
 from . import dose
 from . import published as pubmod
-from . import response, study
+from . import response, study, verdict
 from .arms import Layout, arms, layout
 from .document import Report
 from .load import ResultSet, read_results, results_path, warn_if_empty
 from .measures import BASELINE_ARMS, HEADLINE, order_key, rank
-from .stats import ALPHA, binomial_se, ceilings, misses_by_chance, pairwise, summary_frame
+from .stats import binomial_se, ceilings, pairwise, summary_frame
 from .tables import DASH, Lookup, Table, all_tables, num
 
 PAPER2_HOME = {"Table 1": "efficacy", "Table 2": "stress_profile", "Table 3": "cycle_combined",
@@ -63,42 +64,6 @@ def pval(p: float) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return DASH
     return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _pub_text(r: dict) -> str:
-    if r["stat"] in ("n_true", "n_false"):
-        return f"{int(r['pub_value'])}/{r['pub_n']}"
-    v = num(r["pub_value"])
-    if r["stat"] == "mean" and not math.isnan(r["pub_sd"]):
-        v += f" ± {num(r['pub_sd'])}"
-    return v + ("" if r["stat"] == "mean" else f" ({r['stat']})")
-
-
-def _ours_text(r: dict) -> str:
-    if r["ours_n"] == 0:
-        return DASH
-    if r["stat"] in ("n_true", "n_false"):
-        return f"{int(r['ours'])}/{r['ours_n']}"
-    v = num(r["ours"])
-    if r["stat"] == "mean" and r["ours_n"] > 1 and not math.isnan(r["ours_sd"]):
-        v += f" ± {num(r['ours_sd'])}"
-    return v
-
-
-def comparison_frame(comp: pd.DataFrame) -> pd.DataFrame:
-    """Published values beside ours, as the report prints them."""
-    rows = []
-    for r in comp.to_dict("records"):
-        within = DASH if r["within"] is None else ("yes" if r["within"] else "**no**")
-        differs = DASH if r.get("differs") is None else ("**yes**" if r["differs"] else "no")
-        rows.append({"Paper": f"{r['table']}", "Row": r["row"], "Column": r["column"],
-                     "Published (n)": f"{_pub_text(r)} ({r['pub_n']})",
-                     "Ours (n)": f"{_ours_text(r)} ({r['ours_n']})",
-                     "Ours − paper": DASH if math.isnan(r["diff"]) else num(r["diff"], 2 if abs(r["diff"]) < 0.1 else 1),
-                     "2 SE": DASH if math.isnan(r["tol"]) else num(r["tol"], 2 if r["tol"] < 0.1 else 1),
-                     "Within 2 SE": within, "p": pval(r["p"]), "p (Holm)": pval(r.get("p_holm", math.nan)),
-                     "Differs (Holm)": differs, "Basis": r["basis"] + (f"; {r['test']}" if r["test"] else "")})
-    return pd.DataFrame(rows)
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -357,54 +322,6 @@ def provenance_section(rep: Report, results: ResultSet) -> None:
     rep.details("Config hashes", hashes + (" ..." if len(runs) > 200 else ""))
 
 
-# -- the reproduction verdict ----------------------------------------------------------------
-
-
-def verdict_section(rep: Report, comp: pd.DataFrame, paper: int, proto: pd.DataFrame | None, lay: Layout) -> None:
-    """How many published values ours reproduce: the Holm-corrected tests, the 2-SE check, the
-    misses by arm (labelled as ``lay`` labels them) and how many 2-SE misses chance alone would give."""
-    tested = comp[comp["p"].notna()]
-    checked = comp[comp["within"].notna()]
-    differ = tested[tested["differs"].astype(bool)]
-    outside = checked[~checked["within"].astype(bool)]
-    expected, lo, hi = misses_by_chance(checked["p_outside"])
-    absent = int((comp["basis"] == "not in this sweep").sum())
-    rep.heading("Reproduction verdict")
-    rep.text(f"**{len(differ)} of {len(tested)} published values differ from ours after Holm correction** "
-             f"(α = {ALPHA:g}): each value's two-sided p-value for the difference (Welch's t-test from both "
-             "sides' mean, SD and n, the published SD being a population SD, ddof = 0, converted to a sample SD; "
-             "Fisher's exact test for counts of seeds), Holm-adjusted over all of them. Each published value is "
-             "read at its most favourable within its rounding (the difference less 0.05; an SD printed as 0.0 "
-             "read as 0.05)."
-             + (f" {absent} more published values are not in this sweep." if absent else "")
-             + (f" {len(comp) - len(tested) - absent} have no test (a range across seeds, or no SD on either "
-                "side)." if len(comp) - len(tested) - absent else ""))
-    rep.text(f"The per-value 2-SE check: **{len(outside)} of {len(checked)} lie outside 2 SE** of ours. With no "
-             f"true difference anywhere, about **{expected:.1f} of {len(checked)}** would (95% range {lo}–{hi}): "
-             "for each value, the chance that a difference of SE times a t variate (Welch's degrees of freedom) "
-             "exceeds its 2 SE + 0.05, or, for counts of seeds, that two binomial counts at the pooled rate fall "
-             "outside their binomial 2 SE; summed over the values, the range from their Poisson-binomial "
-             "distribution. The values are not independent (the same networks appear in several tables, and "
-             "Table 4's two relapse counts are one number), so the true spread is wider.")
-    if proto is not None and len(proto):
-        rep.text(f"**These runs depart from the paper-{paper} protocol** (see the protocol check), so differences "
-                 "are expected.")
-    arm_rows = []
-    for arm, g in checked.groupby("arm", sort=False):
-        t = tested[tested["arm"] == arm]
-        arm_rows.append({"Arm": lay.label(arm), "Values tested": str(len(t)),
-                         "Outside 2 SE": str(int((~g["within"].astype(bool)).sum())),
-                         "Differ after Holm": str(int(t["differs"].astype(bool).sum())),
-                         "Expected outside 2 SE by chance": f"{g['p_outside'].sum():.1f}"})
-    rep.text("The misses by arm:")
-    rep.frame(pd.DataFrame(arm_rows))
-    if len(differ):
-        rep.text("Values that differ after Holm correction:")
-        rep.frame(pd.DataFrame([{"Arm": lay.label(r["arm"]), "Where": f"{r['table']}, {r['row']} / "
-                                 f"{r['column']}", "Published": _pub_text(r), "Ours": _ours_text(r),
-                                 "p (Holm)": pval(r["p_holm"])} for r in differ.to_dict("records")]))
-
-
 # -- the whole report ------------------------------------------------------------------------
 
 
@@ -537,22 +454,26 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
         tables["response"] = response.table(resp, lay)
         rep.frames["response"] = resp
 
-    comp = pd.DataFrame()
+    comp, tested = pd.DataFrame(), pd.DataFrame()
     if compared is not None:
-        pub = pubmod.load(compared, published_dir)
+        pub = verdict.published_with_margins(compared, published_dir)
         ref = refs.get(compared)
         onp = summary[pubmod.on_protocol(summary, results.global_axes, results.treatment_axes, ref)]
         spread = pubmod.load(2, published_dir) if compared == 1 else None
         if len(pub):
-            comp = pubmod.compare(pub, onp, spread)
+            comp = verdict.judge(pubmod.compare(pub, onp, spread), pub)
             comp["home"] = [home(compared, e) for e in pub.to_dict("records")]
             rep.frames["comparison"] = comp
+        tested = claimsmod.evaluate(claimsmod.load_paper(compared, published_dir),
+                                    frame[pubmod.on_protocol(frame, results.global_axes, results.treatment_axes, ref)])
     proto_paper = compared or _nearest(checks, results)
     proto = checks.get(proto_paper)
 
-    # the verdict first, so a reader sees at once how close the reproduction is
+    # the papers' claims first, then the verdict per value, so a reader sees at once what holds
+    if compared is not None:
+        claimsmod.section(rep, tested, pub, compared)
     if len(comp):
-        verdict_section(rep, comp, compared, proto, lay)
+        verdict.section(rep, comp, compared, proto, lay)
     dose_axes, dose_notes = dose.dose_axes(results)
     best = study.best_arms(frame, lay, ddof)
     if not best.empty:
@@ -563,10 +484,11 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
 
     rep.heading("Tables")
     rep.text("Each table is also in `tables/` as Markdown, CSV (long form, full precision) and LaTeX (booktabs). "
-             + (f"Published values (paper {compared}) follow each table with the difference, the 2-SE check "
+             + (f"Published values (paper {compared}) follow each table with the difference and its 95% CI, the "
+                "margin, the 90% CI of the TOST, Hedges' g, the Holm-adjusted p, the verdict, and the 2-SE check "
                 "(SE = sqrt(s_ours²/n_ours + s_paper²/n_paper) with sample SDs, the paper's population SDs "
-                f"converted, widened by {pubmod.ROUNDING} for the paper's rounding to one decimal) and the test "
-                "of the verdict." if compared else ""))
+                f"converted, widened by {pubmod.ROUNDING} for the paper's rounding to one decimal)."
+                if compared else ""))
     names = ORDER.get(compared or 2)
     names = [n for n in names if n in tables] + [n for n in tables if n not in names]
     paper_label = {v: k for k, v in (PAPER1_HOME if compared == 1 else PAPER2_HOME).items()} if compared else {}
@@ -579,12 +501,12 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
             here = shown[shown["home"] == name]
             if len(here):
                 rep.text("Published values beside ours:")
-                rep.frame(comparison_frame(here))
+                rep.frame(verdict.value_frame(here))
     if len(shown):
         orphan = shown[shown["home"].isna() | ~shown["home"].isin(list(tables))]
         if len(orphan):
             rep.heading("Published values without a matching table in this sweep", 3)
-            rep.frame(comparison_frame(orphan))
+            rep.frame(verdict.value_frame(orphan))
 
     if dose_axes or dose_notes:
         rep.heading("Across each swept axis")
@@ -620,7 +542,8 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
     rep.heading("Files")
     rep.text("`report.html` this report as one page; `tidy.csv` one row per run x metric (section, metric, x, "
              "value); `summary.csv` n, mean, SD, SE, min, max per arm x metric; `comparison.csv` published vs ours "
-             "(2-SE check, p, Holm-adjusted p, chance of a 2-SE miss); `pairwise.csv` the tests; `response.csv` "
+             "(margin, intervals, TOST, Hedges' g, p, Holm-adjusted p over the primary values, verdict, power, "
+             "2-SE check); `claims.csv` each claim tested; `pairwise.csv` the tests; `response.csv` "
              "response per treatment; `provenance.csv` one row per run; `tables/` every table.")
     rep.frames["tidy"] = results.tidy
     rep.frames["summary"] = summary

@@ -131,13 +131,38 @@ def bootstrap_ci(a, b, resamples: int = 2000, level: float = 0.95, seed: int = 0
     # with two or three points a group has a handful of distinct resamples: no interval to speak of
     if len(a) < min_n or len(b) < min_n:
         return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    g = _hedges(a[rng.integers(0, len(a), (resamples, len(a)))], b[rng.integers(0, len(b), (resamples, len(b)))])
-    g = g[np.isfinite(g)]
-    # resamples in which neither group varies have no g; with too few left there is no interval
-    if len(g) < resamples / 2:
+    return percentile_bootstrap((a, b), lambda x, y, axis=-1: _hedges(x, y), resamples, level, seed)
+
+
+def percentile_bootstrap(samples: tuple, statistic, resamples: int = 2000, level: float = 0.95, seed: int = 0,
+                         min_share: float = 0.5, vectorized: bool = True) -> tuple[float, float]:
+    """Percentile bootstrap CI (``scipy.stats.bootstrap``, each sample resampled on its own, fixed
+    seed) of ``statistic``; resamples where it is undefined (NaN) are dropped, and with fewer than
+    ``min_share`` of them left there is no interval (NaN)."""
+    return percentile(bootstrap_distribution(samples, statistic, resamples, seed, vectorized), level,
+                      min_share * resamples)
+
+
+def bootstrap_distribution(samples: tuple, statistic, resamples: int = 2000, seed: int = 0,
+                           vectorized: bool = True) -> np.ndarray:
+    """``statistic`` on each of ``resamples`` bootstrap resamples (``scipy.stats.bootstrap``, each
+    sample resampled on its own, fixed seed), NaN where it is undefined."""
+    with warnings.catch_warnings():
+        # scipy's own interval is NaN when a resample has no statistic; ``percentile`` drops those
+        warnings.simplefilter("ignore", st.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = st.bootstrap(samples, statistic, n_resamples=resamples, method="percentile", vectorized=vectorized,
+                           axis=-1, paired=False, rng=np.random.default_rng(seed))
+    return np.asarray(res.bootstrap_distribution, float)
+
+
+def percentile(dist: np.ndarray, level: float = 0.95, at_least: float = 0) -> tuple[float, float]:
+    """The percentile interval at ``level`` of the finite values of a bootstrap distribution (NaN
+    with fewer than ``at_least`` of them)."""
+    dist = dist[np.isfinite(dist)]
+    if len(dist) == 0 or len(dist) < at_least:
         return math.nan, math.nan
-    lo, hi = np.percentile(g, [50 * (1 - level), 50 * (1 + level)])
+    lo, hi = np.percentile(dist, [50 * (1 - level), 50 * (1 + level)])
     return float(lo), float(hi)
 
 
@@ -183,18 +208,8 @@ def paired_bootstrap(d, statistic, resamples: int = 2000, level: float = 0.95, s
     d = np.asarray(d, float)
     if len(d) < min_n or np.ptp(d) == 0:
         return math.nan, math.nan
-    with warnings.catch_warnings():
-        # scipy's own interval is NaN when a resample has no d_z; the one below drops those
-        warnings.simplefilter("ignore", st.DegenerateDataWarning)
-        res = st.bootstrap((d,), statistic, n_resamples=resamples, confidence_level=level, method="percentile",
-                           vectorized=True, axis=-1, rng=np.random.default_rng(seed))
-    dist = np.asarray(res.bootstrap_distribution, float)
     # a resample of identical differences has no d_z; with too many such, there is no interval
-    dist = dist[np.isfinite(dist)]
-    if len(dist) < resamples / 2:
-        return math.nan, math.nan
-    lo, hi = np.percentile(dist, [50 * (1 - level), 50 * (1 + level)])
-    return float(lo), float(hi)
+    return percentile_bootstrap((d,), statistic, resamples, level, seed)
 
 
 def compare_paired(a, b) -> dict:
@@ -324,3 +339,158 @@ def misses_by_chance(p_outside) -> tuple[float, int, int]:
     lo = int(np.searchsorted(cdf, 0.025))
     hi = int(np.searchsorted(cdf, 0.975))
     return float(sum(probs)), lo, hi
+
+
+# -- intervals, equivalence and power ----------------------------------------------------------
+
+
+def t_interval(d: float, se: float, df: float, level: float = 0.95) -> tuple[float, float]:
+    """``d`` ± t quantile x ``se``: the two-sided ``level`` interval of a t statistic with ``df``
+    degrees of freedom (the point itself when ``se`` is 0)."""
+    if math.isnan(d) or math.isnan(se) or (se > 0 and math.isnan(df)):
+        return math.nan, math.nan
+    if se == 0:
+        return d, d
+    q = float(st.t.ppf(0.5 + level / 2, df))
+    return d - q * se, d + q * se
+
+
+def tost(d: float, se: float, df: float, margin: float, alpha: float = ALPHA) -> dict:
+    """Two one-sided t-tests of |difference| < ``margin`` (Schuirmann): the p-value of each, their
+    maximum, and the 1 - 2 alpha interval; equivalent when that interval lies inside ±margin."""
+    lo, hi = t_interval(d, se, df, 1 - 2 * alpha)
+    if math.isnan(lo) or math.isnan(margin):
+        return {"p_lower": math.nan, "p_upper": math.nan, "p": math.nan, "lo": lo, "hi": hi, "equivalent": None}
+    if se == 0:
+        p_lower = p_upper = 0.0 if abs(d) < margin else 1.0
+    else:
+        p_lower = float(st.t.sf((d + margin) / se, df))   # H0: difference <= -margin
+        p_upper = float(st.t.cdf((d - margin) / se, df))  # H0: difference >= +margin
+    return {"p_lower": p_lower, "p_upper": p_upper, "p": max(p_lower, p_upper), "lo": lo, "hi": hi,
+            "equivalent": bool(-margin < lo and hi < margin)}
+
+
+def hedges_g_ci(d: float, s1: float, n1: int, s2: float, n2: int, df: float | None = None, level: float = 0.95
+                ) -> tuple[float, float, float]:
+    """Hedges' g of a difference ``d`` of two means from their sample SDs and sizes, with its
+    ``level`` CI from the noncentral t (the t statistic's noncentrality inverted, then scaled).
+
+    ``df``: the degrees of freedom of the pooled SD where they are not n1 + n2 - 2 (one side
+    borrows the other's SD, or both a third SD); NaN where the pooled SD is 0 or undefined."""
+    df = n1 + n2 - 2 if df is None else df
+    pooled = math.sqrt(((n1 - 1) * s1 ** 2 + (n2 - 1) * s2 ** 2) / (n1 + n2 - 2)) if n1 + n2 > 2 else s1
+    if not df or df <= 1 or math.isnan(pooled) or pooled == 0 or math.isnan(d):
+        return math.nan, math.nan, math.nan
+    j = 1 - 3 / (4 * df - 1)   # Hedges' small-sample correction, as in ``hedges_g``
+    scale = math.sqrt(1 / n1 + 1 / n2)
+    t = d / (pooled * scale)
+    lo, hi = (_noncentrality(t, df, q) for q in (0.5 + level / 2, 0.5 - level / 2))
+    return j * t * scale, j * lo * scale, j * hi * scale
+
+
+def _noncentrality(t: float, df: float, q: float) -> float:
+    """The noncentrality at which a noncentral t with ``df`` has ``t`` at its ``q`` quantile."""
+    from scipy.optimize import brentq
+
+    def f(nc):
+        return float(st.nct.cdf(t, df, nc)) - q
+
+    width = 10 + abs(t)
+    lo, hi = t - width, t + width
+    try:
+        while f(lo) < 0:   # the cdf falls as the noncentrality grows
+            lo -= width
+        while f(hi) > 0:
+            hi += width
+        return float(brentq(f, lo, hi, xtol=1e-10))
+    except (ValueError, RuntimeError):
+        return math.nan
+
+
+def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval of a share ``k`` of ``n``."""
+    if n == 0:
+        return math.nan, math.nan
+    z = float(st.norm.ppf(0.5 + level / 2))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def risk_difference(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> tuple[float, float, float]:
+    """k1/n1 - k2/n2 with Newcombe's hybrid score interval (his method 10: the two Wilson
+    intervals combined), for two independent counts."""
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson(k1, n1, level)
+    l2, u2 = wilson(k2, n2, level)
+    d = p1 - p2
+    return d, d - math.hypot(p1 - l1, u2 - p2), d + math.hypot(u1 - p1, p2 - l2)
+
+
+def paired_risk_difference(x, y, level: float = 0.95) -> tuple[float, float, float]:
+    """mean(x) - mean(y) of two 0/1 outcomes of the same units, with Newcombe's interval for
+    paired data (1998, method 10: the Wilson intervals combined, less their correlation phi)."""
+    x, y = np.asarray(x, bool), np.asarray(y, bool)
+    n = len(x)
+    a, b, c, e = int((x & y).sum()), int((x & ~y).sum()), int((~x & y).sum()), int((~x & ~y).sum())
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = wilson(a + b, n, level)
+    l2, u2 = wilson(a + c, n, level)
+    margins = (a + b) * (c + e) * (a + c) * (b + e)
+    cross = a * e - b * c
+    # Newcombe's phi: continuity-corrected when positive, 0 where a margin is empty
+    num_ = cross - n / 2 if cross > n / 2 else (cross if cross < 0 else 0.0)
+    phi = num_ / math.sqrt(margins) if margins > 0 else 0.0
+    d = p1 - p2
+    lo = d - math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
+    hi = d + math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
+    return d, max(lo, -1.0), min(hi, 1.0)
+
+
+def sd_ratio(x, y, level: float = 0.95) -> tuple[float, float, float]:
+    """SD(x) / SD(y) of two paired samples, with the Pitman-Morgan interval (the variance ratio
+    at which x + c y and x - c y, c its square root, are uncorrelated at ``level``)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = len(x)
+    vx, vy = x.var(ddof=1), y.var(ddof=1)
+    if n < 3 or vy == 0 or vx == 0:
+        return (math.sqrt(vx / vy) if vy > 0 else math.nan), math.nan, math.nan
+    r = float(np.corrcoef(x, y)[0, 1])
+    q = float(st.t.ppf(0.5 + level / 2, n - 2))
+    k = 1 + 2 * (1 - r * r) * q * q / (n - 2)
+    ratio = vx / vy
+    spread = math.sqrt(k * k - 1)
+    return math.sqrt(ratio), math.sqrt(ratio * (k - spread)), math.sqrt(ratio * (k + spread))
+
+
+def detectable(se: float, df: float, alpha: float = ALPHA, power: float = 0.8) -> float:
+    """The smallest true difference a two-sided t-test at ``alpha`` detects with ``power``:
+    (t_{1-alpha/2} + t_{power}) x SE, ``df`` degrees of freedom."""
+    if math.isnan(se) or math.isnan(df):
+        return math.nan
+    return float(st.t.ppf(1 - alpha / 2, df) + st.t.ppf(power, df)) * se
+
+
+def difference_power(d: float, se: float, df: float, alpha: float = ALPHA) -> float:
+    """Power of a two-sided t-test at ``alpha`` against a true difference ``d`` (the far tail ignored)."""
+    if se == 0:
+        return 1.0 if d != 0 else 0.0
+    return float(st.t.sf(st.t.ppf(1 - alpha / 2, df) - abs(d) / se, df))
+
+
+def tost_power(d: float, se: float, df: float, margin: float, alpha: float = ALPHA) -> float:
+    """Power of two one-sided t-tests at ``alpha`` to show |difference| < ``margin`` when it is ``d``."""
+    if se == 0:
+        return 1.0 if abs(d) < margin else 0.0
+    q = st.t.ppf(1 - alpha, df)
+    return max(0.0, float(st.t.cdf((margin - d) / se - q, df) + st.t.cdf((margin + d) / se - q, df)) - 1.0)
+
+
+def detectable_share(p: float, n1: int, n2: int, alpha: float = ALPHA, power: float = 0.8) -> float:
+    """The smallest change from a share ``p`` (of ``n2``) that a two-sided test at ``alpha`` of a
+    share of ``n1`` against it detects with ``power`` (Cohen's h, the arcsine scale)."""
+    h = float(st.norm.ppf(1 - alpha / 2) + st.norm.ppf(power)) * math.sqrt(1 / n1 + 1 / n2)
+    phi = 2 * math.asin(math.sqrt(p))
+    shifts = [abs(math.sin(v / 2) ** 2 - p) for v in (phi + h, phi - h) if 0 <= v <= math.pi]
+    return min(shifts) if shifts else math.nan

@@ -22,12 +22,13 @@ from scipy.special import expit
 from . import dose
 from .arms import Layout, arm_keys, select_arm
 from .measures import BASELINE_ARMS, FITTED, HEADLINE, Measure, ranked
-from .stats import compare_paired, compare_two, holm, pairable
+from .stats import bootstrap_distribution, compare_paired, compare_two, holm, pairable, percentile
 from .tables import DASH, Table, mean_sd, num
 
 MIN_LEVELS = 4
 MIN_SEEDS_CI = 4   # with fewer seeds, a handful of distinct resamples: no interval to speak of
 RESAMPLES = 1000
+LEVEL = 0.95       # of the half-effect dose's bootstrap interval
 ALPHA = 0.05
 
 
@@ -178,24 +179,23 @@ def fit_dose_response(doses, seeds, values, resamples: int = RESAMPLES, seed: in
         notes.append(f"fewer than {MIN_SEEDS_CI} seeds: no CI")
     out["note"] = "; ".join(notes)
     if len(grid) >= MIN_SEEDS_CI and resamples:
-        rng = np.random.default_rng(seed)
-        got = []
-        for _ in range(resamples):
-            pick = y[rng.integers(0, len(grid), len(grid))]
+        def t50_of(seeds):
+            pick = y[np.asarray(seeds, int)]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)   # a dose no resampled seed reached
                 means = np.nanmean(pick, axis=0)
             p = _fit(t, means, (~np.isnan(pick)).sum(axis=0), p0=full)
-            if p is not None:
-                got.append(p[2])
-        out["resamples"] = len(got)
+            return p[2] if p is not None else math.nan
+        # seeds resampled with replacement, each keeping its whole curve
+        got = bootstrap_distribution((np.arange(len(grid)),), t50_of, resamples, seed, vectorized=False)
+        out["resamples"] = int(np.isfinite(got).sum())
         # too many failed refits and the interval would describe only the easy resamples
-        if len(got) >= 0.9 * resamples:
-            lo, hi = np.percentile(got, [2.5, 97.5])
-            out["x50_lo"], out["x50_hi"] = (10 ** lo, 10 ** hi) if log else (float(lo), float(hi))
+        lo, hi = percentile(got, LEVEL, 0.9 * resamples)
+        if not math.isnan(lo):
+            out["x50_lo"], out["x50_hi"] = (10 ** lo, 10 ** hi) if log else (lo, hi)
         else:
             out["note"] = (out["note"] + "; " if out["note"] else "") + \
-                f"only {len(got)} of {resamples} resampled fits converged: no CI"
+                f"only {out['resamples']} of {resamples} resampled fits converged: no CI"
     return out
 
 
@@ -236,7 +236,7 @@ def fits_table(f: pd.DataFrame) -> Table:
     return Table("dose_fits", "Dose-response fits: 4-parameter logistic per treatment", pd.DataFrame(rows), f,
                  f"y = low + (high − low) / (1 + exp(−k (t − t50))), t the dose (its log10 where the doses span a "
                  f"decade or more), fitted to every seed's value by least squares (scipy.optimize.curve_fit). The "
-                 f"half-effect dose is where the curve is half-way between its plateaus; its 95% CI is the "
+                 f"half-effect dose is where the curve is half-way between its plateaus; its {LEVEL:.0%} CI is the "
                  f"percentile interval of {RESAMPLES} refits on seeds resampled with replacement (each seed keeps "
                  f"its values at every dose).")
 

@@ -1,0 +1,436 @@
+"""The docs' result tables, regenerated from the per-seed values committed beside them.
+
+Every table or number of results in README.md, docs/studies.md and experiments/*/README.md sits
+between ``<!-- table: NAME -->`` and ``<!-- end -->``; this script computes each NAME from its
+per-seed CSV (``experiments/paper2/expected.csv``, an experiment's ``per_seed.csv``...) and
+rewrites what is between the markers. ``--check`` rewrites nothing and exits 1 naming each
+block that differs from what the CSVs give (tests/test_docs_tables.py runs it).
+Usage: python tools/docs_tables.py [--check]      (make docs-tables)
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from pruning_lab import verify
+from pruning_lab.analysis import claims, committed, response, verdict
+from pruning_lab.analysis import published as pub
+from pruning_lab.analysis.arms import arms, layout
+from pruning_lab.analysis.stats import summary_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = ROOT / "experiments"
+DOCS = [ROOT / "README.md", ROOT / "docs" / "studies.md", *sorted(EXPERIMENTS.glob("*/README.md"))]
+BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->)(.*?)(<!-- end -->)", re.S)
+SUGGESTIVE = 10   # below this many seeds a finding is called suggestive
+
+PAPER2 = EXPERIMENTS / "paper2" / "expected.csv"
+EXTENDED = EXPERIMENTS / "paper2_extended" / "expected.csv"
+PAPER1 = EXPERIMENTS / "paper1" / "expected.csv"
+ONSET = EXPERIMENTS / "onset" / "per_seed.csv"
+HELDOUT = EXPERIMENTS / "search" / "heldout_per_seed.csv"
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@functools.cache
+def results(csv: Path):
+    return committed.read(csv)
+
+
+@functools.cache
+def frame(csv: Path) -> pd.DataFrame:
+    return arms(results(csv))
+
+
+@functools.cache
+def judged(paper: int, csv: Path) -> pd.DataFrame:
+    """A paper's verdict per published value on the per-seed values of ``csv``."""
+    f = frame(csv)
+    summary = summary_frame(f, ["arm", "section", "metric", "x"])
+    p = verdict.published_with_margins(paper)
+    return verdict.judge(pub.compare(p, summary, pub.load(2) if paper == 1 else None), p)
+
+
+@functools.cache
+def tested(paper: int, csv: Path) -> pd.DataFrame:
+    """A paper's claims tested on the per-seed values of ``csv``."""
+    return claims.evaluate(claims.load_paper(paper), frame(csv))
+
+
+def values(csv: Path, arm: str, name: str, x=None, where: dict | None = None) -> pd.Series:
+    """One measure's per-seed values (indexed by seed), from the arms frame of ``csv``."""
+    f = frame(csv)
+    section, metric = name.split(".", 1)
+    rows = f[(f["arm"] == arm) & (f["section"] == section) & (f["metric"] == metric)]
+    rows = rows[np.isclose(rows["x"].astype(float), float(x))] if x is not None else rows[rows["x"].isna()]
+    for k, v in (where or {}).items():
+        rows = rows[rows[k] == v]
+    return rows.set_index("seed")["value"].sort_index()
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+
+def table(df: pd.DataFrame) -> str:
+    """A Markdown pipe table, cells as given."""
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def fmt(v: float, k: int = 1, sign: bool = False) -> str:
+    """``v`` to ``k`` decimals, halves away from zero (7.85 is 7.9 however the sum that gave it rounded)."""
+    v = v + math.copysign(1e-9, v) if v else 0.0
+    return f"{v:+.{k}f}" if sign else f"{v:.{k}f}"
+
+
+def mean_sd(v: pd.Series, k: int = 1) -> str:
+    return f"{fmt(v.mean(), k)} ± {fmt(v.std(ddof=1), k)}"
+
+
+def paired(a: pd.Series, b: pd.Series, k: int = 1) -> str:
+    """The mean paired difference a − b over their common seeds, its 95% t interval, p and n;
+    "suggestive" below 10 seeds."""
+    seeds = a.index.intersection(b.index)
+    a, b = a.loc[seeds], b.loc[seeds]
+    t = st.ttest_rel(a, b)
+    ci = t.confidence_interval(0.95)
+    p = "p < 0.001" if t.pvalue < 0.001 else f"p = {t.pvalue:.3f}"
+    n = len(seeds)
+    return (f"{fmt((a - b).mean(), k, True)} pp (95% CI {fmt(ci.low, k, True)} to {fmt(ci.high, k, True)}, paired t "
+            f"{p}, n = {n}" + (", suggestive" if n < SUGGESTIVE else "") + ")")
+
+
+def seeds(csv: Path) -> str:
+    n = len(results(csv).seeds)
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
+def verdict_line(paper: int, csv: Path) -> str:
+    """How many of a paper's primary published values are equivalent, different, inconclusive."""
+    j = judged(paper, csv)
+    c = verdict.counts(j)
+    return (f"of paper {paper}'s {int(j['primary'].sum())} primary published values, on {seeds(csv)}: "
+            f"**{c['equivalent']} equivalent to ours, {c['different']} different, {c['inconclusive']} inconclusive**")
+
+
+def claims_line(paper: int, csv: Path) -> str:
+    """How many of a paper's claims hold, fail, are not shown at this n, are not run."""
+    k = claims.counts(tested(paper, csv))
+    return (f"of paper {paper}'s {sum(k.values())} claims, on {seeds(csv)}: **{k['holds']} hold, {k['fails']} fail, "
+            f"{k['not shown at this n']} not shown at this n**" + (f", {k['not run']} not run" if k["not run"] else ""))
+
+
+def claims_table(paper: int, csv: Path) -> str:
+    e = tested(paper, csv)
+    shown = claims.claims_frame(e, pub.load(paper))
+    return table(shown[["Claim", "Statement", "Paper's evidence", "Ours [95% CI]", "Verdict"]])
+
+
+def values_table(paper: int, csv: Path) -> str:
+    shown = verdict.value_frame(judged(paper, csv))
+    return table(shown[["Paper", "Row", "Column", "Published (n)", "Ours (n)", "Ours − paper [95% CI]", "Margin",
+                        "90% CI", "Verdict"]])
+
+
+def power_table(paper: int, csv: Path) -> str:
+    return table(verdict.power_frame(judged(paper, csv)))
+
+
+# -- the blocks ---------------------------------------------------------------------------------
+
+
+def search_regimens() -> dict[str, dict]:
+    """The held-out study's regimens by name, as the knobs that tell them apart."""
+    return {"as shipped (fraction 0.5, 15 epochs, lr 5e-4)": {"treatment.fraction": "0.5", "treatment.epochs": "15"},
+            "trial 19 (fraction 0.050, 24 epochs, lr 1.78e-3)": {"treatment.fraction": "0.0503108"},
+            "trial 31 (fraction 0.060, 30 epochs, lr 1.60e-3)": {"treatment.fraction": "0.060284"},
+            "trial 32 (fraction 0.051, 23 epochs, lr 1.79e-3)": {"treatment.fraction": "0.0505715"},
+            "control: fraction 0.5 with trial 19's course": {"treatment.fraction": "0.5", "treatment.epochs": "24"}}
+
+
+HELDOUT_SEEDS = (100, 101, 102, 103, 104)
+SEARCH_SEEDS = (0, 1, 2)
+
+
+def regimen(name: str, measure: str, x=None, seeds=HELDOUT_SEEDS) -> pd.Series:
+    v = values(HELDOUT, "ketamine", measure, x, search_regimens()[name])
+    return v[v.index.isin(seeds)]
+
+
+def search_heldout() -> str:
+    rows = []
+    for name in search_regimens():
+        after = regimen(name, "treated.sparsity")
+        before = values(HELDOUT, "untreated", "untreated.sparsity").loc[after.index]
+        rows.append({"regimen": name, "regrown (% of weights)": fmt((before - after).mean()),
+                     "sparsity after": f"{fmt(after.mean())}%",
+                     "extreme noise (σ 2.5)": mean_sd(regimen(name, "treated.profile", 2.5)),
+                     "combined stress": mean_sd(regimen(name, "treated.combined")),
+                     "acute relapse drop": mean_sd(regimen(name, "relapse.drop"))})
+    return table(pd.DataFrame(rows))
+
+
+def search_paired() -> str:
+    names = list(search_regimens())
+    shipped, control, t19 = names[0], names[4], names[1]
+    ext = [(f"{n.split(' (')[0]} − as shipped, σ 2.5", n, shipped, "treated.profile", 2.5) for n in names[1:4]]
+    ext += [(f"{n.split(' (')[0]} − as shipped, combined stress", n, shipped, "treated.combined", None)
+            for n in names[1:4]]
+    ext += [("control − as shipped, σ 2.5", control, shipped, "treated.profile", 2.5),
+            ("control − trial 19, σ 2.5", control, t19, "treated.profile", 2.5),
+            ("control − trial 19, combined stress", control, t19, "treated.combined", None)]
+    rows = [{"comparison (held-out seeds 100-104)": label,
+             "mean paired difference": paired(regimen(a, m, x), regimen(b, m, x))} for label, a, b, m, x in ext]
+    return table(pd.DataFrame(rows))
+
+
+def search_drop() -> str:
+    """σ 2.5 accuracy on the search's seeds and on the held-out ones, per regimen; the chosen
+    regimens' advantage over the shipped one on each set of seeds."""
+    rows = []
+    names = list(search_regimens())
+    base = {s: regimen(names[0], "treated.profile", 2.5, seeds).mean() for s, seeds in
+            (("search", SEARCH_SEEDS), ("held", HELDOUT_SEEDS))}
+    for name in names:
+        s = regimen(name, "treated.profile", 2.5, SEARCH_SEEDS)
+        h = regimen(name, "treated.profile", 2.5, HELDOUT_SEEDS)
+        rows.append({"regimen": name.split(" (")[0].split(":")[0], "seeds 0-2 (n = 3)": mean_sd(s),
+                     "seeds 100-104 (n = 5)": mean_sd(h), "drop": fmt(s.mean() - h.mean()),
+                     "over shipped, seeds 0-2": fmt(s.mean() - base["search"], sign=True),
+                     "over shipped, seeds 100-104": fmt(h.mean() - base["held"], sign=True)})
+    return table(pd.DataFrame(rows))
+
+
+TRIALS = EXPERIMENTS / "search" / "trials.csv"
+
+
+def search_front() -> str:
+    t = pd.read_csv(TRIALS)
+    f = t[t["front"]]
+    return table(pd.DataFrame({"trial": f["trial"], "fraction": f["treatment.fraction"].map(lambda v: f"{v:.3f}"),
+                               "epochs": f["treatment.epochs"], "lr": f["treatment.lr"].map(lambda v: f"{v:.2e}"),
+                               "init_std": f["treatment.init_std"].map(lambda v: f"{v:.3f}"),
+                               "σ 2.5, seeds 0-2 (mean, n = 3)": f["treated.profile.2.5"].map(fmt),
+                               "sparsity after": f["treated.sparsity"].map(lambda v: f"{fmt(v)}%")}))
+
+
+def search_late_trials() -> str:
+    t = pd.read_csv(TRIALS)
+    late = t[t["trial"] >= len(t) - 20]
+    return f"{int((late['treatment.fraction'] < 0.13).sum())} of the last 20 trials regrow under 13% of the pruned synapses"
+
+
+def search_slow_lr() -> str:
+    t = pd.read_csv(TRIALS)
+    slow = t.loc[t["treatment.lr"] < 4e-4, "treated.profile.2.5"]
+    below = "under 85%" if slow.max() < 85 else "at most " + fmt(slow.max()) + "%"
+    return f"every trial with lr below 4e-4 stayed {below} (best {fmt(slow.max())}%)"
+
+
+def control_cost() -> tuple[pd.Series, pd.Series]:
+    names = list(search_regimens())
+    return regimen(names[4], "treated.profile", 2.5), regimen(names[1], "treated.profile", 2.5)
+
+
+ONSET_ORDER = ("ketamine", "random_regrowth", "neurosteroid", "ssri", "neurosteroid_bridge_ssri")
+
+
+def onset_table() -> str:
+    rs = results(ONSET)
+    lay = layout(rs)
+    resp = response.summary(response.per_seed(frame(ONSET), lay), lay).set_index("arm")
+    rows = []
+    for arm in ONSET_ORDER:
+        points = [(e, values(ONSET, arm, "onset.combined", e).mean()) for e in (0, 1, 5, 10)]
+        last = float(frame(ONSET).query("arm == @arm and section == 'onset'")["x"].max())
+        points = [(e, v) for e, v in points if e < last] + [(last, values(ONSET, arm, "onset.combined", last).mean())]
+        r = resp.loc[arm]
+        med = f"{r['median']:g} ({r['q1']:g}-{r['q3']:g})"
+        rows.append({"treatment": lay.label(arm),
+                     "combined stress at epoch 0 / 1 / 5 / 10 / end": " / ".join(
+                         fmt(v) + (f" (epoch {e:g})" if e == last else "") for e, v in points),
+                     "responded": f"{int(r['responded'])}/{int(r['n'])}", "median epochs to response (IQR)": med})
+    return table(pd.DataFrame(rows))
+
+
+def onset_paired() -> str:
+    def v(arm, name, x=None):
+        return values(ONSET, arm, name, x)
+    rows = [("gradient-chosen − random regrowth, combined stress", v("ketamine", "treated.combined"),
+             v("random_regrowth", "treated.combined"), 2),
+            ("gradient-chosen − random regrowth, σ 2.5", v("ketamine", "treated.profile", 2.5),
+             v("random_regrowth", "treated.profile", 2.5), 1),
+            ("bridge − SSRI-like, combined stress", v("neurosteroid_bridge_ssri", "treated.combined"),
+             v("ssri", "treated.combined"), 1),
+            ("bridge − SSRI-like, σ 2.5", v("neurosteroid_bridge_ssri", "treated.profile", 2.5),
+             v("ssri", "treated.profile", 2.5), 1),
+            ("bridge − SSRI-like, acute relapse drop", v("neurosteroid_bridge_ssri", "relapse.drop"),
+             v("ssri", "relapse.drop"), 1)]
+    return table(pd.DataFrame([{"comparison (seeds 0-9)": label, "mean paired difference": paired(a, b, k)}
+                               for label, a, b, k in rows]))
+
+
+def onset_findings() -> str:
+    def v(arm, name, x=None):
+        return values(ONSET, arm, name, x)
+    bridge, ssri = "neurosteroid_bridge_ssri", "ssri"
+    at_10 = v(bridge, "onset.combined", 10)
+    below = at_10[at_10 < 80].index
+    on = frame(ONSET).query("arm == @bridge and section == 'onset' and metric == 'combined' and x > 10")
+    regain = [float(g.loc[g["value"] >= 80, "x"].min()) - 10 for _, g in on[on["seed"].isin(below)].groupby("seed")]
+    ssri_resp = v(ssri, "response.epoch")
+    every5 = values(PAPER2, ssri, "response.epoch")
+    q = np.percentile(every5, [25, 50, 75])
+    relapsed = {a: int(v(a, "longitudinal.relapsed", 8).sum()) for a in (bridge, ssri)}
+    rows = [
+        ("ketamine-like, epoch 0 (regrown, before training)", mean_sd(v("ketamine", "onset.combined", 0))),
+        ("untreated (the seed's pruned network)", mean_sd(v("untreated", "untreated.combined"))),
+        ("neurosteroid-like, epoch 0 / 1 / 5 (drug on)",
+         " / ".join(mean_sd(v("neurosteroid", "onset.combined", e)) for e in (0, 1, 5))),
+        ("SSRI-like, epoch 10 / 20 / 50", " / ".join(mean_sd(v(ssri, "onset.combined", e)) for e in (10, 20, 50))),
+        ("SSRI-like, first seed to respond (epoch)", f"{ssri_resp.min():g}"),
+        ("SSRI-like in paper 2's run, scored every 5 epochs: median epochs to response (IQR)",
+         f"{q[1]:g} ({q[0]:g}-{q[2]:g}), {len(every5)} of {len(v(ssri, 'response.responded'))} responded"),
+        ("bridge, epoch 9 (on drug) / 10 (withdrawn)",
+         f"{mean_sd(v(bridge, 'onset.combined', 9))} / {mean_sd(at_10)}"),
+        ("bridge, seeds below 80% at withdrawal; epochs of the SSRI-like course to regain it",
+         f"{len(below)} of {len(at_10)}; {min(regain):g}-{max(regain):g}"),
+        ("bridge / SSRI-like alone, combined stress at the end",
+         f"{mean_sd(v(bridge, 'treated.combined'))} / {mean_sd(v(ssri, 'treated.combined'))}"),
+        ("bridge / SSRI-like alone, σ 2.5 at the end",
+         f"{mean_sd(v(bridge, 'treated.profile', 2.5))} / {mean_sd(v(ssri, 'treated.profile', 2.5))}"),
+        ("bridge / SSRI-like alone, seeds relapsed over 8 cycles", f"{relapsed[bridge]} / {relapsed[ssri]} of 10"),
+        ("bridge / SSRI-like alone / ketamine-like / random regrowth, acute relapse drop (pp)",
+         " / ".join(mean_sd(v(a, "relapse.drop")) for a in (bridge, ssri, "ketamine", "random_regrowth"))),
+        ("bridge better than SSRI-like alone at the end, combined stress (seeds)",
+         f"{int((v(bridge, 'treated.combined') > v(ssri, 'treated.combined')).sum())} of 10"),
+    ]
+    return table(pd.DataFrame(rows, columns=["measure (combined-stress accuracy, %, unless said)",
+                                             "mean ± SD over 10 seeds"]))
+
+
+def onset_shared() -> str:
+    """How many per-seed values the onset study shares with paper 2's run, and how many are equal."""
+    keys = ["treatment", "seed", "section", "metric", "x"]
+    a = results(ONSET).tidy
+    b = results(PAPER2).tidy
+    a = a[~a["section"].isin(["onset", "response"])]
+    both = a.merge(b, on=keys, suffixes=("", "_p2"))
+    same = int((both["value"] == both["value_p2"]).sum())
+    return f"{same} of the {len(both)} per-seed values they share" if same < len(both) else \
+        f"all {len(both)} per-seed values they share"
+
+
+MORRIS = EXPERIMENTS / "sensitivity" / "morris.csv"
+SOBOL = EXPERIMENTS / "sensitivity" / "sobol_small.csv"
+OUTCOMES = {"treated.combined": "combined stress", "treated.profile.2.5": "extreme noise (σ 2.5)",
+            "relapse.drop": "acute relapse drop"}
+
+
+def morris_indices() -> str:
+    """mu* (mu, sigma) per treatment, knob and outcome, in pp over each knob's whole range."""
+    m = pd.read_csv(MORRIS)
+    m["cell"] = [f"{fmt(r.mu_star)} ({fmt(r.mu, sign=True)}, σ {fmt(r.sigma)})" for r in m.itertuples()]
+    wide = m.pivot_table(index=["treatment", "knob"], columns="outcome", values="cell", aggfunc="first")
+    wide = wide.reindex(columns=list(OUTCOMES)).reset_index()
+    return table(wide.rename(columns=OUTCOMES))
+
+
+def sobol_sparsity() -> str:
+    s = pd.read_csv(SOBOL)
+    s = s[s["knob"] == "pathology.sparsity"]
+    return table(pd.DataFrame({"treatment": s["treatment"], "outcome": s["outcome"].map(OUTCOMES),
+                               "S1 ± 95%": [f"{fmt(a, 2)} ± {fmt(b, 2)}" for a, b in zip(s["S1"], s["S1_conf"])],
+                               "ST ± 95%": [f"{fmt(a, 2)} ± {fmt(b, 2)}" for a, b in zip(s["ST"], s["ST_conf"])]}))
+
+
+BLOCKS = {
+    "paper2-results": lambda: verify.table(verify.read(PAPER2)),
+    "paper2-verdict": lambda: verdict_line(2, PAPER2),
+    "paper2-claims-verdict": lambda: claims_line(2, PAPER2),
+    "paper2-claims": lambda: claims_table(2, PAPER2),
+    "paper2-inconclusive": lambda: power_table(2, PAPER2),
+    "paper1-verdict": lambda: verdict_line(1, PAPER1),
+    "paper1-values": lambda: values_table(1, PAPER1),
+    "paper1-claims": lambda: claims_table(1, PAPER2),
+    "paper1-claims-verdict": lambda: claims_line(1, PAPER2),
+    "search-heldout": search_heldout,
+    "search-paired": search_paired,
+    "search-drop": search_drop,
+    "search-front": search_front,
+    "search-late-trials": search_late_trials,
+    "search-slow-lr": search_slow_lr,
+    "search-control-cost": lambda: paired(*control_cost()),
+    "search-control-sd": lambda: fmt((control_cost()[0] - control_cost()[1]).std(ddof=1)),
+    "onset-table": onset_table,
+    "onset-paired": onset_paired,
+    "onset-findings": onset_findings,
+    "morris-indices": morris_indices,
+    "sobol-sparsity": sobol_sparsity,
+    "onset-shared": onset_shared,
+}
+if EXTENDED.is_file():
+    BLOCKS.update({
+        "extended-verdict": lambda: verdict_line(2, EXTENDED),
+        "extended-claims-verdict": lambda: claims_line(2, EXTENDED),
+        "extended-paper1-claims-verdict": lambda: claims_line(1, EXTENDED),
+        "extended-claims": lambda: claims_table(2, EXTENDED),
+        "extended-inconclusive": lambda: power_table(2, EXTENDED),
+        "extended-paper1-claims": lambda: claims_table(1, EXTENDED),
+    })
+
+
+def render(name: str, old: str) -> str:
+    """A block's new text: a table on lines of its own, a value inline (as the block was written)."""
+    text = BLOCKS[name]().strip("\n")
+    return f"\n{text}\n" if old.startswith("\n") or "\n" in text else text
+
+
+def rewrite(text: str, where: str) -> tuple[str, list[str]]:
+    """``text`` with every block regenerated, and the names of those that changed."""
+    changed = []
+
+    def one(m):
+        name = m.group(2)
+        if name not in BLOCKS:
+            raise SystemExit(f"pruning-lab: error: {where}: unknown table {name!r} (tools/docs_tables.py: BLOCKS)")
+        new = render(name, m.group(3))
+        if new != m.group(3):
+            changed.append(name)
+        return m.group(1) + new + m.group(4)
+    return BLOCK.sub(one, text), changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python tools/docs_tables.py", description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="rewrite nothing; exit 1 if a block differs")
+    args = p.parse_args(argv)
+    stale = []
+    for path in DOCS:
+        text = path.read_text()
+        new, changed = rewrite(text, str(path.relative_to(ROOT)))
+        stale += [f"{path.relative_to(ROOT)}: {name}" for name in changed]
+        if changed and not args.check:
+            path.write_text(new)
+    for s in stale:
+        print(("differs from its CSV: " if args.check else "rewrote ") + s)
+    if args.check:
+        print(f"pruning-lab: {len(stale)} table(s) differ from the committed per-seed values")
+        return 1 if stale else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
