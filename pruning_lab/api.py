@@ -66,7 +66,7 @@ def compose(overrides: Sequence[str]):
 
 def job(overrides: Sequence[str] = ()) -> Job:
     """The validated Job the command line would run for ``overrides`` (``ConfigError`` if refused)."""
-    return validate(*resolve(compose(overrides))).job
+    return validate(*resolve(compose(overrides)), typed=overrides).job
 
 
 def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> dict:
@@ -77,7 +77,7 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     new one is stored; a read-only store serves its results. Without it the job is computed in
     memory and nothing is written.
     """
-    checked = validate(*resolve(compose(overrides)))
+    checked = validate(*resolve(compose(overrides)), typed=overrides)
     if store is not None:
         from .store import BadStore, check_root
 

@@ -71,7 +71,7 @@ def planned(cfg: DictConfig, overrides: Sequence[str], job_dir: Path, num: int |
 
 
 def _freeze(num, overrides, resolved, raw, job_dir, sweep, stores: dict) -> PlannedJob:
-    checked = validate(resolved, raw)
+    checked = validate(resolved, raw, typed=overrides)
     store = checked.store
     if store not in stores:  # once per sweep, not once per job
         try:
