@@ -59,9 +59,18 @@ def _overrides(overrides: Any) -> list[str]:
 def compose(overrides: Sequence[str]):
     """The config the CLI composes for ``overrides``, not yet checked; ``ConfigError`` if Hydra refuses them."""
     from hydra import compose as hydra_compose
+    from hydra.errors import HydraException
+
+    from .launch.overrides import closest_key, one_line
 
     with _hydra(_overrides(overrides)):
-        return hydra_compose("config", overrides=list(overrides))
+        try:
+            return hydra_compose("config", overrides=list(overrides))
+        except HydraException as e:  # a key the config lacks: the closest one it has
+            message = closest_key(one_line(e), list(overrides), lambda rest: hydra_compose("config", overrides=rest))
+            if message == one_line(e):
+                raise
+            raise ConfigError(message) from None
 
 
 def job(overrides: Sequence[str] = ()) -> Job:
@@ -161,6 +170,10 @@ def run_sweep(jobs: list[list[str]], *, overrides: Sequence[str] = (), store: st
 
     from .launch.grid import GridSweeper, SweepFailed
     from .launch.launcher import PlanLauncher
+    from .launch.overrides import one_job
+
+    for job in jobs:
+        one_job([*_overrides(overrides), *job])
 
     fixed = [*_overrides(overrides), f"paths.store={value(str(store))}", f"hydra/launcher={launcher}"]
     if sweep_dir is not None:

@@ -359,6 +359,15 @@ def _derived(cfg: Mapping, raw: Mapping) -> tuple[Mapping, Mapping, set[str]]:
     return {**cfg, "treatment": treatment}, {**raw, "treatment": written}, dropped
 
 
+def referred_knobs(written: Any) -> set[str]:
+    """The knobs a treatment as written refers to: those its phases name, and those these name in turn."""
+    written = written if isinstance(written, Mapping) else {}
+    known = _referred([written.get("phases"), written.get("maintenance")])
+    while more := _referred([written.get(k) for k in known]) - known:
+        known |= more
+    return known
+
+
 def typed_keys(overrides: Iterable[str] | None) -> set[str] | None:
     """The keys a list of overrides sets (``+treatment.epochz=50``: ``treatment.epochz``)."""
     if overrides is None:
@@ -374,10 +383,7 @@ def _knobs(treatment: Mapping, raw: Mapping, typed: set[str] | None = None, drop
     phase referred to, ``dropped``), else left out, as a parent's knob its derived treatment no
     longer uses."""
     extra = sorted(set(treatment) - {f.name for f in fields(TreatmentConfig)})
-    written = raw.get("treatment") if isinstance(raw.get("treatment"), Mapping) else {}
-    known = _referred([written.get("phases"), written.get("maintenance")])
-    while more := _referred([written.get(k) for k in known]) - known:
-        known |= more
+    known = referred_knobs(raw.get("treatment"))
     for knob in extra:
         if knob not in known and (f"treatment.{knob}" in typed if typed is not None else knob not in dropped):
             kept = [k for k in extra if k in known]

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from ..config import ConfigError, Job, resolve, validate
 from ..store import BadStore, check_root
 from ..tree import REFERENCE, leaves, references
-from .overrides import one_line
+from .overrides import closest_key, one_line
 from .status import JobStatus
 
 
@@ -122,8 +122,10 @@ class Planner:
             if str(e).startswith("paths.store"):
                 raise
             raise ConfigError(f"{e} (job {' '.join(overrides)})") from None
-        except Exception as e:  # unknown group option, bad override syntax, ...
-            raise ConfigError(f"{one_line(e)} (job {' '.join(overrides)})") from None
+        except Exception as e:  # unknown group option, bad override syntax, a key the config lacks...
+            message = closest_key(one_line(e), list(overrides),
+                                  lambda rest: self.loader.load_sweep_config(self.master, rest))
+            raise ConfigError(f"{message} (job {' '.join(overrides)})") from None
 
 
 @lru_cache(maxsize=100_000)
