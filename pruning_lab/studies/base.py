@@ -79,9 +79,9 @@ def mean(values: Sequence[float]) -> float:
     return statistics.fmean(values)
 
 
-def check_metrics(names: Sequence[str], probe: PlannedJob) -> None:
+def check_metrics(names: Sequence[str], probe: PlannedJob, what: str = "objective") -> None:
     for name in names:
-        metrics.check(name, probe.job)
+        metrics.check(name, probe.job, what)
 
 
 def append_line(path: Path, obj: dict) -> None:
