@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from .control import ControlError
 from .load import read_results
 
 
@@ -24,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
                          "if any; otherwise a study report)")
     ap.add_argument("--published", type=Path, default=None,
                     help="directory holding paper1/ and paper2/ published.csv (default: the repo's experiments/)")
+    ap.add_argument("--control", metavar="ARM", default=None,
+                    help="compare every other arm with this one, paired by seed (default: the control the sweep's "
+                         "preset names, if any)")
     ap.add_argument("--no-figures", action="store_true", help="skip the figures (faster)")
     ap.add_argument("--quiet", action="store_true", help="only print where the report is")
     args = ap.parse_args(argv)
@@ -45,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.dir
     results = read_results(args.dir)
     paper = {"auto": None, "none": "none", "1": 1, "2": 2}[args.paper]
-    path = build(results, out, ddof=0 if args.population_sd else 1, paper=paper, published_dir=args.published,
-                 figures=not args.no_figures)
+    try:
+        path = build(results, out, ddof=0 if args.population_sd else 1, paper=paper, published_dir=args.published,
+                     figures=not args.no_figures, control=args.control)
+    except ControlError as e:
+        print(f"pruning-lab: error: {e}", file=sys.stderr)
+        return 2
     if not args.quiet:
         n_t = results.runs["treatment"].nunique() if len(results.runs) else 0
         print(f"{len(results.runs)} runs ({len(results.seeds)} seeds x {n_t} treatments"
