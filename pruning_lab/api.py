@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import numerics
 from .config import ConfigError, Job, resolve, validate
+from .launch.overrides import override_value as value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,17 +114,6 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     finally:
         torch.set_num_threads(threads)
     return json.loads(json.dumps(result))  # the plain JSON types a stored result reads back as
-
-
-def value(v: Any) -> str:
-    """A Python value as a Hydra override value (``0.5``, ``true``, ``null``, ``[64,64]``, ``ssri``)."""
-    if isinstance(v, bool):
-        return str(v).lower()
-    if v is None:
-        return "null"
-    if isinstance(v, (list, tuple)):
-        return "[" + ",".join(value(x) for x in v) + "]"
-    return repr(v) if isinstance(v, float) else str(v)
 
 
 def grid_overrides(grid: Mapping[str, Iterable] | Sequence[Sequence[str]]) -> list[list[str]]:

@@ -16,6 +16,20 @@ from ..config import RUN_KEYS, ConfigError, TreatmentConfig, referred_knobs
 from ..tree import leaves
 
 
+def override_value(v: Any) -> str:
+    """A value as Hydra's override grammar reads it back (``0.5``, ``true``, ``null``, ``[64,64]``, ``ssri``;
+    a string with other characters quoted)."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if v is None:
+        return "null"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(override_value(x) for x in v) + "]"
+    if isinstance(v, str) and not re.fullmatch(r"[A-Za-z0-9_./-]+", v):
+        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(v) if isinstance(v, float) else str(v)
+
+
 def sweep_arguments(task: Iterable[str], params: Mapping | None = None, config_loader=None) -> list[Override]:
     """The command line's overrides ``task`` and a preset's ``hydra.sweeper.params``, parsed
     (with Hydra's ``config_loader``, ``glob()`` can list a group's options)."""
