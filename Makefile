@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml $(LOCK)
 lock:
 	$(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet $(UV)
-	echo "torch==2.13.0+cpu" | $(VENV)-lock/bin/uv pip compile pyproject.toml - --extra dev --extra cluster --extra notebook \
+	echo "torch==2.13.0+cpu" | $(VENV)-lock/bin/uv pip compile pyproject.toml - --extra dev --extra cluster --extra notebook --extra dashboard \
 	    --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	    --find-links $(TORCH_WHEELS) --custom-compile-command "make lock" -o $(LOCK)
 

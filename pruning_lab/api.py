@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import numerics
 from .config import ConfigError, Job, resolve, shown, validate
+from .launch.overrides import override_value as value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,18 +65,25 @@ def _overrides(overrides: Any, name: str = "overrides") -> list[str]:
 def compose(overrides: Sequence[str]):
     """The config the CLI composes for ``overrides``, not yet checked; ``ConfigError`` if Hydra refuses them."""
     from hydra import compose as hydra_compose
+    from hydra.errors import HydraException
 
-    from .launch.overrides import check_parsable
+    from .launch.overrides import check_parsable, closest_key, one_line
 
     overrides = _overrides(overrides)
     check_parsable(overrides)
     with _hydra(overrides):
-        return hydra_compose("config", overrides=list(overrides))
+        try:
+            return hydra_compose("config", overrides=list(overrides))
+        except HydraException as e:  # a key the config lacks: the closest one it has
+            message = closest_key(one_line(e), list(overrides), lambda rest: hydra_compose("config", overrides=rest))
+            if message == one_line(e):
+                raise
+            raise ConfigError(message) from None
 
 
 def job(overrides: Sequence[str] = ()) -> Job:
     """The validated Job the command line would run for ``overrides`` (``ConfigError`` if refused)."""
-    return validate(*resolve(compose(overrides))).job
+    return validate(*resolve(compose(overrides)), typed=overrides).job
 
 
 def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> dict:
@@ -88,7 +96,7 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     """
     if store is not None:
         store = _directory(store, "store", existing_read_only=True)
-    checked = validate(*resolve(compose(overrides)))
+    checked = validate(*resolve(compose(overrides)), typed=_overrides(overrides))
     # before this process first loads torch and numba, if it has not
     numerics.prepare(checked.job.numerics, checked.portable_isa)
 
@@ -108,17 +116,6 @@ def simulate(overrides: Sequence[str] = (), store: str | Path | None = None) -> 
     finally:
         torch.set_num_threads(threads)
     return json.loads(json.dumps(result))  # the plain JSON types a stored result reads back as
-
-
-def value(v: Any) -> str:
-    """A Python value as a Hydra override value (``0.5``, ``true``, ``null``, ``[64,64]``, ``ssri``)."""
-    if isinstance(v, bool):
-        return str(v).lower()
-    if v is None:
-        return "null"
-    if isinstance(v, (list, tuple)):
-        return "[" + ",".join(value(x) for x in v) + "]"
-    return repr(v) if isinstance(v, float) else str(v)
 
 
 def grid_overrides(grid: Mapping[str, Iterable] | Sequence[Sequence[str]]) -> list[list[str]]:
@@ -185,7 +182,10 @@ def run_sweep(jobs: list[list[str]], *, overrides: Sequence[str] = (), store: st
 
     from .launch.grid import GridSweeper, SweepFailed
     from .launch.launcher import PlanLauncher
-    from .launch.overrides import check_parsable
+    from .launch.overrides import check_parsable, one_job
+
+    for job in jobs:
+        one_job([*_overrides(overrides), *job])
 
     check_parsable([*_overrides(overrides), *(o for job in jobs for o in job)])
     _study_chosen(list(overrides), jobs)

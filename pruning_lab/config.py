@@ -13,12 +13,13 @@ from a notebook, a test or the CLI.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
 import reprlib
 from dataclasses import asdict, fields, is_dataclass
-from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_type_hints
+from typing import Annotated, Any, Iterable, Literal, Mapping, Optional, Union, get_type_hints
 
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
@@ -34,6 +35,8 @@ SCHEMA = "pruning-lab/result/2"
 NOISE_STREAM = "splitmix64-boxmuller/1"
 # the engines a phase can run on (sim/engines/); the config may also say "auto" (engines.choose)
 ENGINES = ("dense", "sparse")
+# the config's keys that say how to run and report a job, not what it computes: not in its hash
+RUN_KEYS = ("force", "paths", "control")
 
 
 class ConfigError(ValueError):
@@ -197,9 +200,10 @@ class Job:
         return self
 
     @staticmethod
-    def from_config(cfg: Mapping) -> Job:
-        """The validated Job of a composed config (a DictConfig or a plain mapping), as the CLI reads it."""
-        return validate(*resolve(cfg)).job
+    def from_config(cfg: Mapping, overrides: Iterable[str] | None = None) -> Job:
+        """The validated Job of a composed config (a DictConfig or a plain mapping), as the CLI reads
+        it (``overrides``: those it was composed with; ``validate``)."""
+        return validate(*resolve(cfg), typed=overrides).job
 
     def to_dict(self) -> dict:
         """Plain JSON types (lists, not tuples), as the config reads back from a result file."""
@@ -230,6 +234,9 @@ class Config:
     # numerics.portable_isa: the portable products' tiles (numerics.ISAS); the same bits either
     # way, so not part of the job
     portable_isa: Literal[numerics.ISAS]
+    # the arm a sweep's report compares every other with (a preset's ``control:``); a report
+    # setting, so not part of the job
+    control: Optional[Text] = None
 
     @property
     def store(self) -> str:
@@ -342,19 +349,77 @@ def _referred(node: Any) -> set[str]:
     return {k.removeprefix("treatment.") for _, v in leaves(node) for k in references(v) if k.startswith("treatment.")}
 
 
-def _knobs(treatment: Mapping, raw: Mapping) -> list[str]:
-    """The treatment's knobs (its keys beyond the schema's); ``ConfigError`` for one that no phase
-    refers to, directly or through a knob that one does (``+treatment.epochz=50``)."""
-    knobs = sorted(set(treatment) - {f.name for f in fields(TreatmentConfig)})
-    written = raw.get("treatment") if isinstance(raw.get("treatment"), Mapping) else {}
+# a derived treatment's edits of its parent's lists: the phases (or maintenance phases) it removes
+REMOVALS = {"remove_phases": "phases", "remove_maintenance": "maintenance"}
+
+
+def _derived(cfg: Mapping, raw: Mapping) -> tuple[Mapping, Mapping, set[str]]:
+    """The config with the phases its treatment removes (``remove_phases: [regrow]``: every phase
+    of that kind; ``[0]``: the phase at that position) taken out of ``cfg`` and ``raw`` alike, and
+    the knobs only those phases referred to; ``ConfigError`` for a phase the parent lacks."""
+    treatment, written = cfg.get("treatment"), raw.get("treatment")
+    if not isinstance(treatment, Mapping) or not any(k in treatment for k in REMOVALS):
+        return cfg, raw, set()
+    treatment, written = dict(treatment), dict(written) if isinstance(written, Mapping) else dict(treatment)
+    dropped = set()
+    for key, group in REMOVALS.items():
+        if key not in treatment:
+            continue
+        remove, phases = treatment.pop(key), treatment.get(group)
+        written.pop(key, None)
+        if not isinstance(remove, list) or not isinstance(phases, list):
+            raise ConfigError(f"treatment.{key} must be a list of phase kinds ({', '.join(PHASES)}) or positions, "
+                              f"got {remove!r}")
+        kinds = [p.get("kind") if isinstance(p, Mapping) else None for p in phases]
+        gone = set()
+        for r in remove:
+            at = [i for i, k in enumerate(kinds) if k == r] if isinstance(r, str) else \
+                [r] if isinstance(r, int) and not isinstance(r, bool) and 0 <= r < len(phases) else []
+            if not at:
+                what = f"no {r} phase" if isinstance(r, str) else f"no {group} phase at position {r!r}"
+                raise ConfigError(f"treatment.{key} removes {r!r}, but treatment {treatment.get('name')!r} has "
+                                  f"{what}; its {group}: {', '.join(map(str, kinds)) or 'none'}")
+            gone.update(at)
+        rows = list(written.get(group) or phases)
+        treatment[group] = [p for i, p in enumerate(phases) if i not in gone]
+        written[group] = [p for i, p in enumerate(rows) if i not in gone]
+        dropped |= _referred([p for i, p in enumerate(rows) if i in gone])
+    return {**cfg, "treatment": treatment}, {**raw, "treatment": written}, dropped
+
+
+def referred_knobs(written: Any) -> set[str]:
+    """The knobs a treatment as written refers to: those its phases name, and those these name in turn."""
+    written = written if isinstance(written, Mapping) else {}
     known = _referred([written.get("phases"), written.get("maintenance")])
     while more := _referred([written.get(k) for k in known]) - known:
         known |= more
-    for knob in knobs:
-        if knob not in known:
+    return known
+
+
+def typed_keys(overrides: Iterable[str] | None) -> set[str] | None:
+    """The keys a list of overrides sets (``+treatment.epochz=50``: ``treatment.epochz``)."""
+    if overrides is None:
+        return None
+    return {o.lstrip("+~").partition("=")[0] for o in overrides}
+
+
+def _knobs(treatment: Mapping, raw: Mapping, typed: set[str] | None = None, dropped: set[str] = frozenset()
+           ) -> list[str]:
+    """The treatment's knobs: its keys beyond the schema that a phase refers to, directly or
+    through a knob that one does. A key no phase refers to is no knob: refused (``ConfigError``)
+    when it was typed (``typed``: the keys the overrides set; None: every key but those a removed
+    phase referred to, ``dropped``), else left out, as a parent's knob its derived treatment no
+    longer uses."""
+    extra = sorted(set(treatment) - {f.name for f in fields(TreatmentConfig)})
+    known = referred_knobs(raw.get("treatment"))
+    for knob in extra:
+        if knob not in known and (f"treatment.{knob}" in typed if typed is not None else knob not in dropped):
+            kept = [k for k in extra if k in known]
+            close = difflib.get_close_matches(knob, kept, n=1)
             raise ConfigError(f"treatment.{knob} is unknown: no phase of treatment {treatment.get('name')!r} refers "
-                              f"to ${{treatment.{knob}}}; its knobs: {', '.join(k for k in knobs if k in known) or 'none'}")
-    return knobs
+                              f"to ${{treatment.{knob}}}; its knobs: {', '.join(kept) or 'none'}"
+                              + (f"; did you mean treatment.{close[0]}?" if close else ""))
+    return [k for k in extra if k in known]
 
 
 # pydantic's words where they speak of Python rather than of a config (its context fills the braces)
@@ -384,7 +449,7 @@ def _message(error: ValidationError, within: type, raw: Mapping | None, prefix: 
         for p in at[:-1]:
             if isinstance(p, str):
                 owner = PHASES[p] if p in PHASES and not is_dataclass(owner) else get_type_hints(owner)[p]
-        allowed = ", ".join(sorted([f.name for f in fields(owner)] + (["force", "paths"] if owner is Job else [])))
+        allowed = ", ".join(sorted([f.name for f in fields(owner)] + (list(RUN_KEYS) if owner is Job else [])))
         where = _name(loc[:-1], None, prefix)
         return f"{where} has unknown key(s) {extra}; allowed: {allowed}" if where else \
             f"unknown key(s) {extra}; top-level keys: {allowed}"
@@ -409,24 +474,28 @@ def _name(loc: tuple, raw: Mapping | None, prefix: str) -> str:
     return reference(node) or f"{prefix}{dotted}".lstrip(".")
 
 
-def validate(cfg: Mapping, raw: Mapping | None = None) -> Config:
+def validate(cfg: Mapping, raw: Mapping | None = None, typed: Iterable[str] | None = None) -> Config:
     """The ``Config`` of a resolved plain config, or ``ConfigError`` naming the key at fault.
 
     ``raw`` is the same config as written, its interpolations kept: a treatment knob is known
     by the ``${treatment.<knob>}`` of the phases that use it, and a refusal names the key a
-    value came from.
+    value came from. ``typed``: the overrides the config was composed with; a treatment key no
+    phase refers to is refused if they set it, and otherwise (a knob of a parent that its derived
+    treatment no longer uses) left out. Without them every such key is refused, but for the
+    knobs of the phases a derived treatment removes (``remove_phases``).
     """
     raw = cfg if raw is None else raw
     cfg, raw, isa = _numerics(cfg, raw)
+    cfg, raw, dropped = _derived(cfg, raw)
     treatment = cfg.get("treatment") if isinstance(cfg.get("treatment"), Mapping) else {}
     try:
-        known = _knobs(treatment, raw)
+        kept = _knobs(treatment, raw, typed_keys(typed), dropped)
     except ConfigError:
         _check_phases(treatment, raw)  # phases replaced by bad ones orphan the knobs: name the phases
         raise
-    knobs = knob_record({f"treatment.{k}": treatment[k] for k in known}, raw.get("treatment"))
-    given = {"job": {k: v for k, v in cfg.items() if k not in ("force", "paths")}, "knobs": knobs, "portable_isa": isa,
-             **{k: cfg[k] for k in ("force", "paths") if k in cfg}}
+    knobs = knob_record({f"treatment.{k}": treatment[k] for k in kept}, raw.get("treatment"))
+    given = {"job": {k: v for k, v in cfg.items() if k not in RUN_KEYS}, "knobs": knobs, "portable_isa": isa,
+             **{k: cfg[k] for k in RUN_KEYS if k in cfg}}
     return checked(Config, given, raw)
 
 

@@ -120,3 +120,40 @@ def test_the_screenshot_shows_the_figures(saved, tmp_path):
     browse(bare, tmp_path, "--window-size=1200,4000", "--hide-scrollbars", f"--screenshot={shot2}")
     pixels = matplotlib.image.imread(shot2)[..., :3]
     assert np.all(np.abs(pixels - np.array([0, 114, 178]) / 255) < 0.04, axis=-1).sum() == 0
+
+
+WIDTH_PROBE = """<script>
+window.addEventListener('load', () => {
+  const boxes = [...document.querySelectorAll('table')].map(t => {
+    const box = t.parentElement.getBoundingClientRect();
+    return {id: t.id, right: box.right, table: t.getBoundingClientRect().width, box: box.width,
+            scrolls: getComputedStyle(t.parentElement).overflowX};
+  });
+  const probe = document.createElement('pre');
+  probe.id = 'probe';
+  probe.textContent = JSON.stringify({page: document.documentElement.scrollWidth, view: window.innerWidth, boxes});
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def test_wide_tables_scroll_in_their_own_box_at_1200_px(saved, tmp_path):
+    """The page never scrolls sideways at 1200 px: a table wider than the page scrolls inside its
+    own box, and a long path the text quotes (the results' folder) wraps."""
+    _, out = saved
+    deep = tmp_path / ("results" * 30) / ("sweep" * 40)
+    deep.parent.mkdir()
+    deep.symlink_to(out.parent / "sweep")
+    report(read_results(deep), figures=False).save(tmp_path / "out")
+    page = tmp_path / "width.html"
+    page.write_text((tmp_path / "out" / "report.html").read_text().replace("</body>", WIDTH_PROBE + "</body>"))
+    proc = browse(page, tmp_path, "--window-size=1200,3000", "--virtual-time-budget=10000", "--dump-dom")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S).group(1)))
+    assert seen["page"] <= seen["view"], seen["page"]
+    wide = [b for b in seen["boxes"] if b["table"] > b["box"] + 1]
+    assert wide, "no table wider than the page: the test shows nothing"   # the pairwise table is
+    for b in seen["boxes"]:
+        assert b["right"] <= seen["view"] + 0.5, b
+    for b in wide:
+        assert b["scrolls"] in ("auto", "scroll"), b

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -55,10 +56,24 @@ def test_a_search_finds_the_known_optimum_and_its_regimen_runs_as_found(tmp_path
     seeds = {json.loads(p.read_text())["seed"] for p in (study / "trials").glob("*/result.json")}
     held = {json.loads(p.read_text())["seed"] for p in (study / "heldout").glob("*/result.json")}
     assert seeds == {0} and held == {7, 8}
-    # the written regimen is the trial's: rerun on the trial's seed, it gives the trial's value
-    rerun = pruning_lab.simulate([f"hydra.searchpath=[file://{study}]", f"treatment={best['treatment'].rsplit('/', 1)[1][:-5]}",
-                                  *SMALL[1:], "seed=0"])
+    # the written regimen is the trial's, in the search's setting: the command its file suggests,
+    # on the trial's seed, gives the trial's value (the network, the baseline, no course: as searched)
+    command = Path(best["treatment"]).read_text().splitlines()[1].lstrip("# ")
+    assert command.startswith("python -m pruning_lab.run -m ") and "longitudinal=none" in command, command
+    overrides = [a for a in shlex.split(command)[4:] if not a.startswith("seed=")]
+    rerun = pruning_lab.simulate([*overrides, "seed=0"])
     assert rerun["metrics"]["treated"]["sparsity"] == best["values"][0]
+    assert rerun["config"]["model"]["hidden"] == [32, 32] and rerun["config"]["baseline"]["epochs"] == 2
+    # the report names the front's trials, has its HTML twin, and Optuna's study its objectives' names
+    from pruning_lab.aggregate import main as aggregate
+
+    assert aggregate([str(study)]) == 0
+    report = (study / "report.md").read_text()
+    assert f"chosen for the held-out seeds: trial {best['trial']}" in report and (study / "report.html").is_file()
+    import optuna
+
+    assert optuna.load_study(study_name="search", storage=f"sqlite:///{study / 'study.db'}").metric_names == \
+        ["treated.sparsity"]
 
 
 @pytest.mark.e2e
@@ -95,7 +110,7 @@ def test_a_killed_search_resumes_without_losing_or_repeating_a_trial(tmp_path):
 
 @pytest.mark.parametrize("args, expected", [
     (["treatment.fractoin=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combined: maximize}"],
-     "Could not override 'treatment.fractoin'"),
+     "treatment.fractoin is not a config key; did you mean treatment.fraction?"),
     (["treatment.fraction=interval(0.1,0.9)", "hydra.sweeper.search.objectives={treated.combnied: maximize}"],
      "objective 'treated.combnied' is not a metric of these jobs"),
     (["treatment.fraction=interval(0.9,0.1)", "hydra.sweeper.search.objectives={treated.combined: maximize}"],

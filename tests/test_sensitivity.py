@@ -100,7 +100,8 @@ def test_a_screening_runs_as_jobs_with_the_seed_of_each_trajectory(tmp_path):
     assert len(entry["outcomes"]["relapse.drop"]["indices"]["mu_star"]) == 3
     agg = subprocess.run([sys.executable, "-m", "pruning_lab.aggregate", str(tmp_path / "study")],
                          capture_output=True, text=True)
-    assert agg.returncode == 0 and (tmp_path / "study" / "indices.png").exists()
+    assert agg.returncode == 0 and (tmp_path / "study" / "figures" / "indices.png").exists() \
+        and (tmp_path / "study" / "report.html").exists()
 
 
 @pytest.mark.parametrize("args, expected", [

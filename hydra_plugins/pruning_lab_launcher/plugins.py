@@ -1,9 +1,12 @@
-"""pruning-lab's sweepers and launchers, named where Hydra looks for plugins (it instantiates
+"""pruning-lab's sweepers, launchers and config search path, named where Hydra looks for plugins (it instantiates
 plugins only from the ``hydra_plugins`` package); the code is in ``pruning_lab.launch`` and
 ``pruning_lab.studies``. ``hydra/sweeper`` chooses the sweeper (conf/hydra/sweeper/),
-``hydra/launcher`` the launcher (conf/hydra/launcher/)."""
+``hydra/launcher`` the launcher (conf/hydra/launcher/); the user's own config folder is
+searched after conf/ (``pruning_lab.launch.folders``)."""
 
-from pruning_lab.launch import cluster, grid, local
+from hydra.plugins.search_path_plugin import SearchPathPlugin
+
+from pruning_lab.launch import cluster, folders, grid, local
 from pruning_lab.studies.search import sweeper as search
 from pruning_lab.studies.sensitivity import sweeper as sensitivity
 
@@ -30,3 +33,10 @@ class SlurmLauncher(cluster.SlurmLauncher):
 
 class SubmititLocalLauncher(cluster.SubmititLocalLauncher):
     """submitit's local executor: the SLURM path on this machine."""
+
+
+class OwnConfigFolder(SearchPathPlugin):
+    """The user's config folder (``$PRUNING_LAB_CONF``, or ``./conf``) after the shipped conf/."""
+
+    def manipulate_search_path(self, search_path) -> None:
+        folders.add_own_folder(search_path)

@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
                          "if any; otherwise a study report)")
     ap.add_argument("--published", type=Path, default=None,
                     help="directory holding paper1/ and paper2/ published.csv (default: the repo's experiments/)")
+    ap.add_argument("--control", metavar="ARM", default=None,
+                    help="compare every other arm with this one, paired by seed (default: the control the sweep's "
+                         "preset names, if any)")
     ap.add_argument("--no-figures", action="store_true", help="skip the figures (faster)")
     ap.add_argument("--quiet", action="store_true", help="only print where the report is")
     args = ap.parse_args(argv)
@@ -66,7 +69,7 @@ def _aggregate(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():  # no result: the count below says so, in the command's own words
         warnings.filterwarnings("ignore", ".*holds no valid result", UserWarning)
         path = build(results, out, ddof=0 if args.population_sd else 1, paper=paper, published_dir=args.published,
-                     figures=not args.no_figures)
+                     figures=not args.no_figures, control=args.control)
     if not args.quiet:
         n_t = results.runs["treatment"].nunique() if len(results.runs) else 0
         print(f"{len(results.runs)} runs ({len(results.seeds)} seeds x {n_t} treatments"

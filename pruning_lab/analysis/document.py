@@ -26,7 +26,7 @@ from .tables import Table
 HTML_DPI = 150       # the report page: sharp on screen, a few hundred kB per figure
 NOTEBOOK_DPI = 100   # inline in a notebook, which is stored with its outputs
 # the frames a report keeps beside it (``<name>.csv``), and every file a save writes
-FRAMES = ("tidy", "summary", "comparison", "claims", "pairwise", "provenance", "bad_files", "missing_cells",
+FRAMES = ("tidy", "summary", "comparison", "claims", "pairwise", "control", "provenance", "bad_files", "missing_cells",
           "response")
 GENERATED = {".": ("report.md", "report.html", *(f"{n}.csv" for n in FRAMES)), "tables": ("*.md", "*.csv", "*.tex"),
              "figures": ("*.png", "*.svg")}

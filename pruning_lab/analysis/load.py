@@ -227,6 +227,7 @@ class ResultSet:
     versions: pd.DataFrame = field(default_factory=pd.DataFrame)
     timings: pd.DataFrame = field(default_factory=pd.DataFrame)     # config_hash x phase seconds
     declared: dict[str, set[str]] = field(default_factory=dict)     # swept key -> values a multirun asked for
+    control: str | None = None                                      # the control arm its multirun.yaml names
 
     @property
     def treatment_axes(self) -> list[str]:
@@ -326,6 +327,20 @@ def _hydra_declared(root: Path) -> dict[str, set[str]]:
     return asked
 
 
+def _declared_control(root: Path) -> str | None:
+    """The control arm the multiruns under ``root`` name (a preset's ``control:``), if they agree on one."""
+    import yaml
+
+    named = set()
+    for f in root.rglob("multirun.yaml"):
+        try:
+            named.add((yaml.safe_load(f.read_text()) or {}).get("control"))
+        except Exception:  # a damaged multirun.yaml only costs its control
+            continue
+    named.discard(None)
+    return named.pop() if len(named) == 1 else None
+
+
 def _missing_cells(runs: pd.DataFrame, axes: list[str], declared: dict[str, set[str]]) -> pd.DataFrame:
     """Every (global condition x treatment condition x seed) the sweep implies but lacks."""
     t_axes = [a for a in axes if a.startswith("treatment.")]
@@ -406,6 +421,7 @@ def read_results(root: Path | str, only: set[str] | None = None) -> ResultSet:
                    versions=versions, timings=timings)
     if root.is_dir():
         rs.declared = _hydra_declared(root)
+        rs.control = _declared_control(root)
         rs.missing = _missing_cells(runs, axes, rs.declared)
         rs.incomplete_dirs = [f"{d}: {_job_state(d)}" for d in sorted({s.parent for s in root.rglob(STATUS)})
                               if not (d / "result.json").exists()]

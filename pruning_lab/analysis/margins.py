@@ -33,8 +33,8 @@ KEY = ("table", "row", "column", "arm", "section", "metric", "x", "stat")
 def margin(values, ceiling: float, chance: float | None = CHANCE) -> float:
     """±2 pp when every accuracy of ``values`` lies within 3 pp of ``ceiling`` (or every one within
     3 pp of ``chance``), else ±5 pp: the margin of a value, or of a comparison of several."""
-    values = [float(v) for v in values]
-    near_top = all(ceiling - v <= NEAR for v in values)
+    values = [float(v) for v in values if v is not None and not math.isnan(v)]  # an arm a sweep lacks
+    near_top = not math.isnan(ceiling) and all(ceiling - v <= NEAR for v in values)
     near_chance = chance is not None and all(v - chance <= NEAR for v in values)
     return TIGHT if values and (near_top or near_chance) else WIDE
 

@@ -25,6 +25,7 @@ from ..config import ConfigError, shown
 from . import claims as claimsmod
 from . import dose
 from . import published as pubmod
+from . import control as controls
 from . import response, study, verdict
 from .arms import Layout, arms, layout
 from .document import Report
@@ -257,7 +258,8 @@ def pairwise_section(rep: Report, frame: pd.DataFrame, layout: Layout) -> None:
             if len(values) < 2:
                 continue
             res = pairwise(values)
-            res.insert(0, "metric", name)
+            res.insert(0, "measure", name)
+            res.insert(0, "metric", f"{h.section}.{h.metric}" + ("" if x is None else f".{x:g}"))
             for a, v in zip(layout.global_axes, gkey):
                 res.insert(0, a, v)
             all_rows.append(res)
@@ -269,7 +271,7 @@ def pairwise_section(rep: Report, frame: pd.DataFrame, layout: Layout) -> None:
     paired = res["design"] == "paired"
     show = pd.DataFrame({
         **{a: res[a] for a in layout.global_axes},
-        "Metric": res["metric"], "A vs B": res["a"] + " vs " + res["b"],
+        "Metric": res["measure"], "A vs B": res["a"] + " vs " + res["b"],
         "Design (n)": np.where(paired, "paired (" + res["n_a"].astype(str) + ")",
                                "unpaired (" + res["n_a"].astype(str) + ", " + res["n_b"].astype(str) + ")"),
         "Mean A − B [95% CI]": [_ci(d, lo, hi) for d, lo, hi in zip(res["diff"], res["diff_lo"], res["diff_hi"])],
@@ -408,16 +410,20 @@ def report_arguments(paper: object, ddof: object, figures: object, published_dir
 
 
 def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: bool = True,
-           published_dir: Path | None = None) -> Report:
+           published_dir: Path | None = None, control: str | None = None) -> Report:
     """The report of a sweep (a tidy frame, a ResultSet or a path): tables and figures by name.
 
     ``paper``: None to compare with a paper only if every run follows its published protocol;
-    1 or 2 to compare with that paper anyway; "none" (or False) never to compare.
+    1 or 2 to compare with that paper anyway; "none" (or False) never to compare. ``control``:
+    the arm every other is compared with (default: the one the sweep's preset names, if any);
+    ``control.ControlError`` if it is not in the results.
     """
     paper, published_dir = report_arguments(paper, ddof, figures, published_dir)
     given = results
     results = results_of(results)
     warn_if_empty(results, "the frame" if isinstance(given, pd.DataFrame) else results.root)
+    named = control is not None
+    control = control if named else results.control
     never = paper == "none"
     lay = layout(results)
     frame = arms(results)
@@ -475,10 +481,17 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
     if len(comp):
         verdict.section(rep, comp, compared, proto, lay)
     dose_axes, dose_notes = dose.dose_axes(results)
-    best = study.best_arms(frame, lay, ddof)
-    if not best.empty:
-        rep.heading("Which treatment is best")
-        rep.table(best)
+    margin = controls.MarginRule(results.configs, lay)
+    if control is not None and (named or control in set(results.runs["arm"])):
+        controls.section(rep, frame, lay, control, margin, ddof)
+    else:
+        if control is not None:
+            rep.text(f"The sweep names `{control}` as its control arm, but it has no results here: no comparison "
+                     "with it.")
+        best = study.best_arms(frame, lay, ddof, margin)
+        if not best.empty:
+            rep.heading("Which treatment is best")
+            rep.table(best)
     data_quality(rep, results)
     protocol_section(rep, proto, proto_paper, compared is not None)
 
@@ -543,7 +556,8 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
     rep.text("`report.html` this report as one page; `tidy.csv` one row per run x metric (section, metric, x, "
              "value); `summary.csv` n, mean, SD, SE, min, max per arm x metric; `comparison.csv` published vs ours "
              "(margin, intervals, TOST, Hedges' g, p, Holm-adjusted p over the primary values, verdict, power, "
-             "2-SE check); `claims.csv` each claim tested; `pairwise.csv` the tests; `response.csv` "
+             "2-SE check); `claims.csv` each claim tested; `pairwise.csv` the tests; `control.csv` each arm against "
+             "the control; `response.csv` "
              "response per treatment; `provenance.csv` one row per run; `tables/` every table.")
     rep.frames["tidy"] = results.tidy
     rep.frames["summary"] = summary
@@ -551,6 +565,6 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
 
 
 def build(results: ResultSet, out: Path | str, ddof: int = 1, paper: int | str | None = None,
-          published_dir: Path | None = None, figures: bool = True) -> Path:
+          published_dir: Path | None = None, figures: bool = True, control: str | None = None) -> Path:
     """``report(...)`` saved into ``out`` (report.md, report.html, tables/, figures/, CSVs); returns report.md."""
-    return report(results, paper, ddof=ddof, figures=figures, published_dir=published_dir).save(out)
+    return report(results, paper, ddof=ddof, figures=figures, published_dir=published_dir, control=control).save(out)

@@ -175,7 +175,7 @@ def compare_two(a, b) -> dict:
     if len(a) < 2 or len(b) < 2:
         return out
     if a.std() > 0 or b.std() > 0:
-        with _near_constant():
+        with near_constant():
             t = st.ttest_ind(a, b, equal_var=False)
         out["t"], out["p_t"] = float(t.statistic), float(t.pvalue)
     u = st.mannwhitneyu(a, b, alternative="two-sided")
@@ -186,7 +186,7 @@ def compare_two(a, b) -> dict:
 
 
 @contextlib.contextmanager
-def _near_constant():
+def near_constant():
     """Quiet scipy's warning for samples that differ only in their last bits: the test is still
     computed, and its p-value is what the report shows."""
     with warnings.catch_warnings():
@@ -225,7 +225,7 @@ def compare_paired(a, b) -> dict:
         return out
     out["diff_lo"], out["diff_hi"] = paired_bootstrap(d, np.mean)
     if d.std() > 0:
-        with _near_constant():
+        with near_constant():
             t = st.ttest_rel(a, b)
         out["t"], out["p_t"] = float(t.statistic), float(t.pvalue)
         out["dz"] = float(_dz(d))

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy import stats as st
 from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import expit
 
@@ -244,9 +245,11 @@ def fits_table(f: pd.DataFrame) -> Table:
 # -- which arm is best -----------------------------------------------------------------------
 
 
-def best_arms(frame: pd.DataFrame, layout: Layout, ddof: int = 1) -> Table:
+def best_arms(frame: pd.DataFrame, layout: Layout, ddof: int = 1, margin=None) -> Table:
     """Per condition (the global swept axes) and headline measure: the best treatment, the
-    runner-up, and their paired per-seed difference (paired t-test, Holm over the table)."""
+    runner-up, and their paired per-seed difference (paired t-test, Holm over the table); "best"
+    only by at least the comparison's equivalence margin (``margin(measure, condition's rows,
+    layout, [best, runner-up])``, in pp), "equivalent" when the difference's 90% interval lies inside it."""
     t = frame[~frame["arm"].isin(list(BASELINE_ARMS))]
     g = layout.global_axes
     groups = [((), t)] if not g else ranked(t.groupby(g, sort=False))
@@ -255,14 +258,16 @@ def best_arms(frame: pd.DataFrame, layout: Layout, ddof: int = 1) -> Table:
         key = key if isinstance(key, tuple) else (key,)
         for h in _measures(sub):
             m = measure(sub, h, arm_own=False)
-            values = {}
+            values, keys = {}, {}
             for arm, tv in arm_keys(m, layout):
                 s = select_arm(m, layout, arm, tv)
                 values[layout.label(arm, tv)] = s.drop_duplicates("seed").set_index("seed")["value"].sort_index()
+                keys[layout.label(arm, tv)] = (arm, tv)
             if len(values) < 2:
                 continue
             best, second = sorted(values, key=lambda k: -h.better * values[k].mean())[:2]
             a, b = values[best], values[second]
+            within = margin(h, sub, layout, [keys[best], keys[second]]) if margin is not None else 0.0
             paired = pairable(a, b)
             r = compare_paired(a, b.loc[a.index]) if paired else compare_two(a.to_numpy(), b.to_numpy())
             diff = r["diff"] if paired else r["mean_a"] - r["mean_b"]
@@ -272,16 +277,22 @@ def best_arms(frame: pd.DataFrame, layout: Layout, ddof: int = 1) -> Table:
                          "runner_up_mean": b.mean(), "runner_up_sd": b.std(ddof=ddof) if len(b) > 1 else math.nan,
                          "n": len(a) if paired else f"{len(a)}, {len(b)}", "design": "paired" if paired else "unpaired",
                          "diff": diff, "diff_lo": r.get("diff_lo", math.nan), "diff_hi": r.get("diff_hi", math.nan),
-                         "wins": wins, "p": r["p_t"]})
+                         "wins": wins, "p": r["p_t"], "margin": within,
+                         "diff_lo90": _interval90(a, b, paired)[0], "diff_hi90": _interval90(a, b, paired)[1]})
     cells = pd.DataFrame(rows)
     if cells.empty:
         return Table("best_arm", "Which treatment is best", pd.DataFrame(), cells)
     cells["p_holm"] = holm(cells["p"].to_numpy(float))
 
     def verdict(r):
+        if r["margin"] and r["diff_lo90"] >= -r["margin"] and r["diff_hi90"] <= r["margin"]:
+            return f"equivalent to {r['runner_up']} (±{r['margin']:g} pp)"
         if math.isnan(r["p_holm"]):
             return "untested (fewer than 2 seeds, or no spread)"
-        return "best" if r["p_holm"] < ALPHA else f"not told apart from {r['runner_up']}"
+        if r["p_holm"] < ALPHA and abs(r["diff"]) >= r["margin"]:
+            return "best"
+        return f"not told apart from {r['runner_up']}" + (f" (by less than the ±{r['margin']:g} pp margin)"
+                                                          if r["p_holm"] < ALPHA else "")
 
     def ci(r):
         return num(r["diff"], 2) + ("" if math.isnan(r["diff_lo"]) else f" [{r['diff_lo']:.2f}, {r['diff_hi']:.2f}]")
@@ -303,4 +314,20 @@ def best_arms(frame: pd.DataFrame, layout: Layout, ddof: int = 1) -> Table:
                  "Best: the highest mean (the lowest for a drop). The treatments of a seed share its pruned "
                  "network, so the best and the runner-up are compared seed by seed: the mean paired difference "
                  "with its bootstrap 95% CI, the seeds in which the best does better, and the paired t-test "
-                 "(Welch's when the seeds differ), Holm-adjusted over this table.")
+                 "(Welch's when the seeds differ), Holm-adjusted over this table. "
+                 + ("\"Best\" takes a significant difference of at least the equivalence margin (2 pp where every "
+                    "accuracy involved lies within 3 pp of its Bayes ceiling or of chance, else 5 pp); the two are "
+                    "equivalent when the difference's 90% t interval lies inside ±margin."
+                    if margin is not None else ""))
+
+
+def _interval90(a: pd.Series, b: pd.Series, paired: bool) -> tuple[float, float]:
+    """The 90% t interval of the difference a − b (paired by seed, or Welch's): the TOST interval."""
+    if len(a) < 2 or len(b) < 2:
+        return math.nan, math.nan
+    res = st.ttest_rel(a, b.loc[a.index]) if paired else st.ttest_ind(a, b, equal_var=False)
+    if math.isnan(res.statistic):
+        d = (a - b.loc[a.index]) if paired else None
+        return (float(d.iloc[0]), float(d.iloc[0])) if d is not None and d.nunique() == 1 else (math.nan, math.nan)
+    ci = res.confidence_interval(0.90)
+    return float(ci.low), float(ci.high)

@@ -29,7 +29,7 @@ from ..store import check_dir
 from . import signals
 from .grid import SWEEP_ENV
 from .job import execute, failure
-from .overrides import check_parsable, name_unparsable, one_line
+from .overrides import check_parsable, closest_key, name_unparsable, one_line
 from .plan import PlannedJob, planned
 from .status import JobStatus
 
@@ -120,6 +120,26 @@ def _check_arguments() -> None:
     check_parsable(overrides)
 
 
+def _typed() -> list[str]:
+    """The command line's overrides."""
+    from hydra._internal.utils import get_args_parser  # as in _check_arguments
+
+    try:
+        return list(get_args_parser().parse_args().overrides)
+    except SystemExit:
+        return []
+
+
+def _compose(overrides: list[str]) -> DictConfig:
+    """The config of a single run of ``overrides``, composed as the command line composes it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
 def _quiet_about_interrupts() -> None:
     """Say nothing of a Ctrl-C that lands in a finalizer ("Exception ignored ... Traceback")."""
     hook = sys.unraisablehook
@@ -144,7 +164,9 @@ def _ending(e: BaseException, full_trace: bool) -> tuple[int, str] | None:
         return 1, f"error: {e}"
     if isinstance(e, OverrideParseException):
         return 2, f"error: {name_unparsable(one_line(e), [a for a in sys.argv[1:] if not a.startswith('-')])}"
-    if isinstance(e, (HydraException, OmegaConfBaseException, ConfigError, Refused)):
+    if isinstance(e, HydraException):
+        return 2, f"error: {closest_key(one_line(e), _typed(), _compose)}"
+    if isinstance(e, (OmegaConfBaseException, ConfigError, Refused)):
         return 2, f"error: {one_line(e)}"
     return 1, f"error: {failure(e)}"
 

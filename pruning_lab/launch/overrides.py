@@ -3,15 +3,32 @@ Hydra's and OmegaConf's errors as one line."""
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
-from typing import Iterable, Mapping
+from dataclasses import fields
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 
-from ..config import ConfigError, shown
+from ..config import RUN_KEYS, ConfigError, TreatmentConfig, referred_knobs, shown
+from ..tree import leaves
+
+
+def override_value(v: Any) -> str:
+    """A value as Hydra's override grammar reads it back (``0.5``, ``true``, ``null``, ``[64,64]``, ``ssri``;
+    a string with other characters quoted)."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if v is None:
+        return "null"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(override_value(x) for x in v) + "]"
+    if isinstance(v, str) and not re.fullmatch(r"[A-Za-z0-9_./-]+", v):
+        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(v) if isinstance(v, float) else str(v)
 
 
 def sweep_arguments(task: Iterable[str], params: Mapping | None = None, config_loader=None) -> list[Override]:
@@ -25,6 +42,22 @@ def sweep_arguments(task: Iterable[str], params: Mapping | None = None, config_l
 def values(o: Override) -> list[str]:
     """Every value an override takes: the swept ones, or its single value."""
     return list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
+
+
+def one_job(overrides: Iterable[str]) -> None:
+    """``ConfigError`` for an override of one job that sweeps (``interval()``, ``0,1``), as a grid
+    given job by job (the Python API's) would otherwise hand it to Hydra."""
+    parser = OverridesParser.create()
+    for line in overrides:
+        try:
+            o = parser.parse_override(line)
+        except Exception:
+            continue  # named when the job is planned
+        if o.is_sweep_override() and not o.is_discrete_sweep():
+            raise ConfigError(INTERVAL)
+        if o.is_sweep_override():
+            raise ConfigError(f"{line} sweeps within one job: give the values as a list, "
+                              f"{{{o.get_key_element()!r}: [{', '.join(o.sweep_string_iterator())}]}}")
 
 
 def name_unparsable(message: str, overrides: Iterable[str]) -> str:
@@ -57,7 +90,8 @@ def check_parsable(overrides: Iterable[str]) -> None:
             raise ConfigError(f"cannot parse override {shown(arg)}: {one_line(e)}") from None
 
 
-INTERVAL = "interval() needs a sweeper that samples; a grid takes lists, range(), choice() and glob()"
+INTERVAL = ("interval() samples a range, which a grid cannot: run it as a search (hydra/sweeper=search) or a "
+            "sensitivity study (hydra/sweeper=sensitivity); a grid takes lists, range(), choice() and glob()")
 
 
 def expand(arguments: Iterable[str], params: Mapping | None = None, config_loader=None) -> list[list[str]]:
@@ -105,3 +139,47 @@ def one_line(e: BaseException) -> str:
     if not lines:
         return type(e).__name__
     return " ".join(ln if i == len(lines) - 1 or ln[-1] in ".:;?!" else ln + ";" for i, ln in enumerate(lines))
+
+
+# Hydra's refusal of a value for a key the config lacks (it advises ``+key=value``, which would
+# only be refused in turn, or run a typo)
+_NO_KEY = re.compile(r"Could not override '([^']+)'")
+
+
+def closest_key(message: str, overrides: Sequence[str], compose: Callable[[list[str]], Any]) -> str:
+    """``message``, or, when Hydra refused an override of a key the config lacks, one line offering
+    the closest key there is (``compose``: the config of the other ``overrides``)."""
+    found = _NO_KEY.search(message)
+    if found is None:
+        return message
+    key = found[1]
+    try:
+        keys = config_keys(compose([o for o in overrides if o.lstrip("+~").partition("=")[0] != key
+                                    and not _is_sweep(o)]))
+    except Exception:  # the rest does not compose either: nothing to offer
+        keys = []
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    return f"{key} is not a config key" + (f"; did you mean {close[0]}?" if close else "")
+
+
+def _is_sweep(override: str) -> bool:
+    try:
+        return OverridesParser.create().parse_override(override).is_sweep_override()
+    except Exception:
+        return False
+
+
+def config_keys(cfg) -> list[str]:
+    """Every key of a composed config that takes a value (a treatment's: its schema's and its knobs)."""
+    from omegaconf import OmegaConf
+
+    tree = OmegaConf.to_container(cfg, resolve=False)
+    out = [k for k in RUN_KEYS if k in tree]
+    for top, node in tree.items():
+        if top == "hydra" or top in RUN_KEYS:
+            continue
+        if top == "treatment" and isinstance(node, dict):
+            keep = {f.name for f in fields(TreatmentConfig)} | referred_knobs(node)
+            node = {k: v for k, v in node.items() if k in keep}
+        out += [key for key, _ in leaves(node, top, into_lists=False)]
+    return out

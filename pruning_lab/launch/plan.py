@@ -27,7 +27,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from ..config import ConfigError, Job, resolve, validate
 from ..store import check_dir, check_root
 from ..tree import REFERENCE, leaves, references
-from .overrides import one_line
+from .overrides import closest_key, one_line
 from .status import JobStatus
 
 
@@ -71,7 +71,7 @@ def planned(cfg: DictConfig, overrides: Sequence[str], job_dir: Path, num: int |
 
 
 def _freeze(num, overrides, resolved, raw, job_dir, sweep, stores: dict) -> PlannedJob:
-    checked = validate(resolved, raw)
+    checked = validate(resolved, raw, typed=overrides)
     store = checked.store
     if store not in stores:  # once per sweep, not once per job
         stores[store] = check_root(store)
@@ -121,8 +121,10 @@ class Planner:
             if str(e).startswith(("paths.store", "hydra.sweep.subdir")):
                 raise
             raise ConfigError(f"{e} (job {' '.join(overrides)})") from None
-        except Exception as e:  # unknown group option, bad override syntax, ...
-            raise ConfigError(f"{one_line(e)} (job {' '.join(overrides)})") from None
+        except Exception as e:  # unknown group option, bad override syntax, a key the config lacks...
+            message = closest_key(one_line(e), list(overrides),
+                                  lambda rest: self.loader.load_sweep_config(self.master, rest))
+            raise ConfigError(f"{message} (job {' '.join(overrides)})") from None
 
 
     def _job_dir(self, num: int, subdir: str) -> Path:

@@ -79,9 +79,17 @@ def mean(values: Sequence[float]) -> float:
     return statistics.fmean(values)
 
 
-def check_metrics(names: Sequence[str], probe: PlannedJob) -> None:
+def trial_list(numbers) -> str:
+    """Trials by number: "trial 19", "trials 19, 31 and 32", "no trial"."""
+    numbers = [str(n) for n in numbers]
+    if not numbers:
+        return "no trial"
+    return f"trial {numbers[0]}" if len(numbers) == 1 else f"trials {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
+def check_metrics(names: Sequence[str], probe: PlannedJob, what: str = "objective") -> None:
     for name in names:
-        metrics.check(name, probe.job)
+        metrics.check(name, probe.job, what)
 
 
 def append_line(path: Path, obj: dict) -> None:

@@ -8,6 +8,7 @@ the tidy frame name them: ``treated.combined``, ``treated.profile.2.5`` (extreme
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
@@ -33,14 +34,25 @@ def names(job: Job) -> list[str]:
     return out
 
 
-def check(metric: str, job: Job) -> None:
-    """``ConfigError`` naming ``metric`` if no result of ``job`` holds it."""
+def check(metric: str, job: Job, what: str = "objective") -> None:
+    """``ConfigError`` naming ``metric`` if no result of ``job`` holds it, with the metrics of its
+    section that one does (or the setting that turned the section off)."""
     known = names(job)
-    if metric not in known:
-        close = sorted({k.rsplit(".", 1)[0] for k in known if k.split(".")[0] == metric.split(".")[0]})
-        raise ConfigError(f"objective {metric!r} is not a metric of these jobs; metrics are dotted paths such as "
-                          f"treated.combined, treated.profile.2.5, relapse.drop"
-                          + (f" (under {metric.split('.')[0]}: {', '.join(close)})" if close else ""))
+    if metric in known:
+        return
+    section = metric.split(".")[0]
+    off = {"longitudinal": (not job.longitudinal.cycles, "the longitudinal course is off here (longitudinal.cycles=0; "
+                            "longitudinal=paper2 turns it on)"),
+           "response": (not job.onset.every, "the onset course is off here (onset.every=0)")}
+    if section in off and off[section][0]:
+        raise ConfigError(f"{what} {metric!r} is not a metric of these jobs: {off[section][1]}")
+    same = [k for k in known if k.split(".")[0] == section]
+    close = difflib.get_close_matches(metric, known, n=1)
+    raise ConfigError(f"{what} {metric!r} is not a metric of these jobs; "
+                      + (f"did you mean {close[0]}? " if close else "")
+                      + (f"those under {section}: {', '.join(same)}" if same else
+                         f"metrics are dotted paths such as treated.combined, treated.profile.{job.stress.profile[-1]:g}, "
+                         f"relapse.drop, under {', '.join(dict.fromkeys(k.split('.')[0] for k in known))}"))
 
 
 def value(result: dict, metric: str) -> float:

@@ -26,7 +26,9 @@ from omegaconf import OmegaConf
 from ...config import ConfigError, Search
 from ...launch import signals
 from ...launch.grid import say, taken
-from ..base import StudySweeper, append_line, check_metrics, mean, result, write_json
+from ...launch.overrides import override_value
+from ...tree import leaves
+from ..base import StudySweeper, append_line, check_metrics, mean, result, trial_list, write_json
 from ..metrics import value
 from ..space import Knob, knobs
 
@@ -85,6 +87,8 @@ class SearchSweeper(StudySweeper):
         storage = self._storage()
         study = optuna.create_study(study_name=self.settings.study_name, storage=storage, load_if_exists=True,
                                     directions=[self.objectives[m] for m in self.objectives])
+        if study.metric_names != list(self.objectives):  # what optuna-dashboard labels its axes with
+            study.set_metric_names(list(self.objectives))
         # a resumed search draws on from where it stopped, not again from the same seed
         seed = self.settings.sampler_seed + len(study.trials)
         sampler = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True),
@@ -224,8 +228,8 @@ class SearchSweeper(StudySweeper):
         record["heldout"] = heldout
         record["front"] = [t.number for t in study.best_trials]
         write_json(self.dir / "search.json", record)
-        say(f"search: {len(complete)} of {len(trials)} trials complete ({failed} failed); Pareto front of "
-            f"{len(study.best_trials)}; chosen: {', '.join(str(t.number) for t in chosen)}")
+        say(f"search: {len(complete)} of {len(trials)} trials complete ({failed} failed); Pareto front: "
+            f"{trial_list(record['front'])}; chosen: {trial_list(t.number for t in chosen)}")
         for c in record["chosen"]:
             held = heldout.get(f"trial {c['trial']}", {}).get("per_seed", {})
             parts = []
@@ -254,11 +258,33 @@ class SearchSweeper(StudySweeper):
         treatment["label"] = f"{treatment.get('label', base)} (search trial {trial.number})"
         path = self.dir / "treatment" / f"{treatment['name']}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = (f"# {base} with the knobs of search trial {trial.number} ({self.dir}):\n"
+        setting = " ".join(self._setting(cfg))
+        header = (f"# {base} with the knobs of search trial {trial.number} ({self.dir}), in the search's setting:\n"
                   f"#   python -m pruning_lab.run -m hydra.searchpath=[file://{self.dir.resolve()}] "
-                  f"treatment={treatment['name']} seed='range(100,110)'\n")
+                  f"treatment={treatment['name']}{' ' + setting if setting else ''} seed='range(200,210)'\n")
         path.write_text(header + OmegaConf.to_yaml(OmegaConf.create(treatment)))
         return path
+
+    def _setting(self, cfg) -> list[str]:
+        """The overrides that compose the search's setting (``cfg``: its config) from the defaults: the
+        options of its groups and the values it sets apart from theirs, the treatment and seed aside."""
+        from hydra.types import RunMode
+
+        loader = self.hydra_context.config_loader
+        chosen = dict(cfg.hydra.runtime.choices)
+        default = dict(loader.load_configuration("config", overrides=[], run_mode=RunMode.RUN).hydra.runtime.choices)
+        groups = [f"{g}={o}" for g, o in chosen.items() if not g.startswith("hydra") and g not in SETTING_ASIDE
+                  and o != default.get(g) and o is not None]
+        base = loader.load_configuration("config", overrides=groups, run_mode=RunMode.RUN)
+        mine, theirs = (dict(leaves({k: v for k, v in OmegaConf.to_container(c, resolve=False).items()
+                                     if k not in ("hydra", *SETTING_ASIDE)}, into_lists=False)) for c in (cfg, base))
+        return groups + [f"{'' if k in theirs else '+'}{k}={override_value(v)}" for k, v in mine.items()
+                         if theirs.get(k, _ABSENT) != v]
+
+
+# what a regimen's own command sets itself, or what does not determine a result
+SETTING_ASIDE = ("treatment", "experiment", "seed", "paths", "force", "control")
+_ABSENT = object()
 
 
 def _check_storage(storage: str | None) -> None:

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ...analysis.figures import RC  # noqa: E402
+from ..base import trial_list  # noqa: E402
 
 
 def record(study: Path) -> dict:
@@ -72,7 +73,8 @@ def heldout(study: Path) -> pd.DataFrame:
 
 
 def front_figure(study: Path):
-    """Every completed trial, the Pareto front, and the chosen regimens moved to their held-out means."""
+    """Every completed trial on the first two objectives (one objective: by trial), the Pareto front
+    with each trial's number, and the chosen regimens moved to their held-out means."""
     rec = record(study)
     table = trials(study)
     done = table[table["complete"]]
@@ -85,6 +87,9 @@ def front_figure(study: Path):
             ax.scatter(done[x], done[y], s=10, color="#bbbbbb", label="trial")
             front = done[done["front"]].sort_values(x)
             ax.plot(front[x], front[y], "o-", color="#0072B2", ms=4, label="Pareto front (search seeds)")
+            for _, r in front.iterrows():
+                ax.annotate(str(int(r["trial"])), (r[x], r[y]), xytext=(3, 3), textcoords="offset points",
+                            fontsize=6, color="#0072B2")
             for _, r in done[done["chosen"]].iterrows():
                 h = held.get(f"trial {r['trial']}", {}).get("per_seed", {})
                 hx, hy = ([v for v in h.get(m, []) if v is not None] for m in (x, y))
@@ -112,27 +117,41 @@ def front_figure(study: Path):
 
 
 def write(study: Path, out: Path) -> Path:
-    """trials.csv, heldout.csv, front.png and report.md of the search in ``study``, into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """The search's report (report.md and its HTML twin report.html, figures/front.png, tables/)
+    with trials.csv and heldout.csv, from the study in ``study``, into ``out``."""
+    from ...analysis.document import Report
+    from ...analysis.tables import Table
+
     rec = record(study)
     t, h = trials(study), heldout(study)
-    t.to_csv(out / "trials.csv", index=False)
-    h.to_csv(out / "heldout.csv", index=False)
-    fig = front_figure(study)
-    fig.savefig(out / "front.png", dpi=200, bbox_inches="tight")
-    plt.close(fig)
-    lines = [f"# Regimen search: {study}", "",
-             f"{rec['complete']} of {rec['trials']} trials complete ({rec['failed']} failed), each on seeds "
+    front = rec.get("front", [])
+    chosen = [c["trial"] for c in rec.get("chosen", [])]
+    rep = Report(f"Regimen search: {study}")
+    rep.text(f"{rec['complete']} of {rec['trials']} trials complete ({rec['failed']} failed), each on seeds "
              f"{rec['seeds']} (the same for every trial); objectives: "
-             + ", ".join(f"{m} ({d})" for m, d in rec["objectives"].items()) + ".", "",
-             f"Fixed overrides: `{' '.join(rec['fixed'])}`", "", "![Pareto front](front.png)", "",
-             "## The chosen regimens on held-out seeds", "",
-             f"Held-out seeds: {rec['heldout_seeds'] or 'none'}.", "",
-             h.to_markdown(index=False) if len(h) else "_(none)_", "", "## Every trial", "",
-             t.to_markdown(index=False, floatfmt=".3g"), ""]
+             + ", ".join(f"`{m}` ({d})" for m, d in rec["objectives"].items()) + ".",
+             f"Pareto front: {trial_list(front)}; chosen for the held-out seeds: {trial_list(chosen)}.",
+             f"Fixed overrides: `{' '.join(rec['fixed']) or 'none'}`",
+             f"Optuna's own view of the study (its objectives by name): `optuna-dashboard "
+             f"sqlite:///{(study / 'study.db').resolve()}` (the `dashboard` extra)."
+             if rec.get("storage") == "sqlite" else "")
+    objectives = list(rec["objectives"])
+    rep.figure("front", front_figure(study),
+               (f"Every completed trial by `{objectives[0]}` and `{objectives[1]}` (the first two objectives), the "
+                "Pareto front on the search's seeds with each trial's number, and the chosen regimens (arrows) moved "
+                "to their means on the held-out seeds beside the regimen as shipped."
+                if len(objectives) >= 2 else f"`{objectives[0]}` of every completed trial, and the best so far."))
+    rep.heading("The chosen regimens on held-out seeds")
+    rep.text(f"Held-out seeds: {rec['heldout_seeds'] or 'none'}.")
+    rep.table(Table("heldout", "The chosen regimens on the search's seeds and on held-out seeds", h.astype(str), h))
+    rep.heading("Every trial")
+    rep.table(Table("trials", "Every trial: its knobs and objective values (seed means)",
+                    t.map(lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)), t))
     files = [c["treatment"] for c in rec.get("chosen", []) if c.get("treatment")]
     if files:
-        lines += ["## Treatment files", "", *[f"- `{f}`" for f in files], ""]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
+        rep.heading("Treatment files")
+        rep.bullets([f"`{f}`" for f in files])
+    rep.frames.update(trials=t, heldout=h)
+    path = rep.save(out)
+    plt.close("all")
     return path

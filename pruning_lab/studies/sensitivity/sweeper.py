@@ -130,7 +130,7 @@ class SensitivitySweeper(StudySweeper):
         s = self.settings
         spaces, fixed = self._spaces(arguments)
         plan, jobs = self._jobs(spaces, fixed)
-        check_metrics(s.outcomes, jobs[0])
+        check_metrics(s.outcomes, jobs[0], "outcome")
         signals.check()
         say(f"sensitivity ({s.method}) in {self.dir}: {len(jobs)} jobs ("
             + ", ".join(f"{t}: {len(p['jobs'])} = {len(set(p['groups']))} x {len(p['space']) + (1 if s.method == 'morris' else 2)}"

@@ -72,22 +72,29 @@ def figure(study: Path):
 
 
 def write(study: Path, out: Path) -> Path:
-    """indices.csv, indices.png and report.md of the sensitivity study in ``study``, into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """The sensitivity study's report (report.md and its HTML twin report.html, figures/indices.png,
+    tables/) with indices.csv, from the study in ``study``, into ``out``."""
+    from ...analysis.document import Report
+    from ...analysis.tables import Table
+
     rec = record(study)
     table = indices(study)
-    table.to_csv(out / "indices.csv", index=False)
-    fig = figure(study)
-    fig.savefig(out / "indices.png", dpi=200, bbox_inches="tight")
-    plt.close(fig)
     per = {t: len(e["jobs"]) for t, e in rec["treatments"].items()}
     unit = "trajectories" if rec["method"] == "morris" else "base samples"
-    lines = [f"# Sensitivity ({rec['method']}): {study}", "",
-             f"{rec['samples']} {unit} per treatment ({', '.join(f'{t}: {n} jobs' for t, n in per.items())}); "
+    rep = Report(f"Sensitivity ({rec['method']}): {study}")
+    rep.text(f"{rec['samples']} {unit} per treatment ({', '.join(f'{t}: {n} jobs' for t, n in per.items())}); "
              f"intervals at {rec['conf_level']:.0%} from {rec['resamples']} bootstrap resamples. The model seed is "
-             f"held common within each of them and changes from one to the next.", "",
-             f"Fixed overrides: `{' '.join(rec['fixed'])}`", "", "![Indices](indices.png)", "",
-             table.to_markdown(index=False, floatfmt=".3g") if len(table) else "_(no outcome analysed)_", ""]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
+             f"held common within each of them and changes from one to the next.",
+             f"Fixed overrides: `{' '.join(rec['fixed']) or 'none'}`")
+    rep.figure("indices", figure(study), "Each knob's index with its interval, per treatment and outcome"
+               + (": Morris's μ* (bars) and σ (◆)." if rec["method"] == "morris" else
+                  ": Sobol's first-order and total indices."))
+    if len(table):
+        rep.table(Table("indices", "Each knob's index, per treatment and outcome",
+                        table.map(lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)), table))
+    else:
+        rep.text("_(no outcome analysed)_")
+    rep.frames["indices"] = table
+    path = rep.save(out)
+    plt.close("all")
     return path
