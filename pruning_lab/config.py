@@ -31,6 +31,9 @@ NOISE_STREAM = "splitmix64-boxmuller/1"
 ACTIVATIONS = ("relu", "tanh")
 # the engines a phase can run on (sim/engines/); the config may also say "auto" (engines.choose)
 ENGINES = ("dense", "sparse")
+# where a job's random numbers come from (sim/policy.py): a stream per purpose, or the published
+# notebook's one stream in its order (sim/notebook.py)
+RNG = ("named", "notebook")
 # YAML 1.1's booleans (yaml.org/type/bool.html): Hydra's override parser turns only true/false
 # into bools and hands the others (force=yes) over as strings
 YAML_TRUE, YAML_FALSE = ("y", "yes", "true", "on"), ("n", "no", "false", "off")
@@ -274,6 +277,28 @@ class TreatmentConfig:
             object.__setattr__(self, "label", self.name)  # frozen: the one place a label is filled in
 
 
+# The published notebook's arms, in the order it runs them, with the phases its CONFIG gives
+# them. Under rng=notebook a job skips the other arms' draws as these draw, and its own arm
+# must draw as its namesake here (``draw_pattern``).
+NOTEBOOK_ARMS = {
+    "ketamine": TreatmentConfig("ketamine", (Regrow(0.5, "gradient", 30, 0.03), Train(15, 5e-4)), (Train(5, 5e-4),)),
+    "ssri": TreatmentConfig("ssri", (Train(100, 1e-5, 0.5, 0.0),), (Train(20, 1e-5, 0.3, 0.0),)),
+    "neurosteroid": TreatmentConfig("neurosteroid", (Modulate(0.7, "tanh"), Train(10, 5e-4)), (Train(10, 5e-4),)),
+}
+
+
+def draw_pattern(phases: tuple) -> tuple:
+    """What decides how many numbers ``phases`` draw under rng=notebook (not lr, damping, init_std
+    or a noise level other than zero)."""
+    def one(p: Any) -> tuple:
+        if isinstance(p, Train):
+            return ("train", p.epochs, tuple(p.sigma(e) > 0 for e in range(p.epochs)))
+        if isinstance(p, Regrow):
+            return ("regrow", p.score, p.fraction, p.batches)
+        return (p.kind,)
+    return tuple(map(one, phases))
+
+
 @pyd.dataclass(frozen=True, config=FIXED)
 class StressConfig:
     input_sigma: Number(Range(">= 0"))
@@ -326,11 +351,14 @@ class Job:
     engine: OneOf("auto", *ENGINES)
     engine_sparse_from: Number(Range("[0, 1]"))
     numerics: OneOf(*numerics.MODES)
+    rng: OneOf(*RNG)
 
     def __post_init__(self) -> None:
         if self.model.classes != len(self.data.centres):
             raise _refuse(f"model.classes must equal the number of data.centres ({len(self.data.centres)}), "
                           f"got {self.model.classes}", "whole")
+        if self.rng == "notebook" and (problem := _not_replayable(self)):
+            raise _refuse(f"rng=notebook replays the published notebook: {problem}", "whole")
 
     @staticmethod
     def from_config(cfg: Mapping) -> "Job":
@@ -359,6 +387,31 @@ class Config:
     knobs: dict = field(default_factory=dict)
 
 
+def _not_replayable(job: Job) -> str | None:
+    """What of ``job`` the published notebook cannot follow, as the fix to make; None if nothing."""
+    if job.numerics != "native" or job.engine != "dense":
+        return f"it needs numerics=native engine=dense (torch's own products), got numerics={job.numerics} engine={job.engine}"
+    t = job.treatment
+    if t.name not in NOTEBOOK_ARMS:
+        return f"treatment must be one of its arms {', '.join(NOTEBOOK_ARMS)}, got {t.name!r}"
+    arm = NOTEBOOK_ARMS[t.name]
+    if (draw_pattern(t.phases), draw_pattern(t.maintenance)) != (draw_pattern(arm.phases), draw_pattern(arm.maintenance)):
+        return (f"treatment {t.name} must draw as its arm there (its phases' kinds, epochs, regrowth and where "
+                "noise is on); only lr, damping, activation, init_std and nonzero noise levels may differ")
+    per_epoch = -(-job.data.train_size // job.data.batch_size)
+    batches = max((p.batches for a in NOTEBOOK_ARMS.values() for p in a.phases if isinstance(p, Regrow)), default=0)
+    if batches > per_epoch:
+        return (f"its regrowth scores {batches} batches of one epoch, which holds {per_epoch} here: raise "
+                "data.train_size or lower data.batch_size")
+    if job.onset.every != 0:
+        return "it scores no time course: set onset.every=0"
+    if job.pathology.scope != "per_layer":
+        return "it prunes per layer: set pathology.scope=per_layer"
+    if len(job.model.hidden) != 3:
+        return f"its network has three hidden layers, got model.hidden={list(job.model.hidden)}"
+    return None
+
+
 JOB_KEYS = tuple(f.name for f in fields(Job))
 TOP_KEYS = frozenset(JOB_KEYS) | {"force", "paths"}
 _JOB = TypeAdapter(Job)
@@ -374,7 +427,9 @@ def content_hash(d: Any) -> str:
 
 def job_hash(config: Mapping) -> str:
     """A job's hash, from its config as ``Job.to_dict`` gives it, the noise stream and the
-    portable numerics' version (numerics.py)."""
+    portable numerics' version (numerics.py). The default rng=named is left out, so that the
+    hashes of jobs from before the key existed stay what they were."""
+    config = {k: v for k, v in config.items() if (k, v) != ("rng", "named")}
     return content_hash({**config, "noise_stream": NOISE_STREAM, "numerics_version": numerics.VERSION})
 
 
