@@ -211,6 +211,8 @@ CLI_CASES = [
     (["-m", "treatment=ketamine,ssri", "pathology.sparsity=0.5,1.5"], "got 1.5 (job treatment=ketamine pathology.sparsity=1.5"),
     (["-m", "seed='range(a)'"], "config.seed must be a number, got 'range(a)'"),
     (["--multirn"], "unrecognized arguments: --multirn"),
+    (["rng=notebook", "numerics=portable"], "rng=notebook replays the published notebook: it needs numerics=native"),
+    (["-m", "experiment=replay_paper2", "treatment=ketamine,none"], "treatment must be one of its arms"),
 ]
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import dose
 from . import published as pubmod
-from . import response, study
+from . import replay, response, study
 from .arms import Layout, arms, layout
 from .document import Report
 from .load import ResultSet, order_key, read_results
@@ -524,7 +524,10 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
     proto_paper = compared or _nearest(checks, results)
     proto = checks.get(proto_paper)
 
-    # the verdict first, so a reader sees at once how close the reproduction is
+    # the verdict first, so a reader sees at once how close the reproduction is; a replay of the
+    # published code is judged digit by digit first
+    if len(comp) and replay.replayed(results):
+        replay.section(rep, frame, pub, compared)
     if len(comp):
         verdict_section(rep, comp, compared, proto)
     dose_axes, dose_notes = dose.dose_axes(results)
