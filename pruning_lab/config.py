@@ -390,12 +390,14 @@ class Config:
 def _not_replayable(job: Job) -> str | None:
     """What of ``job`` the published notebook cannot follow, as the fix to make; None if nothing."""
     if job.numerics != "native" or job.engine != "dense":
-        return f"it needs numerics=native engine=dense (torch's own products), got numerics={job.numerics} engine={job.engine}"
+        return (f"it needs numerics=native engine=dense (torch's own products), got numerics={job.numerics} "
+                f"engine={job.engine}")
     t = job.treatment
     if t.name not in NOTEBOOK_ARMS:
         return f"treatment must be one of its arms {', '.join(NOTEBOOK_ARMS)}, got {t.name!r}"
     arm = NOTEBOOK_ARMS[t.name]
-    if (draw_pattern(t.phases), draw_pattern(t.maintenance)) != (draw_pattern(arm.phases), draw_pattern(arm.maintenance)):
+    if [draw_pattern(t.phases), draw_pattern(t.maintenance)] != [draw_pattern(arm.phases),
+                                                                 draw_pattern(arm.maintenance)]:
         return (f"treatment {t.name} must draw as its arm there (its phases' kinds, epochs, regrowth and where "
                 "noise is on); only lr, damping, activation, init_std and nonzero noise levels may differ")
     per_epoch = -(-job.data.train_size // job.data.batch_size)

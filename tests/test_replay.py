@@ -188,3 +188,26 @@ def test_a_course_is_reduced_along_the_seeds_axis_and_relapses_are_counted():
     assert replay.statistic(frame, row("relapsed", 1.0, "n_true")) == ("1", None)
     assert replay.statistic(frame, row("relapsed", 1.0, "n_false")) == ("2", None)
     assert replay.statistic(frame, row("relapse_cycle", 1.0, "mean"))[0] == "0.0"
+
+
+@pytest.mark.e2e
+def test_a_replay_sweep_is_refused_or_run_and_reported_with_its_verdict(tmp_path):
+    from .helpers_cli import assert_refused_before_any_job, cli, places
+
+    refused = cli("-m", "experiment=replay_paper2", "engine=sparse", *places(tmp_path / "out"), cwd=tmp_path)
+    assert_refused_before_any_job(refused, "rng=notebook replays the published notebook: it needs numerics=native "
+                                           "engine=dense", tmp_path)
+    # the arms as published (100 SSRI-like epochs), on tiny data: 30 batches an epoch, as regrowth scores
+    small = ["seed=0", "data.train_size=480", "data.batch_size=16", "data.test_size=300", "data.clean_size=100",
+             "model.hidden=[8,8,8]", "baseline.epochs=1", "longitudinal.cycles=1", "hydra.launcher.n_jobs=2"]
+    done = cli("-m", "experiment=replay_paper2", *small, *places(tmp_path / "out"), cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = tmp_path / "report"
+    subprocess.run([sys.executable, "-m", "pruning_lab.aggregate", str(tmp_path / "out" / "sweep"), "--out", str(out),
+                    "--paper", "2", "--no-figures", "--quiet"], check=True, capture_output=True)
+    published = pd.read_csv(Path(__file__).resolve().parents[1] / "experiments" / "paper2" / "published.csv")
+    printed = len(published) + int(published["sd"].notna().sum())
+    report = (out / "report.md").read_text()
+    assert f" of {printed} printed values equal paper 2's.**" in report
+    assert report.index("## Replay verdict") < report.index("## Reproduction verdict")
+    assert len(pd.read_csv(out / "replay.csv")) == printed

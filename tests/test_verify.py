@@ -43,3 +43,16 @@ def test_two_results_for_one_job_are_refused(tmp_path, capsys):
     else:
         raise AssertionError("two results for ssri seed 0 were not refused")
     assert "two results for ssri seed 0" in capsys.readouterr().err
+
+
+def test_the_replay_has_a_reference_of_its_own(tmp_path, capsys, monkeypatch):
+    results = tmp_path / "results"
+    results.mkdir()
+    _result(results / "a.json", "ssri", 0, 90.0, [90.0, 80.5])
+    monkeypatch.setattr(verify, "REPLAY", tmp_path / "replay.csv")
+    monkeypatch.setattr(verify, "EXPECTED", tmp_path / "expected.csv")
+    assert verify.main(["--replay", "--results", str(results), "--write"]) == 0
+    assert (tmp_path / "replay.csv").is_file() and not (tmp_path / "expected.csv").exists()
+    assert verify.main(["--replay", "--results", str(results)]) == 0
+    assert "with replay.csv: 0 difference(s)" in capsys.readouterr().out
+    assert verify.main(["--results", str(results)]) == 2  # the default's reference is another file

@@ -36,14 +36,21 @@ def _course(frame: pd.DataFrame, arm: str, metric: str) -> np.ndarray:
     return rows.pivot(index="seed", columns="x", values="value").sort_index().to_numpy()
 
 
+ABSENT = "(none)"  # a printed value this sweep has nothing for (another course length, an arm left out)
+
+
 def statistic(frame: pd.DataFrame, p: dict) -> tuple[str, str | None]:
     """Our printed value and printed SD (None where the paper prints none) for published row ``p``."""
     arm, section, metric, x, stat = p["arm"], p["section"], p["metric"], p["x"], p["stat"]
     if section == "longitudinal" and metric in ("combined", "sparsity") and stat in ("mean", "sd"):
         course = _course(frame, arm, metric)  # the published code reduces the whole array along axis 0
+        if course.ndim < 2 or course.shape[1] <= int(x):
+            return ABSENT, ABSENT
         mean, sd = np.mean(course, axis=0)[int(x)], np.std(course, axis=0)[int(x)]
     else:
         values = _by_seed(frame, arm, section, metric, x).to_numpy()
+        if not len(values):
+            return ABSENT, ABSENT
         if stat in ("n_true", "n_false"):
             return str(int((values == (1.0 if stat == "n_true" else 0.0)).sum())), None
         if stat in ("min", "max"):

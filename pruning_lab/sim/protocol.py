@@ -192,7 +192,8 @@ def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
     return result
 
 
-def acute_relapse(net: Network, data: Datasets, job: Job, before: float, policy: Named | Notebook | None = None) -> dict:
+def acute_relapse(net: Network, data: Datasets, job: Job, before: float,
+                  policy: Named | Notebook | None = None) -> dict:
     """Prune a copy further (``relapse_fraction`` of the survivors, capped at ``relapse_cap``, in the
     pathology's scope) and measure the drop from ``before``, the treated combined-stress score."""
     policy = policy or for_job(job)
