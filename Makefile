@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-paper1 replay replay-paper1 severity onset-study search-study morris-study sobol-study aggregate verify verify-replay bench clean
+.PHONY: venv lock test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-paper1 replay severity onset-study search-study morris-study sobol-study aggregate verify verify-replay bench clean
 
 venv: $(STAMP)
 
@@ -108,11 +108,6 @@ reproduce-paper1: $(STAMP)
 replay: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=replay_paper2
 	$(PY) -m pruning_lab.aggregate outputs/replay/paper2/sweep --out outputs/replay/paper2 --population-sd
-
-## paper 1 replayed the same way: seed 42 on data seed 0, no longitudinal course
-replay-paper1: $(STAMP)
-	$(PY) -m pruning_lab.run experiment=replay_paper1
-	$(PY) -m pruning_lab.aggregate outputs/replay/paper1/sweep --out outputs/replay/paper1
 
 ## the pruning cliff: sparsity 0.5..0.99 x 3 treatments x 10 seeds (experiments/severity/)
 severity: $(STAMP)

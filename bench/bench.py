@@ -20,6 +20,10 @@ Options:
                  each, interleaved repeats within each) instead of the engines', and their
                  ratio: what portability costs; with --sweep, the sweep is timed in the two
                  numerics modes instead of the two engines
+  --replay       CPU seconds of one seed's three jobs as the paper-2 replay runs them
+                 (experiment=replay_paper2: rng=notebook, native, dense) and as make
+                 reproduce runs them (experiment=paper2), each in a process of its own, the
+                 baseline trained once per seed as a sweep's store keeps it; and their ratio
   --sweep        the paper-2 sweep (30 jobs, 2 workers, fresh stores) plus its aggregation,
                  for engine=auto and engine=dense in the same run, and the two result sets
                  compared seed by seed. Takes a long time; --sweep-overrides "..." passes
@@ -545,6 +549,52 @@ def sweep(args) -> None:
           f"largest metric difference {worst[0]:.2f}" + (f" ({worst[1]})" if worst[0] else ""))
 
 
+def replay_child(args) -> None:
+    """CPU seconds of seed ``args.seed``'s three jobs of experiment ``args.replay_child``, as JSON on the last line."""
+    from pruning_lab.sim.protocol import run
+
+    kept: dict = {}
+
+    def once(key, about, build):  # each seed's baseline trained once, as the store's cache keeps it
+        hit = key in kept
+        if not hit:
+            kept[key] = build()
+        return kept[key], hit
+
+    seconds = {}
+    for treatment in ("ssri", "ketamine", "neurosteroid"):
+        job = compose_job([f"experiment={args.replay_child}", f"treatment={treatment}", f"seed={args.seed}"])
+        start = time.process_time()
+        run(job, once)
+        seconds[treatment] = time.process_time() - start
+    print(json.dumps(seconds))
+
+
+def replay_cost(args) -> None:
+    from pruning_lab import numerics
+
+    fresh = {k: v for k, v in os.environ.items() if k not in (*numerics.PINS, numerics.PINNED_ENV, numerics.MODE_ENV)}
+    cost = {}
+    for experiment in ("paper2", "replay_paper2"):
+        mode = "native" if experiment.startswith("replay") else "portable"
+        out = subprocess.run([sys.executable, __file__, "--replay-child", experiment, "--seed", str(args.seed)],
+                             env={**fresh, numerics.MODE_ENV: mode}, cwd=ROOT, check=True, stdout=subprocess.PIPE,
+                             text=True).stdout
+        cost[experiment] = json.loads(out.splitlines()[-1])
+    print(f"
+Seed {args.seed}'s three jobs, CPU seconds ({load_text()}):
+")
+    print("| experiment | SSRI-like | ketamine-like | neurosteroid-like | seed | 10 seeds on 2 workers (est., min) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for experiment, s in cost.items():
+        total = sum(s.values())
+        print(f"| {experiment} | {s['ssri']:.0f} | {s['ketamine']:.0f} | {s['neurosteroid']:.0f} | {total:.0f} | "
+              f"{10 * total / 2 / 60:.1f} |")
+    ratio = sum(cost["replay_paper2"].values()) / sum(cost["paper2"].values())
+    print(f"
+replay over make reproduce's jobs: {ratio:.2f}x")
+
+
 def numerics_child(args) -> None:
     """The per-phase speeds in this process's numerics mode, as JSON on the last line."""
     from pruning_lab import numerics
@@ -592,12 +642,16 @@ def main() -> None:
     ap.add_argument("--numerics", action="store_true", help="per-phase speeds, portable vs native numerics")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     ap.add_argument("--numerics-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--replay", action="store_true", help="one seed's CPU cost, the paper-2 replay against make reproduce")
+    ap.add_argument("--replay-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.memory_child:
         return memory_child(args.memory_child)
     if args.numerics_child:
         return numerics_child(args)
+    if args.replay_child:
+        return replay_child(args)
 
     print(f"pruning-lab bench: {os.cpu_count()} cores, torch {torch.__version__}, "
           f"engine_sparse_from {sparse_from()}; {load_text()}")
@@ -621,6 +675,8 @@ def main() -> None:
         equivalence(args)
     if args.sweep:
         sweep(args)
+    if args.replay:
+        replay_cost(args)
     print(f"\n{load_text()}")
 
 
