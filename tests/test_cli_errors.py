@@ -129,7 +129,8 @@ def test_hidden_layers_must_be_a_non_empty_list_of_positive_widths(hidden):
 
 GROUPS = {"treatment": ["ketamine", "neurosteroid", "neurosteroid_bridge_ssri", "none", "random_regrowth", "ssri"],
           "pathology": ["magnitude"], "stress": ["paper"], "longitudinal": ["none", "paper2"], "model": ["mlp"],
-          "data": ["clusters"], "experiment": ["morris", "onset", "paper1", "paper2", "search_regrowth", "severity", "sobol"]}
+          "data": ["clusters"], "rng": ["named", "notebook"],
+          "experiment": ["morris", "onset", "paper1", "paper2", "replay_paper2", "search_regrowth", "severity", "sobol"]}
 NAME = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
 
 
