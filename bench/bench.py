@@ -581,9 +581,7 @@ def replay_cost(args) -> None:
                              env={**fresh, numerics.MODE_ENV: mode}, cwd=ROOT, check=True, stdout=subprocess.PIPE,
                              text=True).stdout
         cost[experiment] = json.loads(out.splitlines()[-1])
-    print(f"
-Seed {args.seed}'s three jobs, CPU seconds ({load_text()}):
-")
+    print(f"\nSeed {args.seed}'s three jobs, CPU seconds ({load_text()}):\n")
     print("| experiment | SSRI-like | ketamine-like | neurosteroid-like | seed | 10 seeds on 2 workers (est., min) |")
     print("|---|---:|---:|---:|---:|---:|")
     for experiment, s in cost.items():
@@ -591,8 +589,7 @@ Seed {args.seed}'s three jobs, CPU seconds ({load_text()}):
         print(f"| {experiment} | {s['ssri']:.0f} | {s['ketamine']:.0f} | {s['neurosteroid']:.0f} | {total:.0f} | "
               f"{10 * total / 2 / 60:.1f} |")
     ratio = sum(cost["replay_paper2"].values()) / sum(cost["paper2"].values())
-    print(f"
-replay over make reproduce's jobs: {ratio:.2f}x")
+    print(f"\nreplay over make reproduce's jobs: {ratio:.2f}x")
 
 
 def numerics_child(args) -> None:
