@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock docs-tables test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-extended reproduce-paper1 severity onset-study search-study search-heldout morris-study sobol-study aggregate verify bench clean
+.PHONY: venv lock docs-tables test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-extended reproduce-paper1 replay severity onset-study search-study search-heldout morris-study sobol-study aggregate verify verify-replay bench clean
 
 venv: $(STAMP)
 
@@ -118,6 +118,13 @@ reproduce-paper1: $(STAMP)
 	$(PY) -m pruning_lab.aggregate outputs/paper1/sweep --out outputs/paper1
 	$(PY) -m pruning_lab.verify --results outputs/paper1/sweep --expected experiments/paper1/expected.csv
 
+## paper 2 replayed: the published notebook's random draws in its order and its rounding
+## (rng=notebook), 10 seeds x 3 treatments on torch's dense products, then the report, whose
+## replay verdict counts the printed values of Tables 1-4 ours equal
+replay: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=replay_paper2
+	$(PY) -m pruning_lab.aggregate outputs/replay/paper2/sweep --out outputs/replay/paper2 --population-sd
+
 ## the pruning cliff: sparsity 0.5..0.99 x 3 treatments x 10 seeds (experiments/severity/)
 severity: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=severity
@@ -169,9 +176,15 @@ aggregate: $(STAMP)
 	$(PY) -m pruning_lab.aggregate $(DIR)
 
 ## paper 2 rerun from nothing (temporary store and sweep dir), every per-seed value compared with
-## experiments/paper2/expected.csv; exits 1 on any difference
+## experiments/paper2/expected.csv; then its replay (make verify-replay); exits 1 on any difference
 verify: $(STAMP)
 	$(PY) -m pruning_lab.verify
+	$(PY) -m pruning_lab.verify --replay
+
+## the replay of paper 2 (make replay) rerun from nothing, every per-seed value compared with
+## experiments/paper2/replay.csv
+verify-replay: $(STAMP)
+	$(PY) -m pruning_lab.verify --replay
 
 ## speed and memory figures: the FMA peak, each phase kind portable and native, the dense products
 ## against the peak, the paper-2 sweep's FLOP floor (BENCH_ARGS="--sweep-dir DIR" sets a finished

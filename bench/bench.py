@@ -11,7 +11,8 @@
 
 Times are CPU seconds (``--clock wall``: wall time), medians of interleaved repeats: on a
 shared machine the steadier measure of one thread. Checks belong to tests (the engines'
-agreement: tests/test_engines.py, marker slow).
+agreement: tests/test_engines.py, marker slow). ``--replay``: CPU seconds of one seed's three
+jobs as the paper-2 replay runs them (experiment=replay_paper2) and as make reproduce does.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from pruning_lab.sim.data import load  # noqa: E402
 from pruning_lab.sim.engines import choose  # noqa: E402
 from pruning_lab.sim.protocol import baseline_config  # noqa: E402
 from pruning_lab.sim.regrowth import gradient_scores  # noqa: E402
-from pruning_lab.sim.rng import generator  # noqa: E402
+from pruning_lab.sim.rng import draws, generator  # noqa: E402
 from pruning_lab.sim.training import train  # noqa: E402
 from pruning_lab.store import read_json  # noqa: E402
 
@@ -161,10 +162,10 @@ def run(variant: str, engine: str, net, what, data, epochs: int) -> None:
     """One timed repeat of phase ``what`` on ``engine``; the 8-lane products for variant avx2."""
     os.environ[numerics.ISA_ENV] = "avx2" if variant == "avx2" else "auto"
     if isinstance(what, Regrow):  # its scoring, of every position: always dense
-        gradient_scores(net, data, what.batches, 128, generator(0, "bench-train"))
+        gradient_scores(net, data, what.batches, 128, draws(0, "bench-train"))
     else:  # one epoch's noise is the phase's first (a fading schedule draws less later on)
         phase = dataclasses.replace(what, epochs=epochs, noise_end=what.noise_start)
-        train(net, phase, data, 128, generator(0, "bench-train"), engine=engine)
+        train(net, phase, data, 128, draws(0, "bench-train"), engine=engine)
 
 
 def speed(args, kinds, sparse_from: float) -> list[dict]:
@@ -299,6 +300,50 @@ def memory() -> str:
     return f"dense {mb['dense']:.0f} MB, auto {mb['auto']:.0f} MB"
 
 
+# -- the replay's cost -------------------------------------------------------------------------
+
+
+def replay_child(args) -> None:
+    """CPU seconds of seed ``args.seed``'s three jobs of experiment ``args.replay_child``, as JSON on the last line."""
+    from pruning_lab.sim.protocol import run
+
+    kept: dict = {}
+
+    def once(key, about, build):  # each seed's baseline trained once, as the store's cache keeps it
+        hit = key in kept
+        if not hit:
+            kept[key] = build()
+        return kept[key], hit
+
+    seconds = {}
+    for treatment in ("ssri", "ketamine", "neurosteroid"):
+        job = api.job([f"experiment={args.replay_child}", f"treatment={treatment}", f"seed={args.seed}"])
+        start = time.process_time()
+        run(job, once)
+        seconds[treatment] = time.process_time() - start
+    print(json.dumps(seconds))
+
+
+def replay_cost(args) -> None:
+    fresh = {k: v for k, v in os.environ.items() if k not in (*numerics.PINS, numerics.PINNED_ENV, numerics.MODE_ENV)}
+    cost = {}
+    for experiment in ("paper2", "replay_paper2"):
+        mode = "native" if experiment.startswith("replay") else "portable"
+        out = subprocess.run([sys.executable, __file__, "--replay-child", experiment, "--seed", str(args.seed)],
+                             env={**fresh, numerics.MODE_ENV: mode}, cwd=ROOT, check=True, stdout=subprocess.PIPE,
+                             text=True).stdout
+        cost[experiment] = json.loads(out.splitlines()[-1])
+    print(f"\nSeed {args.seed}'s three jobs, CPU seconds ({load_text()}):\n")
+    print("| experiment | SSRI-like | ketamine-like | neurosteroid-like | seed | 10 seeds on 2 workers (est., min) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for experiment, s in cost.items():
+        total = sum(s.values())
+        print(f"| {experiment} | {s['ssri']:.0f} | {s['ketamine']:.0f} | {s['neurosteroid']:.0f} | {total:.0f} | "
+              f"{10 * total / 2 / 60:.1f} |")
+    ratio = sum(cost["replay_paper2"].values()) / sum(cost["paper2"].values())
+    print(f"\nreplay over make reproduce's jobs: {ratio:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats per variant and phase kind (default 5)")
@@ -311,9 +356,14 @@ def main() -> None:
     ap.add_argument("--sweep-dir", type=Path, help="a finished paper-2 sweep (or store) to set against the floor")
     ap.add_argument("--sweep", action="store_true", help="run the paper-2 sweep now (long) and set it against the floor")
     ap.add_argument("--sweep-overrides", default="", help='overrides for --sweep, e.g. "numerics=native"')
+    ap.add_argument("--replay", action="store_true", help="one seed's CPU cost, the paper-2 replay against make reproduce")
+    ap.add_argument("--seed", type=int, default=0, help="the seed --replay times (default 0)")
     ap.add_argument("--native-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--replay-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.replay_child:
+        return replay_child(args)
     jobs = sweep_jobs()
     if args.native_child:
         numerics.establish("native")
@@ -335,6 +385,8 @@ def main() -> None:
     if args.crossover:  # every sparsity on both engines: auto is sparse from 0
         kinds = [(f"train at {s:.1%}", s, Train(1, 5e-4), None) for s in (0.3, 0.475, 0.6, 0.7, 0.774, 0.8, 0.9, 0.95)]
         print_speed(speed(args, kinds, 0.0), None, peaks[lanes], args)
+    if args.replay:
+        replay_cost(args)
     print(f"\n{load_text()}")
 
 

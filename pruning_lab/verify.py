@@ -6,7 +6,10 @@ reproduce ``experiments/paper2/expected.csv`` value for value: the script prints
 values it compared and each one that differs, and exits 1 if any does (2 if the sweep
 itself failed). ``--write`` makes the reference from the run instead; ``--results DIR``
 compares (or writes) results already computed, without running anything; ``--table`` prints
-the README's results table (mean ± sample SD over seeds) from the reference.
+the README's results table (mean ± sample SD over seeds) from the reference. ``--replay``
+does the same for the replay of the published notebook (experiment=replay_paper2, rng=notebook)
+against ``experiments/paper2/replay.csv``: its numbers are native, so they hold on CPUs that
+round torch's own products as the one that wrote the reference did.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .tree import leaves
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = ROOT / "experiments" / "paper2" / "expected.csv"
+REPLAY = ROOT / "experiments" / "paper2" / "replay.csv"
 FIELDS = ("treatment", "seed", "metric", "value")
 
 
@@ -133,10 +137,10 @@ def table(values: dict[tuple[str, str, str], str]) -> str:
     return "\n".join(lines)
 
 
-def sweep(tmp: Path, overrides: list[str]) -> Path:
-    """Run paper 2 into ``tmp`` (store and sweep directory); the sweep directory."""
+def sweep(tmp: Path, overrides: list[str], experiment: str = "paper2") -> Path:
+    """Run ``experiment`` into ``tmp`` (store and sweep directory); the sweep directory."""
     out = tmp / "sweep"
-    cmd = [sys.executable, "-m", "pruning_lab.run", "experiment=paper2", f"paths.store={tmp / 'store'}",
+    cmd = [sys.executable, "-m", "pruning_lab.run", f"experiment={experiment}", f"paths.store={tmp / 'store'}",
            f"hydra.sweep.dir={out}", *overrides]
     print("pruning-lab verify:", " ".join(cmd[1:]), flush=True)
     code = subprocess.call(cmd, cwd=ROOT)
@@ -148,12 +152,16 @@ def sweep(tmp: Path, overrides: list[str]) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pruning_lab.verify", description=__doc__.splitlines()[0])
-    p.add_argument("--expected", type=Path, default=EXPECTED, help="reference CSV (default: %(default)s)")
+    p.add_argument("--expected", type=Path, default=None,
+                   help=f"reference CSV (default: {EXPECTED}, or {REPLAY} with --replay)")
+    p.add_argument("--replay", action="store_true",
+                   help="the replay of the published notebook (experiment=replay_paper2) instead of paper 2")
     p.add_argument("--results", type=Path, help="compare results already under this directory; run nothing")
     p.add_argument("--write", action="store_true", help="write the reference from the run instead of comparing")
     p.add_argument("--table", action="store_true", help="print the README's results table from the reference")
     p.add_argument("overrides", nargs="*", help="extra overrides for the sweep (e.g. hydra.launcher.n_jobs=2)")
     args = p.parse_args(argv)
+    args.expected = args.expected or (REPLAY if args.replay else EXPECTED)
     if not args.write and not args.expected.is_file():
         print(f"pruning-lab: error: no reference {args.expected} (--write makes one)", file=sys.stderr)
         return 2
@@ -162,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     with tempfile.TemporaryDirectory(prefix="pruning-lab-verify-") as tmp:
-        got = rows(args.results if args.results else sweep(Path(tmp), args.overrides))
+        got = rows(args.results if args.results else
+                   sweep(Path(tmp), args.overrides, "replay_paper2" if args.replay else "paper2"))
     if not got:
         print("pruning-lab: error: no results to compare", file=sys.stderr)
         return 2

@@ -125,7 +125,7 @@ def test_hidden_layers_must_be_a_non_empty_list_of_positive_widths(hidden):
 
 # each group's options as conf/ holds them (Hydra lists them sorted)
 GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
-          for g in ("treatment", "pathology", "stress", "longitudinal", "model", "data", "experiment")}
+          for g in ("treatment", "pathology", "stress", "longitudinal", "model", "data", "rng", "experiment")}
 NAME = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
 
 
@@ -211,6 +211,8 @@ CLI_CASES = [
     (["-m", "treatment=ketamine,ssri", "pathology.sparsity=0.5,1.5"], "got 1.5 (job treatment=ketamine pathology.sparsity=1.5"),
     (["-m", "seed='range(a)'"], "seed must be an integer, got 'range(a)'"),
     (["--multirn"], "unrecognized arguments: --multirn"),
+    (["rng=notebook", "numerics=portable"], "rng=notebook replays the published notebook: it needs numerics=native"),
+    (["-m", "experiment=replay_paper2", "treatment=ketamine,none"], "treatment must be one of its arms"),
 ]
 
 

@@ -31,7 +31,7 @@ from pruning_lab.sim.network import Network, init
 from pruning_lab.sim.phases import run_phases
 from pruning_lab.sim.protocol import longitudinal, pathology, run, train_healthy
 from pruning_lab.sim.pruning import prune
-from pruning_lab.sim.rng import generator
+from pruning_lab.sim.rng import Draws, draws, generator
 from pruning_lab.sim.training import Adam, batches, shuffled, train
 
 from .conftest import compose_job, data_config, model_config, stress_config, tiny_job
@@ -104,8 +104,8 @@ def test_sparse_step_gives_the_loss_and_gradients_of_autograd(sigma, modulation)
         net.damping, net.activation = modulation
     x, y = torch.randn(16, 2, generator=g), torch.randint(0, 4, (16,), generator=g)
     dense, sparse = Dense(net), Sparse(net)
-    loss_d = dense.step(x, y, sigma, torch.Generator().manual_seed(1))
-    loss_s = sparse.step(x, y, sigma, torch.Generator().manual_seed(1))
+    loss_d = dense.step(x, y, sigma, Draws(torch.Generator().manual_seed(1)))
+    loss_s = sparse.step(x, y, sigma, Draws(torch.Generator().manual_seed(1)))
     assert loss_s == pytest.approx(float(loss_d), rel=1e-6)
     grads = sparse.parameters()[0].grad.split([t.numel() for pair in zip(sparse.values, sparse.biases) for t in pair])
     for i, (p, w, b) in enumerate(zip(sparse.patterns, dense.weights, dense.biases)):
@@ -119,7 +119,7 @@ def test_sparse_engine_holds_only_the_survivors_and_writes_back_exact_zeros():
     model = Sparse(net)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == sum(int(m.sum()) for m in masks) + sum(b.numel() for b in net.biases)
-    train(net, Train(2, 5e-3, 0.0, 0.0), small_data().train, 64, generator(0, "train"), engine="sparse")
+    train(net, Train(2, 5e-3, 0.0, 0.0), small_data().train, 64, draws(0, "train"), engine="sparse")
     for w, m, m0 in zip(net.weights, net.masks, masks):
         assert torch.equal(m, m0)
         assert w.shape == m.shape and torch.all(w[~m] == 0)
@@ -138,7 +138,7 @@ def test_engines_agree_through_training(phase, modulation):
     nets = {}
     for engine in ("dense", "sparse"):
         net = start.clone()
-        train(net, phase, d.train, 64, generator(0, "train"), engine=engine)
+        train(net, phase, d.train, 64, draws(0, "train"), engine=engine)
         nets[engine] = net
     dense, sparse = nets["dense"], nets["sparse"]
 
@@ -164,11 +164,11 @@ def test_engines_agree_on_a_converged_network():
     ended 4e-5 away here, against 1e-7 with torch's float32 one.)"""
     d = small_data()
     start = pruned_net(0.65)
-    train(start, Train(40, 1e-2, 0.0, 0.0), d.train, 64, generator(0, "converge"), engine="dense")
+    train(start, Train(40, 1e-2, 0.0, 0.0), d.train, 64, draws(0, "converge"), engine="dense")
     nets = {}
     for engine in ("dense", "sparse"):
         net = start.clone()
-        train(net, Train(10, 5e-4, 0.0, 0.0), d.train, 64, generator(0, "train"), engine=engine)
+        train(net, Train(10, 5e-4, 0.0, 0.0), d.train, 64, draws(0, "train"), engine=engine)
         nets[engine] = net
     moved = max((a - b).abs().max().item() for a, b in zip(nets["dense"].weights, start.weights))
     assert moved > 100 * PARAM_TOL
@@ -180,8 +180,8 @@ def test_a_different_noise_stream_is_caught():
     """The agreement above is sharp: the same training with the noise drawn elsewhere is not."""
     d = small_data()
     a, b = pruned_net(), pruned_net()
-    train(a, Train(2, 2e-3, 0.5, 0.5), d.train, 64, generator(0, "train"), engine="dense")
-    train(b, Train(2, 2e-3, 0.5, 0.5), d.train, 64, generator(1, "train"), engine="sparse")
+    train(a, Train(2, 2e-3, 0.5, 0.5), d.train, 64, draws(0, "train"), engine="dense")
+    train(b, Train(2, 2e-3, 0.5, 0.5), d.train, 64, draws(1, "train"), engine="sparse")
     assert max((x - y).abs().max().item() for x, y in zip(a.weights, b.weights)) > 100 * PARAM_TOL
 
 
@@ -222,7 +222,7 @@ def test_the_engines_agree_on_paper_2s_full_size_jobs(seed):
         nets, metrics = {}, {}
         for e in ("auto", "dense"):
             job, net, final = jobs[t, e], pruned.clone(), []
-            run_phases(job.treatment.phases, net, data.train, job, generator(seed, "treatment"), "treatment")
+            run_phases(job.treatment.phases, net, data.train, job, draws(seed, "treatment"), "treatment")
             metrics[e] = {"treated": evaluate(net, data, job.stress, seed), **longitudinal(net, data, job, final=final)}
             nets[e] = (net, final[0])
         for auto, dense in zip(*nets.values()):
@@ -237,8 +237,8 @@ def test_the_engines_agree_on_paper_2s_full_size_jobs(seed):
 
 def test_preindexed_batches_are_the_shuffled_batches():
     d = small_data().train
-    xs, ys = shuffled(d, 128, generator(3, "t"))
-    idx = batches(len(d), 128, generator(3, "t"))
+    xs, ys = shuffled(d, 128, draws(3, "t"))
+    idx = batches(len(d), 128, draws(3, "t"))
     assert len(xs) == len(idx) == 5 and len(ys[-1]) == 600 - 4 * 128
     for x, y, i in zip(xs, ys, idx):
         assert torch.equal(x, d.x[i]) and torch.equal(y, d.y[i])
@@ -268,5 +268,5 @@ def test_training_flushes_subnormals_only_while_it_runs():
     tiny = 1e-310  # a subnormal double
     assert tiny * 1.0 != 0.0
     net = pruned_net()
-    train(net, Train(1, 1e-3, 0.0, 0.0), small_data().train, 64, generator(0, "train"), engine="sparse")
+    train(net, Train(1, 1e-3, 0.0, 0.0), small_data().train, 64, draws(0, "train"), engine="sparse")
     assert tiny * 1.0 != 0.0 and torch.tensor(1e-40) * 1.0 != 0

@@ -20,7 +20,7 @@ from pruning_lab.sim import protocol
 from pruning_lab.sim.protocol import acute_relapse, longitudinal
 from pruning_lab.sim.pruning import further, prune
 from pruning_lab.sim.regrowth import gradient_scores, n_regrow, regrow
-from pruning_lab.sim.rng import generator
+from pruning_lab.sim.rng import Draws, draws, generator
 from pruning_lab.sim.training import batches, train
 
 from .conftest import ROOT, compose_job, data_config, model_config, stress_config, tiny_job
@@ -90,10 +90,10 @@ def test_damping_and_tanh_in_the_forward_pass():
 def test_noise_goes_on_hidden_layers_only():
     net = init(model_config(hidden=(8, 6)), generator(1, "test"))
     x = torch.randn(5, 2)
-    noisy = logits(net, x, sigma=1.0, generator=torch.Generator().manual_seed(0))
+    noisy = logits(net, x, sigma=1.0, draws=Draws(torch.Generator().manual_seed(0)))
     assert not torch.allclose(noisy, logits(net, x))  # hidden noise reaches the output
     net.weights[-1] = torch.zeros_like(net.weights[-1])
-    out = logits(net, x, sigma=5.0, generator=torch.Generator().manual_seed(0))
+    out = logits(net, x, sigma=5.0, draws=Draws(torch.Generator().manual_seed(0)))
     assert torch.equal(out, net.biases[-1].expand(5, -1))  # none is added on the output layer
 
 
@@ -102,7 +102,7 @@ def test_noise_then_damping_order():
     lin = [lambda h: h, lambda h: h]
     x = torch.ones(1, 3)
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    out = forward(x, lin, damping=0.5, activation="relu", sigma=1.0, generator=g1)
+    out = forward(x, lin, damping=0.5, activation="relu", sigma=1.0, draws=Draws(g1))
     noisy = noise.add(x, 1.0, g2)  # the numbers forward draws, from the same generator state
     assert not torch.equal(noisy, x)
     assert torch.allclose(out, noisy * 0.5)
@@ -200,7 +200,7 @@ def test_masks_stay_exactly_zero_through_training(phase):
     masks = [m.clone() for m in net.masks]
     biases = [b.clone() for b in net.biases]
     weights = [w.clone() for w in net.weights]
-    train(net, phase, d.train, 64, generator(0, "train"))
+    train(net, phase, d.train, 64, draws(0, "train"))
     for w, m, m0, w0 in zip(net.weights, net.masks, masks, weights):
         assert torch.equal(m, m0)
         assert torch.all(w[~m] == 0)
@@ -226,13 +226,13 @@ def test_training_uses_the_schedule_epoch_by_epoch(monkeypatch):
 
     original = engines.Dense.__call__
 
-    def spy(self, x, sigma, generator):
+    def spy(self, x, sigma, draws):
         seen.append(sigma)
-        return original(self, x, sigma, generator)
+        return original(self, x, sigma, draws)
 
     monkeypatch.setattr(engines.Dense, "__call__", spy)
     net = init(model_config(hidden=(16,)), generator(0, "test"))
-    train(net, Train(5, 1e-3, 0.5, 0.0), small_data(256).train, 128, generator(0, "t"), engine="dense")
+    train(net, Train(5, 1e-3, 0.5, 0.0), small_data(256).train, 128, draws(0, "t"), engine="dense")
     assert sorted(set(seen), reverse=True) == pytest.approx([0.5, 0.375, 0.25, 0.125, 0.0])
     assert len(seen) == 5 * 2  # 256 points in batches of 128
 
@@ -245,8 +245,8 @@ def test_gradient_regrowth_picks_the_top_k_by_accumulated_gradient():
     net = init(model_config(hidden=(64, 32)), generator(0, "test"))
     prune(net, 0.9)
     before = [m.clone() for m in net.masks]
-    scores = gradient_scores(net, d.train, 7, 64, generator(5, "g"))
-    regrow(net, Regrow(0.5, "gradient", 7, 0.03), d.train, 64, generator(5, "g"))
+    scores = gradient_scores(net, d.train, 7, 64, draws(5, "g"))
+    regrow(net, Regrow(0.5, "gradient", 7, 0.03), d.train, 64, draws(5, "g"))
     for m0, m, s in zip(before, net.masks, scores):
         n_pruned = int((~m0).sum())
         k = max(1, int(0.5 * n_pruned))
@@ -261,7 +261,7 @@ def test_regrowth_halves_the_pruned_share_and_draws_weights_with_the_given_sprea
     net = full_net()
     prune(net, 0.95)
     before = [m.clone() for m in net.masks]
-    regrow(net, Regrow(0.5, "random", 30, 0.03), small_data().train, 128, generator(0, "r"))
+    regrow(net, Regrow(0.5, "random", 30, 0.03), small_data().train, 128, draws(0, "r"))
     assert round(100 * net.sparsity(), 1) == 47.5
     new = torch.cat([w[m & ~m0] for w, m, m0 in zip(net.weights, net.masks, before)])
     assert new.numel() == sum(max(1, int(0.5 * int((~m0).sum()))) for m0 in before)
@@ -283,7 +283,7 @@ def test_gradient_scores_sum_the_given_number_of_batches_under_the_networks_modu
     prune(net, 0.5)
     net.damping, net.activation = 0.7, "tanh"
     for n in (3, 12):  # within the first epoch, and into a second one
-        g, expected, seen = generator(5, "g"), [torch.zeros_like(w) for w in net.weights], 0
+        g, expected, seen = draws(5, "g"), [torch.zeros_like(w) for w in net.weights], 0
         while seen < n:
             for idx in batches(len(d.train), 64, g):
                 ws = [w.clone().requires_grad_(True) for w in net.weights]
@@ -293,14 +293,14 @@ def test_gradient_scores_sum_the_given_number_of_batches_under_the_networks_modu
                 seen += 1
                 if seen == n:
                     break
-        got = gradient_scores(net, d.train, n, 64, generator(5, "g"))
+        got = gradient_scores(net, d.train, n, 64, draws(5, "g"))
         assert all(torch.allclose(a, b) for a, b in zip(got, expected))
 
 
 def test_regrowth_reaches_every_layer_with_a_pruned_synapse():
     net = ladder((3, 2), (4, 3))
     net.masks[1][0, 0], net.weights[1][0, 0] = False, 0.0  # the first layer intact, one synapse pruned in the second
-    regrow(net, Regrow(0.5, "random", 1, 0.03), small_data(64).train, 32, generator(0, "r"))
+    regrow(net, Regrow(0.5, "random", 1, 0.03), small_data(64).train, 32, draws(0, "r"))
     assert all(bool(m.all()) for m in net.masks) and net.weights[1][0, 0] != 0
 
 
@@ -310,7 +310,7 @@ def test_random_regrowth_draws_from_its_own_generator():
         torch.manual_seed(global_seed)
         net = full_net()
         prune(net, 0.95)
-        regrow(net, Regrow(0.5, "random", 30, 0.03), small_data().train, 128, generator(0, "r"))
+        regrow(net, Regrow(0.5, "random", 30, 0.03), small_data().train, 128, draws(0, "r"))
         chosen.append(net.masks)
     assert all(torch.equal(a, b) for a, b in zip(*chosen))
 
@@ -330,7 +330,7 @@ def test_evaluation_noise_depends_only_on_seed_and_condition():
 def trained_net(d: data_mod.Datasets) -> Network:
     """A small network trained enough that noise moves its accuracy by more than a point."""
     net = init(model_config(hidden=(32, 32)), generator(0, "test"))
-    train(net, Train(3, 1e-2, 0.0, 0.0), d.train, 64, generator(0, "train"))
+    train(net, Train(3, 1e-2, 0.0, 0.0), d.train, 64, draws(0, "train"))
     return net
 
 
@@ -358,7 +358,7 @@ def test_accuracy_is_the_share_of_correct_predictions_under_the_noise_drawn():
     for input_sigma, sigma in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (1.0, 0.5)):
         g = generator(3, "eval/combined")  # input noise first, then the hidden layers', from one stream
         noisy = x + input_sigma * torch.randn(x.shape, generator=g) if input_sigma > 0 else x
-        expected = 100.0 * float((logits(net, noisy, sigma=sigma, generator=g).argmax(1) == y).double().mean())
+        expected = 100.0 * float((logits(net, noisy, sigma=sigma, draws=Draws(g)).argmax(1) == y).double().mean())
         assert accuracy(net, d.standard, sigma=sigma, input_sigma=input_sigma, seed=3, condition="combined") == expected
     m = evaluate(net, d, stress_config(), seed=3)
     assert m["sparsity"] == 100.0 * net.sparsity() and m["layer_sparsity"] == [100.0 * s for s in net.layer_sparsity()]
@@ -437,13 +437,13 @@ def test_acute_relapse_prunes_a_copy_toward_the_target(monkeypatch, overrides, t
     assert survivors(net) == [[4, 5, 6], list(range(7, 13))]  # sparsity exactly 50%
     measured = []
 
-    def share_kept(n, data, stress, seed):  # stands in for combined-stress accuracy
+    def share_kept(n, data, stress, seed, scores=None):  # stands in for combined-stress accuracy
         measured.append(survivors(n))
         return 100.0 * (1.0 - n.sparsity())
 
     monkeypatch.setattr(protocol, "combined", share_kept)
-    r = acute_relapse(net, None, job)
-    assert measured == [[[4, 5, 6], list(range(7, 13))], kept]  # the treated network, then the pruned copy
+    r = acute_relapse(net, None, job, before=50.0)  # the treated network's score, measured before
+    assert measured == [kept]  # the pruned copy
     after = 100.0 * (1 - sum(map(len, kept)) / 18)  # 66.7% and 55.6%: per layer, short of the target
     assert r["target"] == pytest.approx(target, abs=1e-9)
     assert r["sparsity_before"] == 50.0 and r["sparsity_after"] == pytest.approx(after, abs=1e-9)
@@ -484,7 +484,7 @@ def test_longitudinal_sparsity_trajectory_is_exact(treatment, start, end):
     net = full_net(job.seed)
     prune(net, job.pathology.sparsity)
     run_phases([p for p in job.treatment.phases if not isinstance(p, Train)], net, d.train, job,
-               generator(0, "t"), "treatment")
+               draws(0, "t"), "treatment")
     course = longitudinal(net, d, job)
     assert len(course["sparsity"]) == 9
     assert round(course["sparsity"][0], 1) == start and round(course["sparsity"][8], 1) == end

@@ -53,3 +53,16 @@ def test_the_extended_reference_holds_forty_seeds_and_its_first_ten_are_paper_2s
     assert {s for _, s, _ in extended} == {str(s) for s in range(40)}
     assert {t for t, _, _ in extended} == {"ketamine", "ssri", "neurosteroid"}
     assert {k: v for k, v in extended.items() if int(k[1]) < 10} == paper2
+
+
+def test_the_replay_has_a_reference_of_its_own(tmp_path, capsys, monkeypatch):
+    results = tmp_path / "results"
+    results.mkdir()
+    _result(results / "a.json", "ssri", 0, 90.0, [90.0, 80.5])
+    monkeypatch.setattr(verify, "REPLAY", tmp_path / "replay.csv")
+    monkeypatch.setattr(verify, "EXPECTED", tmp_path / "expected.csv")
+    assert verify.main(["--replay", "--results", str(results), "--write"]) == 0
+    assert (tmp_path / "replay.csv").is_file() and not (tmp_path / "expected.csv").exists()
+    assert verify.main(["--replay", "--results", str(results)]) == 0
+    assert "with replay.csv: 0 difference(s)" in capsys.readouterr().out
+    assert verify.main(["--results", str(results)]) == 2  # the default's reference is another file

@@ -29,7 +29,7 @@ CONF = REPO / "conf"
 PAPER_SEEDS = {1: [42], 2: list(range(10))}
 ROUNDING = 0.05   # every published value has one decimal
 # config keys that change how a job is computed or scored, not the protocol the paper describes
-NOT_PROTOCOL = ("numerics", "engine", "engine_sparse_from", "onset.every", "onset.response")
+NOT_PROTOCOL = ("numerics", "rng", "engine", "engine_sparse_from", "onset.every", "onset.response")
 COLUMNS = ["paper", "table", "row", "column", "arm", "section", "metric", "x", "stat", "value", "sd", "n", "note",
            "family", "of"]
 

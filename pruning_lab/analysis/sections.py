@@ -26,7 +26,7 @@ from . import claims as claimsmod
 from . import dose
 from . import published as pubmod
 from . import control as controls
-from . import response, study, verdict
+from . import replay, response, study, verdict
 from .arms import Layout, arms, layout
 from .document import Report
 from .load import ResultSet, read_results, results_path, warn_if_empty
@@ -475,7 +475,10 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
     proto_paper = compared or _nearest(checks, results)
     proto = checks.get(proto_paper)
 
-    # the papers' claims first, then the verdict per value, so a reader sees at once what holds
+    # a replay of the published code is judged digit by digit first; then the papers' claims,
+    # then the verdict per value, so a reader sees at once what holds
+    if len(comp) and replay.replayed(results):
+        replay.section(rep, frame, pub, compared)
     if compared is not None:
         claimsmod.section(rep, tested, pub, compared)
     if len(comp):

@@ -8,8 +8,9 @@ from typing import Callable, Sequence
 
 import torch
 
-from . import noise, products
+from . import products
 from ..config import ModelConfig
+from .rng import Draws
 
 ACTIVATION = {"relu": torch.relu, "tanh": torch.tanh}
 
@@ -38,10 +39,15 @@ class Network:
             [m.clone() for m in self.masks], self.damping, self.activation,
         )
 
-    def sparsity(self) -> float:
-        """Share of pruned weights over all weight matrices (biases excluded)."""
+    def sparsity(self, published: bool = False) -> float:
+        """Share of pruned weights over all weight matrices (biases excluded).
+
+        ``published``: pruned / total, as the published code divides; 1 - kept / total rounds
+        otherwise in the last bit for some counts.
+        """
         total = sum(m.numel() for m in self.masks)
-        return 1.0 - sum(int(m.sum()) for m in self.masks) / total
+        kept = sum(int(m.sum()) for m in self.masks)
+        return (total - kept) / total if published else 1.0 - kept / total
 
     def layer_sparsity(self) -> list[float]:
         return [1.0 - int(m.sum()) / m.numel() for m in self.masks]
@@ -84,7 +90,7 @@ def forward(
     damping: float = 1.0,
     activation: str = "relu",
     sigma: float = 0.0,
-    generator: torch.Generator | None = None,
+    draws: Draws | None = None,
 ) -> torch.Tensor:
     """Logits. Hidden layers: act(Wh+b), then + N(0, sigma^2) if sigma > 0, then * damping."""
     act = ACTIVATION[activation]
@@ -96,7 +102,7 @@ def forward(
             break
         h = act(h)
         if sigma > 0:
-            h = noise.add(h, sigma, generator)
+            h = draws.noise(h, sigma)
         if damping != 1.0:
             h = h * damping
     return h
@@ -108,7 +114,7 @@ def dense_linears(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor
 
 
 @torch.no_grad()
-def logits(net: Network, x: torch.Tensor, sigma: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Inference with the network's own modulation state."""
+def logits(net: Network, x: torch.Tensor, sigma: float = 0.0, draws: Draws | None = None) -> torch.Tensor:
+    """Inference with the network's own modulation state; internal noise (sigma > 0) from ``draws``."""
     return forward(x, dense_linears(net.weights, net.biases), damping=net.damping,
-                   activation=net.activation, sigma=sigma, generator=generator)
+                   activation=net.activation, sigma=sigma, draws=draws)

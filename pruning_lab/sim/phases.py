@@ -6,25 +6,24 @@ import logging
 import time
 from typing import Callable, Sequence
 
-import torch
-
 from ..config import Job, Modulate, Phase, Regrow, Train
 from .data import Split
 from .engines import choose
 from .network import Network
 from .regrowth import regrow
+from .rng import Draws
 from .training import train
 
 log = logging.getLogger(__name__)
 
 
-def apply(phase: Phase, net: Network, data: Split, job: Job, generator: torch.Generator, label: str,
+def apply(phase: Phase, net: Network, data: Split, job: Job, draws: Draws, label: str,
           before_epoch: Callable[[Callable[[], None]], None] | None = None) -> None:
     if isinstance(phase, Regrow):
-        regrow(net, phase, data, job.data.batch_size, generator)
+        regrow(net, phase, data, job.data.batch_size, draws)
     elif isinstance(phase, Train):
         engine = choose(job.engine, net.sparsity(), job.engine_sparse_from)
-        train(net, phase, data, job.data.batch_size, generator, engine=engine, label=label,
+        train(net, phase, data, job.data.batch_size, draws, engine=engine, label=label,
               before_epoch=before_epoch)
     elif isinstance(phase, Modulate):
         net.damping, net.activation = phase.damping, phase.activation
@@ -32,7 +31,7 @@ def apply(phase: Phase, net: Network, data: Split, job: Job, generator: torch.Ge
         raise TypeError(f"unknown phase {phase!r}")
 
 
-def run_phases(phases: Sequence[Phase], net: Network, data: Split, job: Job, generator: torch.Generator,
+def run_phases(phases: Sequence[Phase], net: Network, data: Split, job: Job, draws: Draws,
                stage: str, timings: dict[str, float] | None = None,
                before_epoch: Callable[[Callable[[], None]], None] | None = None) -> None:
     """Apply ``phases`` in order, logging (and recording) each one's wall time.
@@ -42,7 +41,7 @@ def run_phases(phases: Sequence[Phase], net: Network, data: Split, job: Job, gen
     for i, phase in enumerate(phases):
         label = f"{stage}/{i}:{phase.kind}"
         start = time.perf_counter()
-        apply(phase, net, data, job, generator, label, before_epoch)
+        apply(phase, net, data, job, draws, label, before_epoch)
         seconds = time.perf_counter() - start
         if timings is not None:
             timings[label] = timings.get(label, 0.0) + seconds

@@ -1,10 +1,11 @@
 """One job, step by step: baseline -> pathology -> treatment -> relapse -> longitudinal course.
 
-``run(job)``'s numbers depend on the job alone: every random number comes from a stream named
-by (seed, purpose), and the baseline is bit-identical whether trained here or handed over by a
-baseline provider (the store's cache). It is not pure, and says so: so that the numbers never
-depend on how it was launched, it sets the process up for them first (torch pinned to one
-thread, ``numerics.establish``: the numerics' environment variables and library settings).
+``run(job)``'s numbers depend on the job alone: every random number comes from the job's stream
+policy (``rng``: a stream named by (seed, purpose), or the published code's one stream in its
+order), and the baseline is bit-identical whether trained here or handed over by a baseline
+provider (the store's cache). It is not pure, and says so: so that the numbers never depend on
+how it was launched, it sets the process up for them first (torch pinned to one thread,
+``numerics.establish``: the numerics' environment variables and library settings).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from .engines import choose
 from .evaluation import combined, evaluate
 from .network import Network, init
 from .phases import run_phases
+from .policy import Named, Notebook, for_job
 from .pruning import further, prune
-from .rng import generator
 from .training import train
 
 log = logging.getLogger(__name__)
@@ -47,23 +48,25 @@ def baseline_config(job: Job) -> dict:
         "engine": choose(job.engine, 0.0, job.engine_sparse_from),
         "numerics": job.numerics,
         "numerics_version": numerics.VERSION,
+        # only when not the default, so that the default's keys stay what they were
+        **({"rng": job.rng} if job.rng != "named" else {}),
     }
 
 
-def train_healthy(job: Job, data: Datasets) -> Network:
+def train_healthy(job: Job, data: Datasets, policy: Named | Notebook | None = None) -> Network:
     """The healthy network: dense training from the seed's initialisation."""
-    g = generator(job.seed, "baseline")
-    net = init(job.model, g)
+    draws = (policy or for_job(job)).draws("baseline")
+    net = init(job.model, draws.generator)
     engine = choose(job.engine, 0.0, job.engine_sparse_from)
-    train(net, Train(job.baseline.epochs, job.baseline.lr, 0.0, 0.0), data.train, job.data.batch_size, g,
+    train(net, Train(job.baseline.epochs, job.baseline.lr, 0.0, 0.0), data.train, job.data.batch_size, draws,
           engine=engine, label="baseline")
     return net
 
 
-def pathology(job: Job, healthy: Network) -> Network:
+def pathology(job: Job, healthy: Network, published: bool = False) -> Network:
     """The depressed state: a copy of ``healthy`` pruned to the pathology's sparsity and scope."""
     pruned = healthy.clone()
-    prune(pruned, job.pathology.sparsity, job.pathology.scope)
+    prune(pruned, job.pathology.sparsity, job.pathology.scope, published)
     return pruned
 
 
@@ -117,18 +120,20 @@ def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
     tag = f"[{job.treatment.name} seed {job.seed}]"
     data = load(job.data)
     seed = job.seed
+    policy = for_job(job)
 
     with timings("baseline"):
         about = baseline_config(job)
         key = content_hash(about)
-        state, hit = baselines(key, about, lambda: train_healthy(job, data).state())
+        state, hit = baselines(key, about, lambda: train_healthy(job, data, policy).state())
         healthy = Network.from_state(state)
-        pruned = pathology(job, healthy)
+        pruned = pathology(job, healthy, policy.published)
+        policy.pathology(pruned)
     log.info("%s baseline %s in %.1fs (key %s)", tag, "read from cache" if hit else "trained", timings["baseline"], key)
 
     with timings("evaluate"):
-        metrics: dict = {"healthy": evaluate(healthy, data, job.stress, seed),
-                         "untreated": evaluate(pruned, data, job.stress, seed)}
+        metrics: dict = {"healthy": evaluate(healthy, data, job.stress, seed, policy.scores("healthy")),
+                         "untreated": evaluate(pruned, data, job.stress, seed, policy.scores("untreated"))}
 
     net = pruned.clone()
     course = None
@@ -137,11 +142,12 @@ def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
             with timings("onset"):  # also inside the wall time of the phase that calls it
                 return treatment_course.point(net, data, job.stress, seed)
         course = treatment_course.Course(job.onset.every, score)
-    run_phases(job.treatment.phases, net, data.train, job, generator(seed, "treatment"), "treatment", timings,
+    run_phases(job.treatment.phases, net, data.train, job, policy.draws("treatment"), "treatment", timings,
                before_epoch=course.before_epoch if course else None)
     with timings("evaluate"):
-        metrics["treated"] = evaluate(net, data, job.stress, seed)
-        metrics["off_drug"] = evaluate(net.unmodulated(), data, job.stress, seed) if net.modulated else None
+        metrics["treated"] = evaluate(net, data, job.stress, seed, policy.scores("treated"))
+        metrics["off_drug"] = evaluate(net.unmodulated(), data, job.stress, seed, policy.scores("off_drug")) \
+            if net.modulated else None
     # no course, no response measured: null, not "never responded"
     metrics["onset"] = course.finish() if course else None
     metrics["response"] = treatment_course.response(metrics["onset"], job.onset.response) if course else None
@@ -152,10 +158,11 @@ def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
              metrics["treated"]["combined"], metrics["treated"]["profile"].get("2.5", float("nan")))
 
     with timings("relapse"):
-        metrics["relapse"] = acute_relapse(net, data, job)
+        metrics["relapse"] = acute_relapse(net, data, job, metrics["treated"]["combined"], policy)
     final: list[Network] = []
     with timings("longitudinal"):
-        metrics["longitudinal"] = longitudinal(net, data, job, timings, final) if job.longitudinal.cycles > 0 else None
+        metrics["longitudinal"] = longitudinal(net, data, job, timings, final, policy) \
+            if job.longitudinal.cycles > 0 else None
 
     result = {
         "schema": SCHEMA,
@@ -177,35 +184,39 @@ def run(job: Job, baselines: BaselineProvider = train_here) -> dict:
     return result
 
 
-def acute_relapse(net: Network, data: Datasets, job: Job) -> dict:
+def acute_relapse(net: Network, data: Datasets, job: Job, before: float,
+                  policy: Named | Notebook | None = None) -> dict:
     """Prune a copy further (``relapse_fraction`` of the survivors, capped at ``relapse_cap``, in the
-    pathology's scope) and measure the combined-stress drop."""
-    before = combined(net, data, job.stress, job.seed)
+    pathology's scope) and measure the drop from ``before``, the treated combined-stress score."""
+    policy = policy or for_job(job)
+    published = policy.published
     hit = net.clone()
-    target = further(net.sparsity(), job.pathology.relapse_fraction, job.pathology.relapse_cap)
-    prune(hit, target, job.pathology.scope)
-    after = combined(hit, data, job.stress, job.seed)
-    return {"target": 100.0 * target, "sparsity_before": 100.0 * net.sparsity(),
-            "sparsity_after": 100.0 * hit.sparsity(), "combined_before": before,
+    target = further(net.sparsity(published), job.pathology.relapse_fraction, job.pathology.relapse_cap)
+    prune(hit, target, job.pathology.scope, published)
+    after = combined(hit, data, job.stress, job.seed, policy.scores("relapse"))
+    return {"target": 100.0 * target, "sparsity_before": 100.0 * net.sparsity(published),
+            "sparsity_after": 100.0 * hit.sparsity(published), "combined_before": before,
             "combined_after": after, "drop": before - after}
 
 
 def longitudinal(net: Network, data: Datasets, job: Job, timings: dict | None = None,
-                 final: list | None = None) -> dict:
+                 final: list | None = None, policy: Named | Notebook | None = None) -> dict:
     """Cycles of further pruning + maintenance from a copy of the post-treatment network.
 
     ``final``, if given, receives the network after the last cycle.
     """
     lg = job.longitudinal
+    policy = policy or for_job(job)
+    published = policy.published
     net = net.clone()
-    g = generator(job.seed, "longitudinal")
-    accuracy = [combined(net, data, job.stress, job.seed)]
-    sparsity = [100.0 * net.sparsity()]
+    accuracy = [combined(net, data, job.stress, job.seed, policy.scores("cycle", 0))]
+    sparsity = [100.0 * net.sparsity(published)]
     for cycle in range(1, lg.cycles + 1):
-        prune(net, further(net.sparsity(), lg.prune_fraction), job.pathology.scope)
-        run_phases(job.treatment.maintenance, net, data.train, job, g, "maintenance", timings)
-        accuracy.append(combined(net, data, job.stress, job.seed))
-        sparsity.append(100.0 * net.sparsity())
+        prune(net, further(net.sparsity(published), lg.prune_fraction), job.pathology.scope, published)
+        run_phases(job.treatment.maintenance, net, data.train, job, policy.draws("maintenance", cycle),
+                   "maintenance", timings)
+        accuracy.append(combined(net, data, job.stress, job.seed, policy.scores("cycle", cycle)))
+        sparsity.append(100.0 * net.sparsity(published))
         log.info("[%s seed %d] cycle %d/%d: combined %.1f%%, sparsity %.1f%%", job.treatment.name, job.seed,
                  cycle, lg.cycles, accuracy[-1], sparsity[-1])
     if final is not None:

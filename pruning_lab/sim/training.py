@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Callable
 
 import torch
@@ -13,6 +13,7 @@ from ..config import Train
 from .data import Split
 from .engines import bind
 from .network import Network
+from .rng import Draws
 
 log = logging.getLogger(__name__)
 
@@ -62,48 +63,53 @@ class Adam:
                                eps=1e-8, maximize=False, grad_scale=None, found_inf=None)
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator):
+def batches(n: int, batch_size: int, draws: Draws):
     """Index batches of one epoch, reshuffled every call (the last batch may be short)."""
-    return torch.randperm(n, generator=generator).split(batch_size)
+    return draws.order(n).split(batch_size)
 
 
-def shuffled(data: Split, batch_size: int, generator: torch.Generator):
+def shuffled(data: Split, batch_size: int, draws: Draws):
     """One epoch's (inputs, labels) batches: those of ``batches``, from the same draw.
 
     Gathered once per epoch and split into views, rather than indexed twice per step: in the
     training loop those small gathers run on cold caches.
     """
-    order = torch.randperm(len(data), generator=generator)
+    order = draws.order(len(data))
     return data.x[order].split(batch_size), data.y[order].split(batch_size)
 
 
-def train(net: Network, phase: Train, data: Split, batch_size: int, generator: torch.Generator,
+def train(net: Network, phase: Train, data: Split, batch_size: int, draws: Draws,
           engine: str = "dense", label: str = "train",
           before_epoch: Callable[[Callable[[], None]], None] | None = None) -> None:
     """Train ``net`` in place; a new optimizer per phase, pruned weights stay exactly zero.
 
+    Published rounding (``draws.published``, rng=notebook): torch.optim.Adam's own step, which
+    rounds otherwise than the fused kernel, and subnormal numbers kept, as the published code.
+
     ``before_epoch(sync)`` is called before each epoch, outside flush-to-zero (so what it
     evaluates equals an evaluation after training); after ``sync()`` ``net`` holds the weights
     trained so far (synced only on demand: a hook that scores every few epochs skips the copy
-    on the others). It must not draw from ``generator``.
+    on the others). It must not draw from ``draws``.
     """
     if phase.epochs == 0:
         return
     model = bind(net, engine)
-    # fused: one pass over each parameter instead of a dozen elementwise kernels. Same Adam,
-    # equal to the unfused one up to rounding.
-    opt = Adam(model.parameters(), lr=phase.lr)
+    # fused: one pass over each parameter instead of a dozen elementwise kernels, the same Adam
+    # as torch.optim's own step up to rounding; that step itself where the rounding must be the
+    # published code's (its default on CPU)
+    opt = torch.optim.Adam(model.parameters(), lr=phase.lr, foreach=False) if draws.published else \
+        Adam(model.parameters(), lr=phase.lr)
     every = max(1, phase.epochs // 5)
     start = time.perf_counter()
     for epoch in range(phase.epochs):
         if before_epoch is not None:
             before_epoch(model.write_back)
-        with subnormals_flushed():
+        with nullcontext() if draws.published else subnormals_flushed():
             sigma = phase.sigma(epoch)
-            xs, ys = shuffled(data, batch_size, generator)
+            xs, ys = shuffled(data, batch_size, draws)
             losses = []  # summed only when logged: no per-step arithmetic for the log line
             for x, y in zip(xs, ys):
-                losses.append(model.step(x, y, sigma, generator))
+                losses.append(model.step(x, y, sigma, draws))
                 opt.step()
                 model.after_step()
             if phase.epochs >= PROGRESS_FROM_EPOCHS and ((epoch + 1) % every == 0 or epoch + 1 == phase.epochs):

@@ -14,6 +14,7 @@ import torch
 
 from ...config import ENGINES
 from ..network import Network
+from ..rng import Draws
 from .dense import Dense
 from .sparse import Sparse
 
@@ -22,7 +23,7 @@ __all__ = ["ENGINES", "Dense", "Sparse", "Trainable", "bind", "choose"]
 
 class Trainable(Protocol):
     def parameters(self) -> list[torch.Tensor]: ...
-    def step(self, x: torch.Tensor, y: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor | float:
+    def step(self, x: torch.Tensor, y: torch.Tensor, sigma: float, draws: Draws) -> torch.Tensor | float:
         """Forward pass and mean cross-entropy loss; leaves the gradients in parameters()' .grad."""
         ...
     def after_step(self) -> None: ...

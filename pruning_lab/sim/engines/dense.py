@@ -22,12 +22,12 @@ class Dense:
     def parameters(self) -> list[torch.Tensor]:
         return [*self.weights, *self.biases]
 
-    def __call__(self, x, sigma, generator):
+    def __call__(self, x, sigma, draws):
         return forward(x, self.linears, damping=self.net.damping, activation=self.net.activation,
-                       sigma=sigma, generator=generator)
+                       sigma=sigma, draws=draws)
 
-    def step(self, x, y, sigma, generator):
-        loss = F.cross_entropy(self(x, sigma, generator), y)
+    def step(self, x, y, sigma, draws):
+        loss = F.cross_entropy(self(x, sigma, draws), y)
         for p in self.parameters():
             p.grad = None
         loss.backward()

@@ -100,7 +100,9 @@ class Sparse:
     def parameters(self) -> list[torch.Tensor]:
         return [self.flat]
 
-    def step(self, x, y, sigma, generator):
+    def step(self, x, y, sigma, draws):
+        # its noise is noise.py's stream in the feature-major layout, so it takes named draws only
+        generator = draws.generator
         damping, tanh = self.net.damping, self.net.activation == "tanh"
         last = len(self.patterns) - 1
         # forward: keep each layer's input h and what each activation's derivative needs:
