@@ -12,7 +12,7 @@ UV     := uv==0.13.8
 # where the lock's torch wheel is found: this machine's wheel directory, else PyTorch's CPU index
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: venv lock docs-tables test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-extended reproduce-paper1 replay severity onset-study search-study search-heldout morris-study sobol-study aggregate verify verify-replay bench clean
+.PHONY: venv lock docs-tables test test-e2e test-portability test-slurm test-html test-notebook test-all notebook mutants docs reproduce reproduce-extended reproduce-paper1 replay severity onset-study search-study search-heldout mechanism-study morris-study sobol-study aggregate verify verify-replay bench clean
 
 venv: $(STAMP)
 
@@ -158,6 +158,14 @@ search-heldout: $(STAMP)
 	    treatment.init_std=0.02773240722259731 hydra.sweep.dir=outputs/search/heldout/trial32
 	$(HELDOUT) treatment.fraction=0.5 $(TRIAL19) hydra.sweep.dir=outputs/search/heldout/control
 	$(PY) tools/per_seed.py outputs/search/heldout experiments/search/heldout_per_seed.csv --check
+
+## regrowth or consolidation? the ketamine-like arm against its controls, paired by seed: 6 arms x
+## 20 seeds (1000-1019) with the 8-cycle course (experiments/mechanism/), the report's comparisons
+## against the control, and every per-seed value compared with experiments/mechanism/per_seed.csv
+mechanism-study: $(STAMP)
+	$(PY) -m pruning_lab.run experiment=mechanism
+	$(PY) -m pruning_lab.aggregate outputs/mechanism/sweep --out outputs/mechanism
+	$(PY) tools/per_seed.py outputs/mechanism/sweep experiments/mechanism/per_seed.csv --check
 
 ## Morris screening of the three treatments over 6 knobs each (experiments/sensitivity/; 210 jobs,
 ## about 40 minutes on 2 cores)
