@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import numerics
 from .config import ConfigError, Job, resolve, shown, validate
-from .launch.overrides import override_value as value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,8 +139,10 @@ def _axis(key: Any, values: Any) -> list[str]:
     values = list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes, Mapping)) else [values]
     if not values:
         raise ConfigError(f"grid[{key!r}] is empty: the sweep would have no jobs")
+    from .launch.overrides import override_value
+
     try:
-        return [f"{key}={value(v)}" for v in values]
+        return [f"{key}={override_value(v)}" for v in values]
     except ValueError as e:  # an integer too long to write out
         raise ConfigError(f"grid[{key!r}] has a value that cannot be an override: {e}") from None
 

@@ -83,7 +83,7 @@ def count(job: Job, baseline: bool = True) -> Count:
     if job.onset.every:  # 3 measures at epoch 0, every `every` epochs, and at the end
         c.evaluate("onset", 3 * d.test_size * (-(-epochs // job.onset.every) + 1))
     c.evaluate("evaluate", evaluate * (2 if c.modulation else 1))  # treated, and off the drug
-    c.evaluate("relapse", 2 * d.test_size)  # before and after, on a copy
+    c.evaluate("relapse", d.test_size)  # after, on a copy (before is the treated score)
     c.evaluate("longitudinal", d.test_size)
     for cycle in range(1, lg.cycles + 1):
         c.prune(further(c.sparsity, lg.prune_fraction))
