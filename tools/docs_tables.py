@@ -29,7 +29,8 @@ from pruning_lab.analysis.stats import summary_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
-DOCS = [ROOT / "README.md", ROOT / "docs" / "studies.md", *sorted(EXPERIMENTS.glob("*/README.md"))]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "studies.md", ROOT / "docs" / "reproducibility.md",
+        *sorted(EXPERIMENTS.glob("*/README.md"))]
 BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->)(.*?)(<!-- end -->)", re.S)
 SUGGESTIVE = 10   # below this many seeds a finding is called suggestive
 
@@ -38,6 +39,8 @@ EXTENDED = EXPERIMENTS / "paper2_extended" / "expected.csv"
 PAPER1 = EXPERIMENTS / "paper1" / "expected.csv"
 ONSET = EXPERIMENTS / "onset" / "per_seed.csv"
 HELDOUT = EXPERIMENTS / "search" / "heldout_per_seed.csv"
+MECHANISM = EXPERIMENTS / "mechanism" / "per_seed.csv"
+REPLAY = EXPERIMENTS / "paper2" / "replay.csv"
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -390,6 +393,81 @@ if EXTENDED.is_file():
         "extended-inconclusive": lambda: power_table(2, EXTENDED),
         "extended-paper1-claims": lambda: claims_table(1, EXTENDED),
     })
+
+
+# -- the replay of paper 2 -----------------------------------------------------------------------
+
+
+def replay_verdict() -> str:
+    """How many of paper 2's printed values the committed replay gives, aggregated as it printed them."""
+    from pruning_lab.analysis import replay
+
+    comp = replay.compare(frame(REPLAY), pub.load(2))
+    differ = comp[~comp["equal"]]
+    return replay.verdict(comp, 2) + (f" ({len(differ)} differ: " + ", ".join(
+        f"{r.table} {r.row} {r.column} {r.stat}" for r in differ.itertuples()) + ")" if len(differ) else "")
+
+
+if REPLAY.is_file():
+    BLOCKS["replay-verdict"] = replay_verdict
+
+
+# -- the mechanism study: every arm against the ketamine-like control ---------------------------
+
+MECHANISM_CONTROL = "ketamine"
+
+
+@functools.cache
+def mechanism_cells() -> pd.DataFrame:
+    """The report's comparison with the control, on the committed per-seed values; the margins'
+    Bayes ceilings from the preset's config (every arm shares its data and stress)."""
+    from pruning_lab import api
+    from pruning_lab.analysis import control
+
+    rs = results(MECHANISM)
+    config = api.job(["experiment=mechanism"]).to_dict()
+    lay = layout(rs)
+    rule = control.MarginRule({h: config for h in rs.runs["config_hash"]}, lay)
+    return control.compare(frame(MECHANISM), lay, MECHANISM_CONTROL, rule)
+
+
+def mechanism_table() -> str:
+    from pruning_lab.analysis import control
+
+    cells = mechanism_cells()
+    return table(control.table(cells, layout(results(MECHANISM)), MECHANISM_CONTROL).display)
+
+
+def mechanism_means() -> str:
+    """Mean ± SD per arm of the headline measures, over the study's seeds."""
+    lay = layout(results(MECHANISM))
+    cells = mechanism_cells()
+    measures = list(dict.fromkeys(cells["measure"]))
+    rows = []
+    arms_ = [MECHANISM_CONTROL, *dict.fromkeys(cells["arm"])]
+    for arm in arms_:
+        row = {"arm": lay.label(arm)}
+        for m in measures:
+            c = cells[cells["measure"] == m]
+            r = c.iloc[0] if arm == MECHANISM_CONTROL else c[c["arm"] == arm].iloc[0]
+            mean, sd = (r["control_mean"], r["control_sd"]) if arm == MECHANISM_CONTROL else (r["arm_mean"], r["arm_sd"])
+            row[m] = f"{fmt(mean)} ± {fmt(sd)}"
+        rows.append(row)
+    return table(pd.DataFrame(rows))
+
+
+def mechanism_verdicts() -> str:
+    counts = mechanism_cells()["verdict"].str.split(" ").str[0].value_counts()
+    n = len(mechanism_cells())
+    told = sum(counts.get(v, 0) for v in ("better", "worse", "equivalent"))
+    return (f"{n} comparisons on {seeds(MECHANISM)}: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in
+                                                                 ("better", "worse", "equivalent"))
+            + f", {n - told} not told apart")
+
+
+if MECHANISM.is_file():
+    BLOCKS.update({"mechanism-control": mechanism_table, "mechanism-means": mechanism_means,
+                   "mechanism-verdicts": mechanism_verdicts})
 
 
 def render(name: str, old: str) -> str:
