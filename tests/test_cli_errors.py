@@ -193,7 +193,7 @@ CLI_CASES = [
     (["seed=1e30"], "seed must be an integer, got 1e+30"),
     (["paths.store=/tmp/ü/store"], "quote the value: paths.store='/tmp/ü/store'"),
     (["pathology.sparsity=high"], "pathology.sparsity must be a number, got 'high'"),
-    (["treatment=sertraline"], "Could not find 'treatment/sertraline'; choose from: ketamine,"),
+    (["treatment=sertraline"], "Could not find 'treatment/sertraline'; choose from: consolidate_only, ketamine,"),
     (["nosuchgroup=x"], "nosuchgroup is not a config key"),
     (["treatment.fractoin=0.3"], "treatment.fractoin is not a config key; did you mean treatment.fraction?"),
     (["-m", "treatment.fractoin=0.3,0.4", "seed=0,1"], "treatment.fractoin is not a config key; did you mean treatment.fraction?"),
@@ -285,7 +285,7 @@ def test_a_store_path_no_store_can_live_at_is_refused_before_any_work(tmp_path, 
 
 LAUNCH_CASES = [
     (["-m", "hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs must be a non-zero integer (-1: every core), got 0"),
-    (["-m", "pathology.sparsity=interval(0.8,0.9)"], "interval() needs a sweeper that samples"),
+    (["-m", "pathology.sparsity=interval(0.8,0.9)"], "interval() samples a range, which a grid cannot"),
     # the study is a sweeper of its own, chosen as Hydra chooses plugins
     (["-m", "hydra.sweeper.study=search"], "hydra.sweeper.study=search is now hydra/sweeper=search"),
     (["-m", "hydra/sweeper=annealing"], "Could not find 'hydra/sweeper/annealing'; choose from: basic, grid, search, sensitivity"),
