@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import numerics
 from .config import ConfigError, Job, resolve, shown, validate
-from .launch.overrides import override_value as value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,6 +134,8 @@ def grid_overrides(grid: Mapping[str, Iterable] | Sequence[Sequence[str]]) -> li
 
 def _axis(key: Any, values: Any) -> list[str]:
     """One key of a grid: its overrides, one per value; ``ConfigError`` for an empty one."""
+    from .launch.overrides import override_value as value  # Hydra's parser: loaded on first use, not on import
+
     if not isinstance(key, str) or not key.strip():
         raise TypeError(f"grid's keys must be config keys such as 'seed', got {shown(key)}")
     values = list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes, Mapping)) else [values]
