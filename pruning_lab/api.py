@@ -289,8 +289,10 @@ def _study_preset(loader, master, overrides: list[str], jobs: list[list[str]]) -
 
 
 def _refuse_study(kind: str, chosen: str, overrides: list[str], jobs: list[list[str]]) -> None:
-    line = " ".join(f"hydra/sweeper={o.partition('=')[2]}" if o.lstrip("+~").startswith("hydra.sweeper.study=") else o
-                    for o in [*overrides, *_declared(jobs)])
+    from .launch.overrides import as_line
+
+    line = as_line(f"hydra/sweeper={o.partition('=')[2]}" if o.lstrip("+~").startswith("hydra.sweeper.study=") else o
+                   for o in [*overrides, *_declared(jobs)])
     what = f"hydra/sweeper={kind}" if not chosen or chosen.startswith("hydra") else f"{chosen} (hydra/sweeper={kind})"
     raise ConfigError(f"{what} is a study, which sweep() does not run (it runs grids); run it from the command line: "
                       f"python -m pruning_lab.run -m {line}")
