@@ -84,15 +84,18 @@ def name_unparsable(message: str, overrides: Iterable[str]) -> str:
 
 def check_parsable(overrides: Iterable[str]) -> None:
     """``ConfigError`` for an override Hydra's parser fails on without an error of its own (an
-    integer of 5000 digits raises Python's ValueError); what it refuses itself, it names."""
+    integer of 5000 digits raises Python's ValueError) or parses without a key (``=1``, which
+    Hydra's defaults list refuses with a ValueError naming neither); what it refuses itself, it names."""
     parser = OverridesParser.create()
     for arg in dict.fromkeys(overrides):
         try:
-            parser.parse_override(arg)
+            keyless = parser.parse_override(arg).key_or_group == ""
         except HydraException:
             continue
         except Exception as e:
             raise ConfigError(f"cannot parse override {shown(arg)}: {one_line(e)}") from None
+        if keyless:
+            raise ConfigError(f"cannot parse override {shown(arg)}: no key before '='")
 
 
 INTERVAL = ("interval() samples a range, which a grid cannot: run it as a search (hydra/sweeper=search) or a "
