@@ -121,6 +121,9 @@ def grid_overrides(grid: Mapping[str, Iterable] | Sequence[Sequence[str]]) -> li
     """Every job's overrides: the cartesian product of a grid's values (its last key varying
     fastest, as on the command line), or the given list of override lists."""
     if isinstance(grid, Mapping):
+        if not grid:  # a product over no axis would be one job of the defaults, a grid given by mistake
+            raise ConfigError("grid has no keys: give it at least one, e.g. {'seed': [0, 1, 2]} (or [[]] for the "
+                              "default job alone)")
         axes = [_axis(k, vs) for k, vs in grid.items()]
         return [list(job) for job in itertools.product(*axes)]
     if isinstance(grid, (str, bytes)) or not isinstance(grid, Iterable):
