@@ -121,6 +121,9 @@ def grid_overrides(grid: Mapping[str, Iterable] | Sequence[Sequence[str]]) -> li
     """Every job's overrides: the cartesian product of a grid's values (its last key varying
     fastest, as on the command line), or the given list of override lists."""
     if isinstance(grid, Mapping):
+        if not grid:  # a product over no axis would be one job of the defaults, a grid given by mistake
+            raise ConfigError("grid has no keys: give it at least one, e.g. {'seed': [0, 1, 2]} (or [[]] for the "
+                              "default job alone)")
         axes = [_axis(k, vs) for k, vs in grid.items()]
         return [list(job) for job in itertools.product(*axes)]
     if isinstance(grid, (str, bytes)) or not isinstance(grid, Iterable):
@@ -134,6 +137,8 @@ def grid_overrides(grid: Mapping[str, Iterable] | Sequence[Sequence[str]]) -> li
 
 def _axis(key: Any, values: Any) -> list[str]:
     """One key of a grid: its overrides, one per value; ``ConfigError`` for an empty one."""
+    from .launch.overrides import override_value as value  # Hydra's parser: loaded on first use, not on import
+
     if not isinstance(key, str) or not key.strip():
         raise TypeError(f"grid's keys must be config keys such as 'seed', got {shown(key)}")
     values = list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes, Mapping)) else [values]
@@ -289,8 +294,10 @@ def _study_preset(loader, master, overrides: list[str], jobs: list[list[str]]) -
 
 
 def _refuse_study(kind: str, chosen: str, overrides: list[str], jobs: list[list[str]]) -> None:
-    line = " ".join(f"hydra/sweeper={o.partition('=')[2]}" if o.lstrip("+~").startswith("hydra.sweeper.study=") else o
-                    for o in [*overrides, *_declared(jobs)])
+    from .launch.overrides import as_line
+
+    line = as_line(f"hydra/sweeper={o.partition('=')[2]}" if o.lstrip("+~").startswith("hydra.sweeper.study=") else o
+                   for o in [*overrides, *_declared(jobs)])
     what = f"hydra/sweeper={kind}" if not chosen or chosen.startswith("hydra") else f"{chosen} (hydra/sweeper={kind})"
     raise ConfigError(f"{what} is a study, which sweep() does not run (it runs grids); run it from the command line: "
                       f"python -m pruning_lab.run -m {line}")

@@ -50,7 +50,13 @@ def shown(value: object, width: int = 80) -> str:
     """``value`` as a message quotes it: its repr, on one line, cut to about ``width`` characters."""
     short = reprlib.Repr()
     short.maxstring = short.maxother = width
-    return short.repr(value)
+    # a str's repr escapes its newlines; an object's may span lines (an array, a frame)
+    return printable(re.sub(r"\s*[\r\n]\s*", " ", short.repr(value)))
+
+
+def printable(text: str) -> str:
+    """``text`` with each character a terminal would not print (a newline, a NUL) escaped, as Python writes it."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 # strict: a bool or a string is not a number, nor 2.0 a count; an int is a float, read as one

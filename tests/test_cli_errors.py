@@ -208,6 +208,7 @@ CLI_CASES = [
     (["-m", "seed=range(0,4,0)"], "range() arg 3 must not be zero"),
     (["-m", "seed=range(-2,2)"], "seed must be greater than or equal to 0, got -2 (job seed=-2"),
     (["-m", "seed=range(0,3", "treatment=ketamine"], "cannot parse override 'seed=range(0,3'"),
+    (["=1"], "cannot parse override '=1': no key before '='"),
     (["-m", "treatment=ketamine,ssri", "pathology.sparsity=0.5,1.5"], "got 1.5 (job treatment=ketamine pathology.sparsity=1.5"),
     (["-m", "seed='range(a)'"], "seed must be an integer, got 'range(a)'"),
     (["--multirn"], "unrecognized arguments: --multirn"),

@@ -81,12 +81,18 @@ def _by_seed(m: pd.DataFrame, layout: Layout, arm: str, tv: tuple) -> pd.Series:
     return select_arm(m, layout, arm, tv).drop_duplicates("seed").set_index("seed")["value"].sort_index()
 
 
-def compare(frame: pd.DataFrame, layout: Layout, control: str, margin: Callable, ddof: int = 1) -> pd.DataFrame:
-    """One row per condition, headline measure and arm: the arm against ``control`` (an arm name), paired by seed."""
+def check(frame: pd.DataFrame, control: str) -> pd.DataFrame:
+    """The treatment arms of ``frame``; ``ControlError`` if ``control`` is not one of them."""
     t = frame[~frame["arm"].isin(list(BASELINE_ARMS))]
     if control not in set(t["arm"]):
         raise ControlError(f"control arm {control!r} is not in these results; arms: "
                            + ", ".join(sorted(set(t["arm"]))))
+    return t
+
+
+def compare(frame: pd.DataFrame, layout: Layout, control: str, margin: Callable, ddof: int = 1) -> pd.DataFrame:
+    """One row per condition, headline measure and arm: the arm against ``control`` (an arm name), paired by seed."""
+    t = check(frame, control)
     g = layout.global_axes
     rows = []
     for key, sub in ([((), t)] if not g else ranked(t.groupby(g, sort=False))):

@@ -368,6 +368,9 @@ def results_of(results) -> ResultSet:
         if "path" not in results or "config_hash" not in results:
             raise TypeError("results must be a ResultSet, a path, or the tidy frame of load_results or sweep; this "
                             "frame has no path and config_hash columns")
+        if not all(isinstance(p, (str, os.PathLike)) for p in results["path"].dropna()):
+            raise TypeError("results must be a ResultSet, a path, or the tidy frame of load_results or sweep; this "
+                            "frame's path column holds other than paths")
         paths = sorted({Path(p) for p in results["path"].dropna()})
         if not paths:
             return read_results(Path(results.attrs.get("root", ".")) / "__none__")
@@ -386,10 +389,10 @@ def _common(paths: list[Path]) -> Path:
     return Path(os.path.commonpath([str(p.parent) for p in paths]))
 
 
-def report_arguments(paper: object, ddof: object, figures: object, published_dir: object) -> tuple[int | str | None,
-                                                                                                Path | None]:
-    """``report``'s ``paper`` (1, 2, None or "none") and ``published_dir``, checked with ``ddof`` and
-    ``figures``: ``ConfigError`` for a value, ``TypeError`` for a type, naming the argument."""
+def report_arguments(paper: object, ddof: object, figures: object, published_dir: object,
+                     control: object = None) -> tuple[int | str | None, Path | None]:
+    """``report``'s ``paper`` (1, 2, None or "none") and ``published_dir``, checked with ``ddof``,
+    ``figures`` and ``control``: ``ConfigError`` for a value, ``TypeError`` for a type, naming the argument."""
     if paper is False or isinstance(paper, str) and paper in ("none", "auto"):
         paper = None if paper == "auto" else "none"
     elif isinstance(paper, str) and paper in ("1", "2") or \
@@ -401,6 +404,8 @@ def report_arguments(paper: object, ddof: object, figures: object, published_dir
         raise ConfigError(f"ddof must be 1 (sample SD) or 0 (population SD, as the papers), got {shown(ddof)}")
     if not isinstance(figures, (bool, np.bool_)):
         raise TypeError(f"figures must be True or False, got {shown(figures)}")
+    if control is not None and not isinstance(control, str):
+        raise TypeError(f"control must be an arm's name (a str) or None, got {shown(control)}")
     if published_dir is not None:
         published_dir = results_path(published_dir, "published_dir")
         if not any((published_dir / f"paper{p}" / "published.csv").is_file() for p in (1, 2)):
@@ -418,7 +423,7 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
     the arm every other is compared with (default: the one the sweep's preset names, if any);
     ``control.ControlError`` if it is not in the results.
     """
-    paper, published_dir = report_arguments(paper, ddof, figures, published_dir)
+    paper, published_dir = report_arguments(paper, ddof, figures, published_dir, control)
     given = results
     results = results_of(results)
     warn_if_empty(results, "the frame" if isinstance(given, pd.DataFrame) else results.root)
@@ -427,6 +432,8 @@ def report(results, paper: int | str | None = None, *, ddof: int = 1, figures: b
     never = paper == "none"
     lay = layout(results)
     frame = arms(results)
+    if named and len(results.runs):  # refused before the tables are computed
+        controls.check(frame, control)
     by = [*results.axes, "arm", "section", "metric", "x"]
     summary = summary_frame(frame, by, ddof) if len(frame) else pd.DataFrame(columns=[*by, "n", "mean", "sd"])
     threshold = _threshold(results)

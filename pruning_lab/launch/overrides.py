@@ -13,7 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 
-from ..config import RUN_KEYS, ConfigError, TreatmentConfig, referred_knobs, shown
+from ..config import RUN_KEYS, ConfigError, TreatmentConfig, printable, referred_knobs, shown
 from ..tree import leaves
 
 
@@ -29,6 +29,11 @@ def override_value(v: Any) -> str:
     if isinstance(v, str) and not re.fullmatch(r"[A-Za-z0-9_./-]+", v):
         return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return repr(v) if isinstance(v, float) else str(v)
+
+
+def as_line(overrides: Iterable[str]) -> str:
+    """``overrides`` as a command line shows them, on one line (a newline or a NUL in a value escaped)."""
+    return printable(" ".join(overrides))
 
 
 def sweep_arguments(task: Iterable[str], params: Mapping | None = None, config_loader=None) -> list[Override]:
@@ -79,15 +84,18 @@ def name_unparsable(message: str, overrides: Iterable[str]) -> str:
 
 def check_parsable(overrides: Iterable[str]) -> None:
     """``ConfigError`` for an override Hydra's parser fails on without an error of its own (an
-    integer of 5000 digits raises Python's ValueError); what it refuses itself, it names."""
+    integer of 5000 digits raises Python's ValueError) or parses without a key (``=1``, which
+    Hydra's defaults list refuses with a ValueError naming neither); what it refuses itself, it names."""
     parser = OverridesParser.create()
     for arg in dict.fromkeys(overrides):
         try:
-            parser.parse_override(arg)
+            keyless = parser.parse_override(arg).key_or_group == ""
         except HydraException:
             continue
         except Exception as e:
             raise ConfigError(f"cannot parse override {shown(arg)}: {one_line(e)}") from None
+        if keyless:
+            raise ConfigError(f"cannot parse override {shown(arg)}: no key before '='")
 
 
 INTERVAL = ("interval() samples a range, which a grid cannot: run it as a search (hydra/sweeper=search) or a "
@@ -128,7 +136,7 @@ def one_line(e: BaseException) -> str:
     cause = e.__cause__
     if cause is not None and type(cause).__module__.startswith("omegaconf"):
         text += "\n" + str(cause)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [printable(ln.strip()) for ln in text.splitlines() if ln.strip()]
     cut = next((i for i, ln in enumerate(lines) if ln.startswith("Config search path")), len(lines))
     lines = [ln for ln in lines[:cut] if not ln.startswith(_NOISE)]
     # a missing group option: Hydra lists the choices on the lines after "Available options"

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from ..config import ConfigError, Job, resolve, validate
 from ..store import check_dir, check_root
 from ..tree import REFERENCE, leaves, references
-from .overrides import closest_key, one_line
+from .overrides import as_line, closest_key, one_line
 from .status import JobStatus
 
 
@@ -67,11 +67,10 @@ def planned(cfg: DictConfig, overrides: Sequence[str], job_dir: Path, num: int |
             sweep: str | None = None) -> PlannedJob:
     """The PlannedJob of a job's config as Hydra composed it (a single run, or another launcher's job)."""
     resolved, raw = resolve(cfg)
-    return _freeze(num, tuple(overrides), resolved, raw, job_dir, sweep, {})
+    return _freeze(num, tuple(overrides), validate(resolved, raw, typed=overrides), job_dir, sweep, {})
 
 
-def _freeze(num, overrides, resolved, raw, job_dir, sweep, stores: dict) -> PlannedJob:
-    checked = validate(resolved, raw, typed=overrides)
+def _freeze(num, overrides, checked, job_dir, sweep, stores: dict) -> PlannedJob:
     store = checked.store
     if store not in stores:  # once per sweep, not once per job
         stores[store] = check_root(store)
@@ -115,16 +114,18 @@ class Planner:
                 else:
                     values = []  # a value Hydra may refuse (an unknown key) or one that replaces a node
             resolved, raw, subdir = at.job(values, [o for o in parsed if not o.is_hydra_override()], num)
+            # a value out of range is named before the directory it would give (seed=10**300: too long a name)
+            checked = validate(resolved, raw, typed=overrides)
             job_dir = self._job_dir(num, subdir)
-            return _freeze(num, tuple(overrides), resolved, raw, job_dir, self.token, self.stores)
+            return _freeze(num, tuple(overrides), checked, job_dir, self.token, self.stores)
         except ConfigError as e:
             if str(e).startswith(("paths.store", "hydra.sweep.subdir")):
                 raise
-            raise ConfigError(f"{e} (job {' '.join(overrides)})") from None
+            raise ConfigError(f"{e} (job {as_line(overrides)})") from None
         except Exception as e:  # unknown group option, bad override syntax, a key the config lacks...
             message = closest_key(one_line(e), list(overrides),
                                   lambda rest: self.loader.load_sweep_config(self.master, rest))
-            raise ConfigError(f"{message} (job {' '.join(overrides)})") from None
+            raise ConfigError(f"{message} (job {as_line(overrides)})") from None
 
 
     def _job_dir(self, num: int, subdir: str) -> Path:
