@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import warnings
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -88,7 +89,9 @@ class SearchSweeper(StudySweeper):
         study = optuna.create_study(study_name=self.settings.study_name, storage=storage, load_if_exists=True,
                                     directions=[self.objectives[m] for m in self.objectives])
         if study.metric_names != list(self.objectives):  # what optuna-dashboard labels its axes with
-            study.set_metric_names(list(self.objectives))
+            with warnings.catch_warnings():  # "experimental" since optuna 3.2, and the only way to name them
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.set_metric_names(list(self.objectives))
         # a resumed search draws on from where it stopped, not again from the same seed
         seed = self.settings.sampler_seed + len(study.trials)
         sampler = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True),
