@@ -1,4 +1,4 @@
-"""Every refusal of ``config.py``, by the key it names, and the values just inside each range.
+"""Every refusal of the config schema (``config/``), by the key it names, and the values just inside each range.
 
 The configs are plain dicts built once from the real conf/ (composed as the CLI does, the
 interpolations kept, so a treatment's headline knob still reaches its phases), then edited one

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from pruning_lab import config as config_mod
 from pruning_lab import store as store_mod
 from pruning_lab.config import content_hash, job_hash
+from pruning_lab.config import job as job_mod
 from pruning_lab.sim.protocol import baseline_config
 from pruning_lab.store import BaselineCache, Corrupt, ReadOnlyStore, ResultStore, Store, atomic_write, dump_json, sha256
 
@@ -89,7 +89,7 @@ def test_every_result_relevant_value_changes_the_hash(job, override):
 def test_another_noise_stream_changes_the_hash(job, monkeypatch):
     # results drawn with another definition of the internal noise are recomputed, not reused
     before = job.hash
-    monkeypatch.setattr(config_mod, "NOISE_STREAM", "another/1")
+    monkeypatch.setattr(job_mod, "NOISE_STREAM", "another/1")
     assert job.hash != before
 
 
