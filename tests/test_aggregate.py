@@ -749,3 +749,16 @@ def test_profile_longitudinal_and_state_figures_hold_their_series(configs, tmp_p
     from matplotlib.container import BarContainer
     heights = [p.get_height() for c in ax.containers if isinstance(c, BarContainer) for p in c.patches]
     assert heights == pytest.approx([91.0] * 4 + [60.0] * 4)              # on drug, then off, 4 measures
+
+
+def test_a_result_from_before_a_key_was_added_reads_as_its_old_value(configs, tmp_path):  # noqa: F811
+    """A result stored before ``rng`` existed ran with the named streams (its hash is the one such a
+    job still has): read beside results that record ``rng: named`` it is the same condition, no axis."""
+    for seed in (0, 1):
+        def older(config):
+            config.pop("rng", None)
+        write(tmp_path / f"old{seed}.json", result(configs, seed, edit=older))
+        write(tmp_path / f"new{seed}.json", result(configs, seed + 2, edit=lambda c: c.update(rng="named")))
+    rs = read_results(tmp_path)
+    assert len(rs.runs) == 4 and "rng" not in rs.axes
+    assert {f.get("rng") for f in rs.flat.values()} == {"named"}

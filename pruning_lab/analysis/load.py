@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import SCHEMA, ConfigError, shown
+from ..config import ADDED, SCHEMA, ConfigError, shown
 from ..launch.status import STATUS, JobStatus
 from ..store import READABLE, Corrupt, checked
 from ..tree import leaves
@@ -393,7 +393,8 @@ def read_results(root: Path | str, only: set[str] | None = None) -> ResultSet:
         results[h] = obj
         where[h] = [str(p)]
 
-    flat = {h: knob_columns(flatten(r["config"]), r["knobs"]) for h, r in results.items()}
+    # a result from before a key was added ran at its old value (config.ADDED)
+    flat = {h: knob_columns(flatten({**ADDED, **r["config"]}), r["knobs"]) for h, r in results.items()}
     configs = pd.DataFrame.from_dict(flat, orient="index") if flat else pd.DataFrame()
     run_rows = [{"config_hash": h, "path": where[h][0], "copies": len(where[h]), "seed": r["seed"],
                  "treatment": r["treatment"], "arm": r["arm"], "label": r.get("label") or r["treatment"],

@@ -11,7 +11,7 @@
 Each module imports only those listed before it; the rest of the package imports from here.
 """
 
-from .job import (ENGINES, NOISE_STREAM, RNG, RUN_KEYS, SCHEMA, Config, Job, Paths, checked, content_hash, job_hash,
+from .job import (ADDED, ENGINES, NOISE_STREAM, RNG, RUN_KEYS, SCHEMA, Config, Job, Paths, checked, content_hash, job_hash,
                   resolve, validate)
 from .replay import NOTEBOOK_ARMS, draw_pattern
 from .schema import (PHASES, BaselineConfig, ConfigError, DataConfig, LongitudinalConfig, ModelConfig, Modulate,

@@ -118,11 +118,15 @@ def content_hash(d: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+# keys a later schema added, at the value every job from before them ran with: left out of the
+# hash at that value (so those jobs keep their hashes), and filled in when such a result is read
+ADDED = {"rng": "named"}
+
+
 def job_hash(config: Mapping) -> str:
     """A job's hash, from its config as ``Job.to_dict`` gives it, the noise stream and the
-    portable numerics' version (numerics.py). The default rng=named is left out, so that the
-    hashes of jobs from before the key existed stay what they were."""
-    config = {k: v for k, v in config.items() if (k, v) != ("rng", "named")}
+    portable numerics' version (numerics.py); the ``ADDED`` keys at their old value left out."""
+    config = {k: v for k, v in config.items() if k not in ADDED or v != ADDED[k]}
     return content_hash({**config, "noise_stream": NOISE_STREAM, "numerics_version": numerics.VERSION})
 
 
