@@ -156,3 +156,13 @@ def test_results_keep_their_labels_after_conf_changes(tmp_path, monkeypatch):
     assert ssri_rows["treatment.steps"].notna().all() and ssri_rows["treatment.epochs"].isna().all()
     copy = tmp_path / "again" / "0_ketamine_s0" / "result.json"
     assert checked(json.loads(copy.read_bytes()))["schema"] == SCHEMA_1
+
+
+def test_the_mechanism_studys_six_arms_are_drawn_each_its_own_way():
+    """Five controls beside the ketamine-like arm (experiment=mechanism) and the untreated network:
+    no two share a colour and marker, so every line of its figures can be told apart."""
+    from pruning_lab.analysis.measures import ARMS, EXTRA_STYLES, style
+
+    arms = [style(a) for a in ARMS] + [style("", i) for i in range(5)]
+    drawn = {(s["color"], s["marker"]) for s in arms}
+    assert len(drawn) == len(arms) and len(EXTRA_STYLES) >= 5

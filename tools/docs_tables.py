@@ -465,9 +465,36 @@ def mechanism_verdicts() -> str:
             + f", {n - told} not told apart")
 
 
+MECHANISM_MEASURES = {"combined": "treated.combined", "extreme": "treated.profile", "relapse": "relapse.drop",
+                      "final": "longitudinal.final", "drop": "longitudinal.total_drop"}
+
+
+def mechanism_diff(arm: str, measure: str) -> str:
+    """One arm against the control on one headline measure, inline: the difference, its 95% CI, n, the verdict."""
+    c = mechanism_cells()
+    r = c[(c["arm"] == arm) & (c["metric"] == MECHANISM_MEASURES[measure])].iloc[0]
+    return (f"{fmt(r['diff'], 1, True)} pp (95% CI {fmt(r['diff_lo'], 1, True)} to {fmt(r['diff_hi'], 1, True)}, "
+            f"n = {int(r['n'])}; {r['verdict']} at ±{r['margin']:g} pp)")
+
+
+def mechanism_mean(arm: str, measure: str) -> str:
+    c = mechanism_cells()
+    rows = c[c["metric"] == MECHANISM_MEASURES[measure]]
+    r = rows.iloc[0] if arm == MECHANISM_CONTROL else rows[rows["arm"] == arm].iloc[0]
+    mean, sd = (r["control_mean"], r["control_sd"]) if arm == MECHANISM_CONTROL else (r["arm_mean"], r["arm_sd"])
+    return f"{fmt(mean)} ± {fmt(sd)}"
+
+
 if MECHANISM.is_file():
     BLOCKS.update({"mechanism-control": mechanism_table, "mechanism-means": mechanism_means,
                    "mechanism-verdicts": mechanism_verdicts})
+    for _arm in ("consolidate_only", "random_regrowth", "ssri_fast", "neurosteroid_relu", "ketamine_fast"):
+        for _m in MECHANISM_MEASURES:
+            BLOCKS[f"mechanism-diff-{_arm}-{_m}"] = functools.partial(mechanism_diff, _arm, _m)
+    for _arm in (MECHANISM_CONTROL, "consolidate_only", "random_regrowth", "ssri_fast", "neurosteroid_relu",
+                 "ketamine_fast"):
+        for _m in MECHANISM_MEASURES:
+            BLOCKS[f"mechanism-mean-{_arm}-{_m}"] = functools.partial(mechanism_mean, _arm, _m)
 
 
 def render(name: str, old: str) -> str:

@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", type=Path, help="the per-seed CSV")
     p.add_argument("--check", action="store_true", help="compare with OUT instead of writing it")
     args = p.parse_args(argv)
+    if args.check and not args.out.is_file():
+        sys.exit(f"pruning-lab: error: {args.out} does not exist: write it first (without --check)")
     new = text(frame(args.results))
     if not args.check:
         args.out.write_text(new)

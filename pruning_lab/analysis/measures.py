@@ -39,7 +39,8 @@ PAPER_TREATMENTS = tuple(a.name for a in ARMS.values() if not a.baseline)
 # what an arm outside the registry (or one shown twice, at other knob values) is drawn in, in turn
 EXTRA_STYLES = [{"color": c, "marker": m, "linestyle": ls} for c, m, ls in (
     ("#CC79A7", "D", (0, (3, 1, 1, 1, 1, 1))), ("#D55E00", "v", (0, (5, 2))), ("#56B4E9", "P", (0, (1, 1))),
-    ("#999999", "h", (0, (4, 1, 1, 1))))]
+    ("#999999", "h", (0, (4, 1, 1, 1))), ("#E69F00", ">", (0, (6, 2, 1, 2))), ("#009E73", "p", (0, (2, 2))),
+    ("#0072B2", "X", (0, (8, 2))), ("#F0E442", "<", (0, (3, 3))))]
 
 # a modulated network on drug and off it (the same weights, the modulation removed)
 ON_DRUG, OFF_DRUG = "on drug", "off drug"
