@@ -408,8 +408,30 @@ def replay_verdict() -> str:
         f"{r.table} {r.row} {r.column} {r.stat}" for r in differ.itertuples()) + ")" if len(differ) else "")
 
 
+def replay_against_named() -> str:
+    """The replay's 10 seeds against the default's 40 (paper2_extended), per arm and headline
+    measure: the difference of means, Welch's p, Holm over the table."""
+    from pruning_lab.analysis.stats import holm
+
+    measures = {"combined stress": ("treated.combined", None), "σ 2.5": ("treated.profile", 2.5),
+                "acute relapse drop": ("relapse.drop", None), "cycle 8": ("longitudinal.combined", 8)}
+    rows, n = [], seeds(EXTENDED)
+    for arm in ("ketamine", "ssri", "neurosteroid"):
+        for name, (metric, x) in measures.items():
+            a, b = values(REPLAY, arm, metric, x), values(EXTENDED, arm, metric, x)
+            rows.append({"arm": layout(results(REPLAY)).label(arm), "measure": name,
+                         f"replay ({seeds(REPLAY)})": mean_sd(a), f"named ({n})": mean_sd(b),
+                         "difference": fmt(a.mean() - b.mean(), 1, True),
+                         "p": float(st.ttest_ind(a, b, equal_var=False).pvalue)})
+    df = pd.DataFrame(rows)
+    df["Welch p (Holm)"] = [f"{p:.3f} ({h:.3f})" for p, h in zip(df["p"], holm(df["p"].to_numpy(float)))]
+    return table(df.drop(columns="p"))
+
+
 if REPLAY.is_file():
     BLOCKS["replay-verdict"] = replay_verdict
+    if EXTENDED.is_file():
+        BLOCKS["replay-against-named"] = replay_against_named
 
 
 # -- the mechanism study: every arm against the ketamine-like control ---------------------------
