@@ -41,6 +41,7 @@ ONSET = EXPERIMENTS / "onset" / "per_seed.csv"
 HELDOUT = EXPERIMENTS / "search" / "heldout_per_seed.csv"
 MECHANISM = EXPERIMENTS / "mechanism" / "per_seed.csv"
 REPLAY = EXPERIMENTS / "paper2" / "replay.csv"
+SEVERITY = EXPERIMENTS / "severity" / "per_seed.csv"
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -395,6 +396,59 @@ if EXTENDED.is_file():
     })
 
 
+# -- severity: the pruning cliff ---------------------------------------------------------------
+
+SEVERITY_ARMS = ("untreated", "ketamine", "ssri", "neurosteroid")
+
+
+def severity_levels() -> list[str]:
+    return sorted(set(frame(SEVERITY)["pathology.sparsity"]), key=float)
+
+
+def severity_values(arm: str, name: str, level: str, x=None) -> pd.Series:
+    """``name`` per seed of ``arm`` at pathology.sparsity ``level`` (the untreated network's from its own section)."""
+    if arm == "untreated":
+        name = "untreated." + name.split(".", 1)[1]
+    return values(SEVERITY, arm, name, x, where={"pathology.sparsity": level})
+
+
+def severity_table(name: str, x=None) -> str:
+    """Mean ± SD per arm (rows) and severity (columns) of one measure."""
+    lay, levels = layout(results(SEVERITY)), severity_levels()
+    rows = []
+    for arm in SEVERITY_ARMS:
+        if arm == "untreated" and name.startswith("relapse."):
+            continue
+        rows.append({"sparsity": lay.label(arm) if arm != "untreated" else "untreated",
+                     **{lv: mean_sd(severity_values(arm, name, lv, x)) for lv in levels}})
+    return table(pd.DataFrame(rows))
+
+
+def severity_mean(arm: str, name: str, level: str, x=None) -> str:
+    return mean_sd(severity_values(arm, name, level, x))
+
+
+def severity_shared() -> str:
+    """How many per-seed values the 0.95 jobs share with paper 2's run, and how many are equal."""
+    sev = frame(SEVERITY)
+    sev = sev[sev["pathology.sparsity"] == "0.95"]
+    p2 = frame(PAPER2)
+    keys = ["arm", "seed", "section", "metric", "x"]
+    both = sev.merge(p2, on=keys, suffixes=("", "_p2"))
+    both = both[~both["section"].isin(["longitudinal", "onset", "response"])]
+    equal = int((both["value"] == both["value_p2"]).sum())
+    return f"{equal} of the {len(both)} per-seed values"
+
+
+if SEVERITY.is_file():
+    BLOCKS.update({
+        "severity-combined": lambda: severity_table("treated.combined"),
+        "severity-extreme": lambda: severity_table("treated.profile", 2.5),
+        "severity-relapse": lambda: severity_table("relapse.drop"),
+        "severity-shared": severity_shared,
+    })
+
+
 # -- the replay of paper 2 -----------------------------------------------------------------------
 
 
@@ -408,30 +462,61 @@ def replay_verdict() -> str:
         f"{r.table} {r.row} {r.column} {r.stat}" for r in differ.itertuples()) + ")" if len(differ) else "")
 
 
-def replay_against_named() -> str:
-    """The replay's 10 seeds against the default's 40 (paper2_extended), per arm and headline
-    measure: the difference of means, Welch's p, Holm over the table."""
-    from pruning_lab.analysis.stats import holm
+REPLAY_EXTENDED = EXPERIMENTS / "paper2" / "replay_extended.csv"   # the replay on seeds 0-29
 
-    measures = {"combined stress": ("treated.combined", None), "σ 2.5": ("treated.profile", 2.5),
-                "acute relapse drop": ("relapse.drop", None), "cycle 8": ("longitudinal.combined", 8)}
-    rows, n = [], seeds(EXTENDED)
+
+def replay_against_named() -> str:
+    """The replay's seeds (``replay_extended.csv`` if committed, else ``replay.csv``) against the
+    default's 40 (paper2_extended), per arm and headline measure: the difference of means with
+    Welch's 90% interval, the margin of paper 2's rule, TOST (equivalent when the interval lies
+    inside it), and Welch's p with Holm over the table (different when it is below 0.05 and
+    TOST fails)."""
+    from pruning_lab.analysis.margins import CEILINGS, margin
+    from pruning_lab.analysis.stats import holm, tost, welch_df
+
+    replay = REPLAY_EXTENDED if REPLAY_EXTENDED.is_file() else REPLAY
+    measures = {"combined stress": ("treated.combined", None, "combined"), "σ 2.5": ("treated.profile", 2.5, "profile"),
+                "acute relapse drop": ("relapse.drop", None, "combined"),
+                "cycle 8": ("longitudinal.combined", 8, "combined")}
+    rows = []
     for arm in ("ketamine", "ssri", "neurosteroid"):
-        for name, (metric, x) in measures.items():
-            a, b = values(REPLAY, arm, metric, x), values(EXTENDED, arm, metric, x)
-            rows.append({"arm": layout(results(REPLAY)).label(arm), "measure": name,
-                         f"replay ({seeds(REPLAY)})": mean_sd(a), f"named ({n})": mean_sd(b),
-                         "difference": fmt(a.mean() - b.mean(), 1, True),
+        for name, (metric, x, kind) in measures.items():
+            a, b = values(replay, arm, metric, x), values(EXTENDED, arm, metric, x)
+            d = a.mean() - b.mean()
+            s1, s2, n1, n2 = a.std(ddof=1), b.std(ddof=1), len(a), len(b)
+            se, df = math.sqrt(s1 ** 2 / n1 + s2 ** 2 / n2), welch_df(s1, n1, s2, n2)
+            if metric == "relapse.drop":   # a drop involves the scores at both of its ends
+                ends = [values(replay, arm, f"relapse.combined_{e}").mean() for e in ("before", "after")]
+            else:
+                ends = [a.mean(), b.mean()]
+            m = margin(ends, CEILINGS[kind])
+            t = tost(d, se, df, m)
+            rows.append({"arm": layout(results(replay)).label(arm), "measure": name,
+                         f"replay ({seeds(replay)})": mean_sd(a), f"named ({seeds(EXTENDED)})": mean_sd(b),
+                         "difference [90% CI]": f"{fmt(d, 1, True)} [{fmt(t['lo'], 1, True)}, {fmt(t['hi'], 1, True)}]",
+                         "margin": f"±{m:g}", "equivalent": t["equivalent"],
                          "p": float(st.ttest_ind(a, b, equal_var=False).pvalue)})
-    df = pd.DataFrame(rows)
-    df["Welch p (Holm)"] = [f"{p:.3f} ({h:.3f})" for p, h in zip(df["p"], holm(df["p"].to_numpy(float)))]
-    return table(df.drop(columns="p"))
+    df_ = pd.DataFrame(rows)
+    df_["p_holm"] = holm(df_["p"].to_numpy(float))
+    df_["Welch p (Holm)"] = [f"{p:.3f} ({h:.3f})" for p, h in zip(df_["p"], df_["p_holm"])]
+    df_["verdict"] = ["equivalent" if e else ("different" if h < 0.05 else "inconclusive")
+                      for e, h in zip(df_["equivalent"], df_["p_holm"])]
+    return table(df_.drop(columns=["p", "p_holm", "equivalent"]))
+
+
+def replay_against_named_counts() -> str:
+    text = replay_against_named()
+    verdicts = [line.rsplit("|", 2)[-2].strip() for line in text.splitlines()[2:]]
+    replay = REPLAY_EXTENDED if REPLAY_EXTENDED.is_file() else REPLAY
+    return (f"on {seeds(replay)} replayed against {seeds(EXTENDED)} named, of {len(verdicts)} comparisons: "
+            + ", ".join(f"{verdicts.count(v)} {v}" for v in ("equivalent", "different", "inconclusive")))
 
 
 if REPLAY.is_file():
     BLOCKS["replay-verdict"] = replay_verdict
     if EXTENDED.is_file():
         BLOCKS["replay-against-named"] = replay_against_named
+        BLOCKS["replay-against-named-counts"] = replay_against_named_counts
 
 
 # -- the mechanism study: every arm against the ketamine-like control ---------------------------
