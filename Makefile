@@ -125,10 +125,12 @@ replay: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=replay_paper2
 	$(PY) -m pruning_lab.aggregate outputs/replay/paper2/sweep --out outputs/replay/paper2 --population-sd
 
-## the pruning cliff: sparsity 0.5..0.99 x 3 treatments x 10 seeds (experiments/severity/)
+## the pruning cliff: sparsity 0.5..0.99 x 3 treatments x 10 seeds (experiments/severity/), every
+## per-seed value compared with experiments/severity/per_seed.csv (exits 1 on any difference)
 severity: $(STAMP)
 	$(PY) -m pruning_lab.run experiment=severity
 	$(PY) -m pruning_lab.aggregate outputs/severity/sweep --out outputs/severity
+	$(PY) tools/per_seed.py outputs/severity/sweep experiments/severity/per_seed.csv --check
 
 ## onset of response: 5 treatments x 10 seeds, scored every epoch (experiments/onset/), every
 ## per-seed value compared with experiments/onset/per_seed.csv (exits 1 on any difference)

@@ -39,7 +39,7 @@ def test_the_site_builds_strictly(tmp_path):
     # the studies' READMEs and figures are pages of the site (tools/docs_hooks.py)
     for study in ("paper1", "paper2", "severity", "onset"):
         assert (tmp_path / "site" / "experiments" / study / "index.html").is_file(), study
-    assert (tmp_path / "site" / "experiments" / "onset" / "onset.png").is_file()
+    assert (tmp_path / "site" / "experiments" / "severity" / "dose_pathology.sparsity.png").is_file()
 
 
 def test_the_readme_is_one_screen():

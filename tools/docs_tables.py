@@ -94,9 +94,10 @@ def table(df: pd.DataFrame) -> str:
 
 
 def fmt(v: float, k: int = 1, sign: bool = False) -> str:
-    """``v`` to ``k`` decimals, halves away from zero (7.85 is 7.9 however the sum that gave it rounded)."""
-    v = v + math.copysign(1e-9, v) if v else 0.0
-    return f"{v:+.{k}f}" if sign else f"{v:.{k}f}"
+    """``v`` to ``k`` decimals as the reports print it (Python's rounding of the float), so a
+    number here reads as in ``outputs/*/report.md``; "-0.0" printed as "0.0"."""
+    text = f"{v:+.{k}f}" if sign else f"{v:.{k}f}"
+    return text.replace("-", "", 1) if float(text) == 0 and text.startswith("-") else text
 
 
 def mean_sd(v: pd.Series, k: int = 1) -> str:
