@@ -66,3 +66,13 @@ def test_the_replay_has_a_reference_of_its_own(tmp_path, capsys, monkeypatch):
     assert verify.main(["--replay", "--results", str(results)]) == 0
     assert "with replay.csv: 0 difference(s)" in capsys.readouterr().out
     assert verify.main(["--results", str(results)]) == 2  # the default's reference is another file
+
+
+def test_the_replays_thirty_seeds_extend_its_ten():
+    """experiments/paper2/replay_extended.csv (the replay on seeds 0-29, for the comparison of the two
+    random-stream policies) holds replay.csv's ten seeds value for value: a replay run under other
+    numerics, another protocol or truncated would not."""
+    extended = verify.read(verify.ROOT / "experiments" / "paper2" / "replay_extended.csv")
+    ten = verify.read(verify.REPLAY)
+    assert {s for _, s, _ in extended} == {str(s) for s in range(30)}
+    assert {k: v for k, v in extended.items() if int(k[1]) < 10} == ten
