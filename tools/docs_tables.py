@@ -466,7 +466,8 @@ def replay_verdict() -> str:
 REPLAY_EXTENDED = EXPERIMENTS / "paper2" / "replay_extended.csv"   # the replay on seeds 0-29
 
 
-def replay_against_named() -> str:
+@functools.cache
+def replay_against_named_frame() -> pd.DataFrame:
     """The replay's seeds (``replay_extended.csv`` if committed, else ``replay.csv``) against the
     default's 40 (paper2_extended), per arm and headline measure: the difference of means with
     Welch's 90% interval, the margin of paper 2's rule, TOST (equivalent when the interval lies
@@ -502,12 +503,15 @@ def replay_against_named() -> str:
     df_["Welch p (Holm)"] = [f"{p:.3f} ({h:.3f})" for p, h in zip(df_["p"], df_["p_holm"])]
     df_["verdict"] = ["equivalent" if e else ("different" if h < 0.05 else "inconclusive")
                       for e, h in zip(df_["equivalent"], df_["p_holm"])]
-    return table(df_.drop(columns=["p", "p_holm", "equivalent"]))
+    return df_.drop(columns=["p", "p_holm", "equivalent"])
+
+
+def replay_against_named() -> str:
+    return table(replay_against_named_frame())
 
 
 def replay_against_named_counts() -> str:
-    text = replay_against_named()
-    verdicts = [line.rsplit("|", 2)[-2].strip() for line in text.splitlines()[2:]]
+    verdicts = list(replay_against_named_frame()["verdict"])
     replay = REPLAY_EXTENDED if REPLAY_EXTENDED.is_file() else REPLAY
     return (f"on {seeds(replay)} replayed against {seeds(EXTENDED)} named, of {len(verdicts)} comparisons: "
             + ", ".join(f"{verdicts.count(v)} {v}" for v in ("equivalent", "different", "inconclusive")))
@@ -548,29 +552,18 @@ def mechanism_table() -> str:
 
 def mechanism_means() -> str:
     """Mean ± SD per arm of the headline measures, over the study's seeds."""
-    lay = layout(results(MECHANISM))
-    cells = mechanism_cells()
-    measures = list(dict.fromkeys(cells["measure"]))
-    rows = []
+    lay, cells = layout(results(MECHANISM)), mechanism_cells()
+    titles = cells.drop_duplicates("metric").set_index("metric")["measure"]
     arms_ = [MECHANISM_CONTROL, *dict.fromkeys(cells["arm"])]
-    for arm in arms_:
-        row = {"arm": lay.label(arm)}
-        for m in measures:
-            c = cells[cells["measure"] == m]
-            r = c.iloc[0] if arm == MECHANISM_CONTROL else c[c["arm"] == arm].iloc[0]
-            mean, sd = (r["control_mean"], r["control_sd"]) if arm == MECHANISM_CONTROL else (r["arm_mean"], r["arm_sd"])
-            row[m] = f"{fmt(mean)} ± {fmt(sd)}"
-        rows.append(row)
-    return table(pd.DataFrame(rows))
+    return table(pd.DataFrame([{"arm": lay.label(arm), **{titles[metric]: mechanism_mean(arm, key)
+                                                           for key, metric in MECHANISM_MEASURES.items()}}
+                               for arm in arms_]))
 
 
 def mechanism_verdicts() -> str:
-    counts = mechanism_cells()["verdict"].str.split(" ").str[0].value_counts()
-    n = len(mechanism_cells())
-    told = sum(counts.get(v, 0) for v in ("better", "worse", "equivalent"))
-    return (f"{n} comparisons on {seeds(MECHANISM)}: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in
-                                                                 ("better", "worse", "equivalent"))
-            + f", {n - told} not told apart")
+    from pruning_lab.analysis import control
+
+    return f"{len(mechanism_cells())} comparisons on {seeds(MECHANISM)}: {control.tally(mechanism_cells())}"
 
 
 MECHANISM_MEASURES = {"combined": "treated.combined", "extreme": "treated.profile", "relapse": "relapse.drop",

@@ -205,6 +205,14 @@ def notes(cells: pd.DataFrame) -> list[str]:
     return out
 
 
+def tally(cells: pd.DataFrame) -> str:
+    """How many comparisons came out better, worse, equivalent and not told apart."""
+    counts = cells["verdict"].str.split(" ").str[0].value_counts()
+    told = [f"{counts.get(v, 0)} {v}" for v in ("better", "worse", "equivalent")]
+    rest = len(cells) - sum(counts.get(v, 0) for v in ("better", "worse", "equivalent"))
+    return ", ".join(told) + f", {rest} not told apart"
+
+
 def section(rep, frame: pd.DataFrame, layout: Layout, control: str, margin: Callable, ddof: int = 1) -> None:
     """The report's section: every arm against ``control`` (``ControlError`` if it is not in ``frame``)."""
     cells = compare(frame, layout, control, margin, ddof)
@@ -212,10 +220,8 @@ def section(rep, frame: pd.DataFrame, layout: Layout, control: str, margin: Call
     if cells.empty:
         rep.text("_(no other arm to compare with the control)_")
         return
-    counts = cells["verdict"].str.split(" ").str[0].value_counts()
     rep.text(f"{len(cells)} comparisons ({cells['arm'].nunique()} arms × {cells['measure'].nunique()} headline "
-             f"measures): " + ", ".join(f"{counts.get(v, 0)} {v}" for v in ("better", "worse", "equivalent"))
-             + f", {len(cells) - sum(counts.get(v, 0) for v in ('better', 'worse', 'equivalent'))} not told apart.")
+             f"measures): {tally(cells)}.")
     rep.text(*notes(cells))
     rep.table(table(cells, layout, control))
     rep.frames["control"] = cells
