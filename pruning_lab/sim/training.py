@@ -93,7 +93,7 @@ def train(net: Network, phase: Train, data: Split, batch_size: int, draws: Draws
     """
     if phase.epochs == 0:
         return
-    model = bind(net, engine)
+    model = bind(net, engine, published=draws.published)
     # fused: one pass over each parameter instead of a dozen elementwise kernels, the same Adam
     # as torch.optim's own step up to rounding; that step itself where the rounding must be the
     # published code's (its default on CPU)

@@ -16,9 +16,10 @@ from ...config import ENGINES
 from ..network import Network
 from ..rng import Draws
 from .dense import Dense
+from .published import Published
 from .sparse import Sparse
 
-__all__ = ["ENGINES", "Dense", "Sparse", "Trainable", "bind", "choose"]
+__all__ = ["ENGINES", "Dense", "Published", "Sparse", "Trainable", "bind", "choose"]
 
 
 class Trainable(Protocol):
@@ -38,6 +39,12 @@ def choose(engine: str, sparsity: float, sparse_from: float) -> str:
     return "sparse" if sparsity >= sparse_from else "dense"
 
 
-def bind(net: Network, engine: str) -> Trainable:
-    """``net`` laid out for training on ``engine`` (one of config.ENGINES)."""
+def bind(net: Network, engine: str, published: bool = False) -> Trainable:
+    """``net`` laid out for training on ``engine`` (one of config.ENGINES).
+
+    ``published`` (rng=notebook): the dense engine's bits are torch's products', which the
+    Published engine gives on the survivors alone wherever it can (engines/published.py).
+    """
+    if engine == "dense" and published and Published.serves(net):
+        return Published(net)
     return {"dense": Dense, "sparse": Sparse}[engine](net)

@@ -1,0 +1,73 @@
+"""The replay's engine: the dense engine's bits, the work on the survivors alone.
+
+The published code trains full weight matrices with torch's products and Adam and masks them
+after each step. Every number a survivor sees is the same when the products are MKL's block
+sums over the survivors (blocks.py) and Adam runs on the survivors' values only: Adam is
+elementwise, and a pruned weight never reaches a survivor (masked after every step, it only
+ever enters a product as an exact zero). Layers the block sums do not cover (the narrow first
+and last layers, a shape whose blocks this CPU's MKL does not follow, a dense layer) use torch's
+product on the scattered matrix, so autograd and the bits are the dense engine's there too.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ... import numerics
+from ..network import Network, forward
+from . import blocks
+
+# block sums pay off on layers at least this sparse, at least this wide both ways
+FROM_SPARSITY = 0.75
+FROM_WIDTH = 64
+
+
+def _blockable(mask: torch.Tensor) -> bool:
+    return min(mask.shape) >= FROM_WIDTH and 1.0 - float(mask.float().mean()) >= FROM_SPARSITY
+
+
+class Published:
+    """Each layer's surviving weight values and its bias; the products as the dense engine's."""
+
+    def __init__(self, net: Network):
+        self.net = net
+        self.patterns = [blocks.Pattern(m) for m in net.masks]
+        self.values = [w.detach().flatten()[p.flat].clone().requires_grad_(True)
+                       for w, p in zip(net.weights, self.patterns)]
+        self.biases = [b.detach().clone().requires_grad_(True) for b in net.biases]
+        self.blocked = [_blockable(m) for m in net.masks]
+        self.linears = [lambda h, i=i: self._linear(i, h) for i in range(len(self.values))]
+
+    @staticmethod
+    def serves(net: Network) -> bool:
+        """Whether any layer of ``net`` gains: under torch's own products (numerics=native), a sparse one."""
+        return numerics.mode() == "native" and any(_blockable(m) for m in net.masks)
+
+    def _linear(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        p, v, b = self.patterns[i], self.values[i], self.biases[i]
+        plan = blocks.plan(*p.shape, h.shape[0]) if self.blocked[i] else None
+        if plan is None:  # torch's product, on the layout the dense engine gives it
+            return F.linear(h.contiguous(), p.scatter(v), b)
+        return blocks.linear(h, v, b, p, plan)
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [*self.values, *self.biases]
+
+    def __call__(self, x, sigma, draws):
+        return forward(x, self.linears, damping=self.net.damping, activation=self.net.activation,
+                       sigma=sigma, draws=draws)
+
+    def step(self, x, y, sigma, draws):
+        loss = F.cross_entropy(self(x, sigma, draws), y)
+        for p in self.parameters():
+            p.grad = None
+        loss.backward()
+        return loss.detach()
+
+    def after_step(self) -> None:
+        pass  # pruned weights are not parameters: nothing to re-zero
+
+    def write_back(self) -> None:
+        self.net.weights = [p.scatter(v.detach()) for p, v in zip(self.patterns, self.values)]
+        self.net.biases = [b.detach().clone() for b in self.biases]
