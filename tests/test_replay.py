@@ -90,7 +90,7 @@ def test_a_scoring_pass_is_the_data_loaders_batches_after_one_draw():
     assert torch.equal(draws.generator.get_state(), torch.default_generator.get_state())
 
 
-@pytest.mark.parametrize("n", [1, 5, 15, 16, 17, 486, 2000, 65536, 65537])
+@pytest.mark.parametrize("n", [1, 5, 15, 16, 17, 486, 2000, 65536, 65537, 1_000_003])
 def test_a_skip_by_count_leaves_the_generator_where_the_draws_would(n):
     real, skipped = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
     for g in (real, skipped):
