@@ -29,14 +29,23 @@ def _blockable(mask: torch.Tensor) -> bool:
 
 
 class Published:
-    """Each layer's surviving weight values and its bias; the products as the dense engine's."""
+    """Each layer's surviving weight values and its bias; the products as the dense engine's.
+
+    All of them live in one flat tensor, the optimizer's one parameter, so torch.optim.Adam's
+    step is one call of each of its elementwise operations rather than one per tensor; the
+    per-layer tensors autograd fills are views into it.
+    """
 
     def __init__(self, net: Network):
         self.net = net
         self.patterns = [blocks.Pattern(m) for m in net.masks]
-        self.values = [w.detach().flatten()[p.flat].clone().requires_grad_(True)
-                       for w, p in zip(net.weights, self.patterns)]
-        self.biases = [b.detach().clone().requires_grad_(True) for b in net.biases]
+        pieces = [w.detach().flatten()[p.flat] for w, p in zip(net.weights, self.patterns)]
+        pieces += [b.detach() for b in net.biases]
+        self.flat = torch.cat(pieces)
+        # leaves of autograd's graph that share the flat tensor's memory: Adam's update of it
+        # is what the next forward pass reads
+        leaves = [t.requires_grad_(True) for t in self.flat.split([t.numel() for t in pieces])]
+        self.values, self.biases = leaves[:len(net.weights)], leaves[len(net.weights):]
         self.blocked = [_blockable(m) for m in net.masks]
         self.linears = [lambda h, i=i: self._linear(i, h) for i in range(len(self.values))]
 
@@ -53,7 +62,7 @@ class Published:
         return blocks.linear(h, v, b, p, plan)
 
     def parameters(self) -> list[torch.Tensor]:
-        return [*self.values, *self.biases]
+        return [self.flat]
 
     def __call__(self, x, sigma, draws):
         return forward(x, self.linears, damping=self.net.damping, activation=self.net.activation,
@@ -61,14 +70,16 @@ class Published:
 
     def step(self, x, y, sigma, draws):
         loss = F.cross_entropy(self(x, sigma, draws), y)
-        for p in self.parameters():
+        leaves = [*self.values, *self.biases]
+        for p in leaves:
             p.grad = None
         loss.backward()
+        self.flat.grad = torch.cat([p.grad for p in leaves])
         return loss.detach()
 
     def after_step(self) -> None:
         pass  # pruned weights are not parameters: nothing to re-zero
 
     def write_back(self) -> None:
-        self.net.weights = [p.scatter(v.detach()) for p, v in zip(self.patterns, self.values)]
+        self.net.weights = [p.scatter(v.detach().clone()) for p, v in zip(self.patterns, self.values)]
         self.net.biases = [b.detach().clone() for b in self.biases]
