@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from numba import njit
 
+from .sparse import Pattern
+
 # each a * w + p one fused multiply-add, never reordered
 FMA = {"contract"}
 
@@ -124,24 +126,14 @@ class Plan(NamedTuple):
     batch: np.ndarray
 
 
-class Pattern:
-    """A layer's survivors in CSR order of W (rows = outputs) and of W^T (rows = inputs)."""
+def _rows(pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
+    """W's CSR (row pointers, column indices), as the kernels take them."""
+    return pattern.crow.numpy(), pattern.col.numpy()
 
-    def __init__(self, mask: torch.Tensor):
-        self.shape = tuple(mask.shape)
-        n_out, n_in = self.shape
-        self.flat = mask.flatten().nonzero().squeeze(1)
-        row, col = self.flat // n_in, self.flat % n_in
-        self.offsets = F.pad(mask.sum(1).cumsum(0), (1, 0)).numpy()
-        self.col = col.numpy()
-        self.perm = torch.argsort(col * n_out + row)  # survivors in W^T's row-major order
-        self.t_offsets = F.pad(mask.sum(0).cumsum(0), (1, 0)).numpy()
-        self.t_col = row[self.perm].numpy()
 
-    def scatter(self, values: torch.Tensor) -> torch.Tensor:
-        """The dense W: ``values`` at the survivors, 0 elsewhere (differentiable in ``values``)."""
-        dense = values.new_zeros(self.shape[0] * self.shape[1]).index_copy(0, self.flat, values)
-        return dense.view(self.shape)
+def _columns(pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
+    """W^T's CSR (row pointers, column indices): the survivors by input, in ``pattern.perm``'s order."""
+    return pattern.t_crow.numpy(), pattern.t_col.numpy()
 
 
 def product(a_t: np.ndarray, pattern_rows, values: np.ndarray, bias: np.ndarray, bounds: np.ndarray,
@@ -165,8 +157,7 @@ class _Linear(torch.autograd.Function):
         v = values.detach().numpy()
         ctx.save_for_backward(h_t, values)
         ctx.pattern, ctx.plan = pattern, plan
-        out_t = product(h_t.numpy(), (pattern.offsets, pattern.col), v, b.detach().numpy(), plan.inputs,
-                        pattern.shape[0])
+        out_t = product(h_t.numpy(), _rows(pattern), v, b.detach().numpy(), plan.inputs, pattern.shape[0])
         return out_t.t().contiguous()
 
     @staticmethod
@@ -178,10 +169,9 @@ class _Linear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             v_t = values.detach()[pattern.perm].numpy()
             zeros = np.zeros(pattern.shape[1], dtype=np.float32)
-            dh = product(g_t.numpy(), (pattern.t_offsets, pattern.t_col), v_t, zeros, plan.outputs,
-                         pattern.shape[1]).t().contiguous()
+            dh = product(g_t.numpy(), _columns(pattern), v_t, zeros, plan.outputs, pattern.shape[1]).t().contiguous()
         dv = torch.empty_like(values)
-        survivor_grads(g_t.numpy(), h_t.numpy(), pattern.offsets, pattern.col, plan.batch, dv.numpy())
+        survivor_grads(g_t.numpy(), h_t.numpy(), *_rows(pattern), plan.batch, dv.numpy())
         return dh, dv, g.sum(0), None, None
 
 
@@ -217,15 +207,15 @@ def plan(n_out: int, n_in: int, batch: int, seed: int = 0) -> Plan | None:
         return next((np.asarray(c, dtype=np.int64) for c in candidates(n) if works(np.asarray(c, dtype=np.int64))),
                     None)
 
-    inputs = first(n_in, lambda c: _equal(product(h_t, (pattern.offsets, pattern.col), values.numpy(),
-                                                   b.numpy(), c, n_out).t(), z.detach()))
+    inputs = first(n_in, lambda c: _equal(product(h_t, _rows(pattern), values.numpy(), b.numpy(), c, n_out).t(),
+                                          z.detach()))
     zeros = np.zeros(n_in, dtype=np.float32)
-    outputs = first(n_out, lambda c: _equal(product(g_t, (pattern.t_offsets, pattern.t_col),
-                                                    values[pattern.perm].numpy(), zeros, c, n_in).t(), h.grad))
+    outputs = first(n_out, lambda c: _equal(product(g_t, _columns(pattern), values[pattern.perm].numpy(), zeros, c,
+                                                    n_in).t(), h.grad))
 
     def grads(c):
         out = torch.empty_like(values)
-        survivor_grads(g_t, h_t, pattern.offsets, pattern.col, c, out.numpy())
+        survivor_grads(g_t, h_t, *_rows(pattern), c, out.numpy())
         return _equal(out, wd.grad.flatten()[pattern.flat])
 
     batch_blocks = first(batch, grads)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from ... import numerics
 from ..network import Network, forward
 from . import blocks
+from .sparse import Pattern
 
 # measured here against the dense engine: training only the survivors (Adam on fewer values, a
 # scattered matrix for torch's products) was level with it at 47.5% sparsity and 20% faster at
@@ -45,7 +46,7 @@ class Published:
 
     def __init__(self, net: Network):
         self.net = net
-        self.patterns = [blocks.Pattern(m) for m in net.masks]
+        self.patterns = [Pattern(m) for m in net.masks]
         pieces = [w.detach().flatten()[p.flat] for w, p in zip(net.weights, self.patterns)]
         pieces += [b.detach() for b in net.biases]
         self.flat = torch.cat(pieces)

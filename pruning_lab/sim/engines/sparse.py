@@ -18,9 +18,10 @@ from . import kernels
 class Pattern:
     """One layer's surviving synapses, in CSR order of W (out x in) and of its transpose.
 
-    ``values[k]`` is the weight at (row[k], col[k]), row-major. ``offsets``/``col`` are W's CSR
-    row pointers and column indices; ``perm`` reorders the values into the CSR order of W^T,
-    whose row pointers and column indices are ``t_offsets``/``t_col``.
+    ``values[k]`` is the weight at (row[k], col[k]), row-major. ``crow``/``col`` are W's CSR
+    row pointers (rows + 1 of them; ``offsets`` without the last) and column indices; ``perm``
+    reorders the values into the CSR order of W^T, whose row pointers and column indices are
+    ``t_crow`` (``t_offsets`` without the last) and ``t_col``.
     """
 
     def __init__(self, mask: torch.Tensor):
@@ -32,7 +33,8 @@ class Pattern:
         self.offsets = self.crow[:-1]
         self.perm = torch.argsort(self.col * n_out + row)
         self.t_col = row[self.perm]
-        self.t_offsets = F.pad(mask.sum(0).cumsum(0), (1, 0))[:-1]
+        self.t_crow = F.pad(mask.sum(0).cumsum(0), (1, 0))
+        self.t_offsets = self.t_crow[:-1]
 
     def scatter(self, values: torch.Tensor) -> torch.Tensor:
         """The dense (out, in) matrix: ``values`` at the survivors, exactly 0 elsewhere."""
