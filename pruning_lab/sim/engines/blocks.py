@@ -204,8 +204,7 @@ def plan(n_out: int, n_in: int, batch: int, seed: int = 0) -> Plan | None:
     h_t, g_t = h.detach().t().contiguous().numpy(), g.t().contiguous().numpy()
 
     def first(n, works):
-        return next((np.asarray(c, dtype=np.int64) for c in candidates(n) if works(np.asarray(c, dtype=np.int64))),
-                    None)
+        return next((c for c in (np.asarray(c, dtype=np.int64) for c in candidates(n)) if works(c)), None)
 
     inputs = first(n_in, lambda c: _equal(product(h_t, _rows(pattern), values.numpy(), b.numpy(), c, n_out).t(),
                                           z.detach()))

@@ -28,14 +28,6 @@ BLOCKS_FROM = 0.9
 BLOCKS_WIDTH = 64  # and on layers at least this wide both ways
 
 
-def _sparsity(mask: torch.Tensor) -> float:
-    return 1.0 - float(mask.float().mean())
-
-
-def _blockable(mask: torch.Tensor) -> bool:
-    return min(mask.shape) >= BLOCKS_WIDTH and _sparsity(mask) >= BLOCKS_FROM
-
-
 class Published:
     """Each layer's surviving weight values and its bias; the products as the dense engine's.
 
@@ -54,7 +46,8 @@ class Published:
         # is what the next forward pass reads
         leaves = [t.requires_grad_(True) for t in self.flat.split([t.numel() for t in pieces])]
         self.values, self.biases = leaves[:len(net.weights)], leaves[len(net.weights):]
-        self.blocked = [_blockable(m) for m in net.masks]
+        self.blocked = [min(m.shape) >= BLOCKS_WIDTH and sparsity >= BLOCKS_FROM
+                        for m, sparsity in zip(net.masks, net.layer_sparsity())]
         self.linears = [lambda h, i=i: self._linear(i, h) for i in range(len(self.values))]
 
     @staticmethod
