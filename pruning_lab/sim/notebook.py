@@ -27,13 +27,12 @@ it does not score) comes from the named streams (rng.py) instead.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from numba import njit
 
 from ..config import NOTEBOOK_ARMS, Job, Modulate, Regrow, Train, TreatmentConfig
 from .data import Split
 from .evaluation import Scores
+from .generator import advance, randn
 from .network import Network
 from .regrowth import n_regrow
 from .rng import Draws
@@ -57,7 +56,7 @@ class NotebookDraws(Draws):
         return torch.randperm(n, generator=torch.Generator().manual_seed(int64(self.generator)))
 
     def noise(self, h: torch.Tensor, sigma: float) -> torch.Tensor:
-        return h + torch.randn(h.shape, generator=self.generator) * sigma
+        return h + randn(self.generator, h.shape) * sigma
 
     def passes(self, split: Split):
         int64(self.generator)
@@ -97,75 +96,6 @@ class Tally:
                 torch.randn(step[0], generator=generator)
             else:
                 advance(generator, step)
-
-
-CHUNK = 1 << 22  # numbers drawn at a time while skipping by drawing
-
-# torch's CPU generator is an MT19937: 624 32-bit words, twisted together every 624 draws.
-# Generator.get_state()'s bytes are torch's CPUGeneratorImplState: the seed (u64), ``left``
-# (i32), ``seeded`` (i32), ``next`` (u64), the 624 words (one u64 each), then the normal
-# samples' caches; a draw takes word ``next`` after a twist whenever ``left`` runs out.
-MT_N, MT_M = 624, 397
-STATE_BYTES, LEFT, NEXT, WORDS = 5056, slice(8, 12), slice(16, 24), slice(24, 24 + 8 * MT_N)
-
-
-@njit(cache=True)
-def twist(mt, times):
-    """The MT19937 twist of ``mt`` (uint32[624]) ``times`` times over, as torch's mt19937 twists.
-
-    In three stretches, as the reference code writes it, so that no index wraps around and the
-    compiler vectorises each (a word reads words at least 227 places away, already final).
-    """
-    upper, lower, one, a = np.uint32(0x80000000), np.uint32(0x7FFFFFFF), np.uint32(1), np.uint32(0x9908B0DF)
-    for _ in range(times):
-        for k in range(MT_N - MT_M):
-            y = (mt[k] & upper) | (mt[k + 1] & lower)
-            mt[k] = mt[k + MT_M] ^ (y >> one) ^ ((np.uint32(0) - (y & one)) & a)
-        for k in range(MT_N - MT_M, MT_N - 1):
-            y = (mt[k] & upper) | (mt[k + 1] & lower)
-            mt[k] = mt[k + MT_M - MT_N] ^ (y >> one) ^ ((np.uint32(0) - (y & one)) & a)
-        y = (mt[MT_N - 1] & upper) | (mt[0] & lower)
-        mt[MT_N - 1] = mt[MT_M - 1] ^ (y >> one) ^ ((np.uint32(0) - (y & one)) & a)
-
-
-def advance(generator: torch.Generator, words: int) -> None:
-    """Move ``generator`` on by ``words`` 32-bit words: int64 random_ takes two a number, int32 one.
-
-    The most a job skips, the SSRI-like arm's noise, is about 4e9 words: drawing them took 7 s,
-    twisting the state the same number of times takes a small part of that (no word is
-    tempered or stored). torch has no public call that advances a generator without drawing,
-    so this writes the state through Generator.set_state, whose byte layout is torch's own
-    (above); a state of another size is skipped by drawing.
-    """
-    state = generator.get_state()
-    raw = state.numpy()
-    if raw.size != STATE_BYTES:
-        return _advance_by_drawing(generator, words)
-    left, nxt = int(raw[LEFT].view(np.int32)[0]), int(raw[NEXT].view(np.uint64)[0])
-    if words <= left - 1:  # no twist on the way
-        left, nxt = left - words, nxt + words
-    else:
-        words -= left - 1
-        twists = -(-words // MT_N)
-        mt = raw[WORDS].view(np.uint64).astype(np.uint32)
-        twist(mt, twists)
-        raw[WORDS].view(np.uint64)[:] = mt
-        last = words - (twists - 1) * MT_N  # draws after the last twist, 1..624
-        left, nxt = MT_N + 1 - last, last
-    raw[LEFT].view(np.int32)[0] = left
-    raw[NEXT].view(np.uint64)[0] = nxt
-    generator.set_state(state)
-
-
-def _advance_by_drawing(generator: torch.Generator, words: int) -> None:
-    pairs, odd = divmod(words, 2)
-    scratch = torch.empty(min(pairs, CHUNK), dtype=torch.int64)
-    while pairs > 0:
-        n = min(pairs, CHUNK)
-        scratch[:n].random_(generator=generator)
-        pairs -= n
-    if odd:
-        torch.empty(1, dtype=torch.int32).random_(generator=generator)
 
 
 def sizes(n: int, batch: int) -> list[int]:
