@@ -22,7 +22,8 @@ def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 @needs_exact
-@pytest.mark.parametrize("shape", [(16,), (17,), (3, 100), (623,), (625,), (96, 256), (128, 512), (1000, 2), (9_999_999,)])
+@pytest.mark.parametrize("shape", [(16,), (17,), (3, 100), (623,), (625,), (96, 256), (128, 512), (1000, 2),
+                                   (9_999_999,)])
 def test_normals_are_torch_randns_and_leave_the_generator_where_it_would(shape):
     # from a used state (a spare normal cached, a twist part-way done): part runs of 16, shapes
     # that cross the generator's twists, and one of 40 million words' worth of Box-Muller pairs

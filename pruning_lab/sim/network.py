@@ -93,18 +93,23 @@ def forward(
     draws: Draws | None = None,
 ) -> torch.Tensor:
     """Logits. Hidden layers: act(Wh+b), then + N(0, sigma^2) if sigma > 0, then * damping."""
-    act = ACTIVATION[activation]
     h = x
     last = len(linears) - 1
     for i, linear in enumerate(linears):
         h = linear(h)
         if i == last:
             break
-        h = act(h)
-        if sigma > 0:
-            h = draws.noise(h, sigma)
-        if damping != 1.0:
-            h = h * damping
+        h = hidden(h, damping=damping, activation=activation, sigma=sigma, draws=draws)
+    return h
+
+
+def hidden(z: torch.Tensor, *, damping: float, activation: str, sigma: float, draws: Draws | None) -> torch.Tensor:
+    """A hidden layer's output from its weighted sums: act(z), then + N(0, sigma^2) if sigma > 0, then * damping."""
+    h = ACTIVATION[activation](z)
+    if sigma > 0:
+        h = draws.noise(h, sigma)
+    if damping != 1.0:
+        h = h * damping
     return h
 
 

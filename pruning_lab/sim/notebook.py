@@ -56,7 +56,10 @@ class NotebookDraws(Draws):
         return torch.randperm(n, generator=torch.Generator().manual_seed(int64(self.generator)))
 
     def noise(self, h: torch.Tensor, sigma: float) -> torch.Tensor:
-        return h + randn(self.generator, h.shape) * sigma
+        return h + self.normal(h.shape) * sigma
+
+    def normal(self, shape: tuple[int, ...] | int) -> torch.Tensor:
+        return randn(self.generator, shape)
 
     def passes(self, split: Split):
         int64(self.generator)

@@ -106,6 +106,42 @@ def survivor_grads(g_t, a_t, offsets, col, bounds, out):
             k += 1
 
 
+@njit(cache=True)
+def batch_sums(g_t, out):
+    """out[r] = the sum of g_t[r] over the batch, in the order torch sums a tensor's first dimension.
+
+    ATen's cascade sum: runs of ``step`` numbers each summed from 0 into level 0, which is then
+    added to level 1; every ``step`` runs level 1 goes to level 2, and so on up to 4 levels, which
+    are added last (level 0's remainder first). For a bias gradient it is g.sum(0), for widths
+    that are a multiple of 32, the columns torch sums four 8-float vectors at a time (the rest
+    it sums otherwise, which ``plan``'s check of each layer shape would find).
+    """
+    rows, n = g_t.shape
+    ceil_log2 = 1
+    while (1 << ceil_log2) < n:
+        ceil_log2 += 1
+    power = max(4, ceil_log2 // 4)
+    step, mask = 1 << power, (1 << power) - 1
+    for r in range(rows):
+        a0 = a1 = a2 = a3 = np.float32(0.0)
+        i = 0
+        while i + step <= n:
+            for _ in range(step):
+                a0 = a0 + g_t[r, i]
+                i += 1
+            a1, a0 = a1 + a0, np.float32(0.0)
+            if i & (mask << power):
+                continue
+            a2, a1 = a2 + a1, np.float32(0.0)
+            if i & (mask << 2 * power):
+                continue
+            a3, a2 = a3 + a2, np.float32(0.0)
+        while i < n:
+            a0 = a0 + g_t[r, i]
+            i += 1
+        out[r] = ((a0 + a1) + a2) + a3
+
+
 def candidates(n: int) -> list[tuple[int, ...]]:
     """Ways a sum of ``n`` terms may be cut into blocks: equal parts, and fixed block sizes."""
     out = []
@@ -126,12 +162,12 @@ class Plan(NamedTuple):
     batch: np.ndarray
 
 
-def _rows(pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
+def rows(pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
     """W's CSR (row pointers, column indices), as the kernels take them."""
     return pattern.crow.numpy(), pattern.col.numpy()
 
 
-def _columns(pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
+def columns(pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
     """W^T's CSR (row pointers, column indices): the survivors by input, in ``pattern.perm``'s order."""
     return pattern.t_crow.numpy(), pattern.t_col.numpy()
 
@@ -143,42 +179,6 @@ def product(a_t: np.ndarray, pattern_rows, values: np.ndarray, bias: np.ndarray,
     return out_t
 
 
-class _Linear(torch.autograd.Function):
-    """h W^T + b on W's survivors ``values``, with torch's F.linear's bits under ``plan``.
-
-    The kernels work feature-major; what they return is batch-major (contiguous), the layout
-    of F.linear's output, because the elementwise torch operations between layers round by
-    layout: on a transposed tensor torch.tanh takes a scalar path with other bits.
-    """
-
-    @staticmethod
-    def forward(ctx, h, values, b, pattern: Pattern, plan: Plan):
-        h_t = h.detach().t().contiguous()
-        v = values.detach().numpy()
-        ctx.save_for_backward(h_t, values)
-        ctx.pattern, ctx.plan = pattern, plan
-        out_t = product(h_t.numpy(), _rows(pattern), v, b.detach().numpy(), plan.inputs, pattern.shape[0])
-        return out_t.t().contiguous()
-
-    @staticmethod
-    def backward(ctx, g):
-        h_t, values = ctx.saved_tensors
-        pattern, plan = ctx.pattern, ctx.plan
-        g_t = g.t().contiguous()
-        dh = None
-        if ctx.needs_input_grad[0]:
-            v_t = values.detach()[pattern.perm].numpy()
-            zeros = np.zeros(pattern.shape[1], dtype=np.float32)
-            dh = product(g_t.numpy(), _columns(pattern), v_t, zeros, plan.outputs, pattern.shape[1]).t().contiguous()
-        dv = torch.empty_like(values)
-        survivor_grads(g_t.numpy(), h_t.numpy(), *_rows(pattern), plan.batch, dv.numpy())
-        return dh, dv, g.sum(0), None, None
-
-
-def linear(h: torch.Tensor, values: torch.Tensor, b: torch.Tensor, pattern: Pattern, plan: Plan) -> torch.Tensor:
-    return _Linear.apply(h, values, b, pattern, plan)
-
-
 def _equal(x: torch.Tensor, y: torch.Tensor) -> bool:
     return bool(torch.equal(x.view(torch.int32), y.contiguous().view(torch.int32)))
 
@@ -188,36 +188,38 @@ def plan(n_out: int, n_in: int, batch: int, seed: int = 0) -> Plan | None:
     """The blocks under which this layer shape's products equal torch's here, or None.
 
     Tried on random operands like a trained layer's (95% of W pruned, half the activations
-    zero), forward and backward, against F.linear and autograd.
+    zero), forward and backward, against F.linear and autograd; the bias gradient's sums too.
     """
     gen = torch.Generator().manual_seed(seed)
     mask = torch.rand(n_out, n_in, generator=gen) < 0.05
     w = torch.randn(n_out, n_in, generator=gen) * mask
-    b = torch.randn(n_out, generator=gen)
+    b = torch.randn(n_out, generator=gen).requires_grad_(True)
     h = torch.relu(torch.randn(batch, n_in, generator=gen)).requires_grad_(True)
     g = torch.randn(batch, n_out, generator=gen)
     wd = w.clone().requires_grad_(True)
     z = F.linear(h, wd, b)
     z.backward(g)
     pattern = Pattern(mask)
-    values = w.flatten()[pattern.flat]
+    values, bias = w.flatten()[pattern.flat], b.detach()
     h_t, g_t = h.detach().t().contiguous().numpy(), g.t().contiguous().numpy()
 
     def first(n, works):
         return next((c for c in (np.asarray(c, dtype=np.int64) for c in candidates(n)) if works(c)), None)
 
-    inputs = first(n_in, lambda c: _equal(product(h_t, _rows(pattern), values.numpy(), b.numpy(), c, n_out).t(),
+    inputs = first(n_in, lambda c: _equal(product(h_t, rows(pattern), values.numpy(), bias.numpy(), c, n_out).t(),
                                           z.detach()))
     zeros = np.zeros(n_in, dtype=np.float32)
-    outputs = first(n_out, lambda c: _equal(product(g_t, _columns(pattern), values[pattern.perm].numpy(), zeros, c,
+    outputs = first(n_out, lambda c: _equal(product(g_t, columns(pattern), values[pattern.perm].numpy(), zeros, c,
                                                     n_in).t(), h.grad))
 
     def grads(c):
         out = torch.empty_like(values)
-        survivor_grads(g_t, h_t, *_rows(pattern), c, out.numpy())
+        survivor_grads(g_t, h_t, *rows(pattern), c, out.numpy())
         return _equal(out, wd.grad.flatten()[pattern.flat])
 
     batch_blocks = first(batch, grads)
-    if inputs is None or outputs is None or batch_blocks is None:
+    bias_grad = torch.empty(n_out)
+    batch_sums(g_t, bias_grad.numpy())
+    if inputs is None or outputs is None or batch_blocks is None or not _equal(bias_grad, b.grad):
         return None
     return Plan(inputs, outputs, batch_blocks)

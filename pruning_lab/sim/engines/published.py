@@ -4,9 +4,10 @@ The published code trains full weight matrices with torch's products and Adam an
 after each step. Every number a survivor sees is the same when the products are MKL's block
 sums over the survivors (blocks.py) and Adam runs on the survivors' values only: Adam is
 elementwise, and a pruned weight never reaches a survivor (masked after every step, it only
-ever enters a product as an exact zero). Layers the block sums do not cover (the narrow first
-and last layers, a shape whose blocks this CPU's MKL does not follow, a layer below 90%
-sparsity) use torch's product on the scattered matrix, so autograd and the bits are the dense
+ever enters a product as an exact zero). Consecutive hidden layers the block sums cover run as
+one stretch (stretch.py); the others (the narrow first and last layers, a shape whose blocks
+this CPU's MKL does not follow, a layer below 90% sparsity) use torch's product on the
+scattered matrix and torch's elementwise operations, so autograd and the bits are the dense
 engine's there too.
 """
 
@@ -16,16 +17,17 @@ import torch
 import torch.nn.functional as F
 
 from ... import numerics
-from ..network import Network, forward
+from ..network import Network, hidden
 from . import blocks
 from .sparse import Pattern
+from .stretch import WIDTH_MULTIPLE, Layers, Stretch
 
 # measured here against the dense engine: training only the survivors (Adam on fewer values, a
 # scattered matrix for torch's products) was level with it at 47.5% sparsity and 20% faster at
 # 77.4%; block sums were level with torch's products on a layer at 90% and slower at 85%
 SURVIVORS_FROM = 0.6
 BLOCKS_FROM = 0.9
-BLOCKS_WIDTH = 64  # and on layers at least this wide both ways
+BLOCKS_WIDTH = 64  # and on layers at least this wide both ways (and a multiple of stretch.WIDTH_MULTIPLE)
 
 
 class Published:
@@ -46,28 +48,42 @@ class Published:
         # is what the next forward pass reads
         leaves = [t.requires_grad_(True) for t in self.flat.split([t.numel() for t in pieces])]
         self.values, self.biases = leaves[:len(net.weights)], leaves[len(net.weights):]
-        self.blocked = [min(m.shape) >= BLOCKS_WIDTH and sparsity >= BLOCKS_FROM
-                        for m, sparsity in zip(net.masks, net.layer_sparsity())]
-        self.linears = [lambda h, i=i: self._linear(i, h) for i in range(len(self.values))]
+        last = len(net.masks) - 1
+        # block sums in stretches between torch's layers: never the first or the last layer
+        self.blocked = [0 < i < last and min(m.shape) >= BLOCKS_WIDTH and sparsity >= BLOCKS_FROM
+                        and all(n % WIDTH_MULTIPLE == 0 for n in m.shape)
+                        for i, (m, sparsity) in enumerate(zip(net.masks, net.layer_sparsity()))]
 
     @staticmethod
     def serves(net: Network) -> bool:
         """Whether ``net`` gains: under torch's own products (numerics=native), once it is sparse enough."""
         return numerics.mode() == "native" and net.sparsity() >= SURVIVORS_FROM
 
-    def _linear(self, i: int, h: torch.Tensor) -> torch.Tensor:
-        p, v, b = self.patterns[i], self.values[i], self.biases[i]
-        plan = blocks.plan(*p.shape, h.shape[0]) if self.blocked[i] else None
-        if plan is None:  # torch's product, on the layout the dense engine gives it
-            return F.linear(h.contiguous(), p.scatter(v), b)
-        return blocks.linear(h, v, b, p, plan)
+    def _plans(self, batch: int) -> list[blocks.Plan | None]:
+        """Each layer's block cuts for this batch size, None where torch's product serves."""
+        return [blocks.plan(*p.shape, batch) if on else None for p, on in zip(self.patterns, self.blocked)]
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.flat]
 
     def __call__(self, x, sigma, draws):
-        return forward(x, self.linears, damping=self.net.damping, activation=self.net.activation,
-                       sigma=sigma, draws=draws)
+        net, plans = self.net, self._plans(x.shape[0])
+        h, i, last = x, 0, len(self.values) - 1
+        while True:
+            # layer i on torch's product, on the layout the dense engine gives it
+            z = F.linear(h.contiguous(), self.patterns[i].scatter(self.values[i]), self.biases[i])
+            if i == last:
+                return z
+            j = i + 1
+            while plans[j] is not None:
+                j += 1
+            if j == i + 1:
+                h = hidden(z, damping=net.damping, activation=net.activation, sigma=sigma, draws=draws)
+            else:  # layers i + 1 .. j - 1 on block sums, from z to the hidden output of j - 1
+                layers = Layers(self.patterns[i + 1:j], plans[i + 1:j], net.activation, sigma, net.damping, draws)
+                params = [t for k in range(i + 1, j) for t in (self.values[k], self.biases[k])]
+                h = Stretch.apply(z, layers, *params)
+            i = j
 
     def step(self, x, y, sigma, draws):
         loss = F.cross_entropy(self(x, sigma, draws), y)
