@@ -35,6 +35,7 @@ MT_N, MT_M = 624, 397
 STATE_BYTES, LEFT, NEXT, WORDS = 5056, slice(8, 12), slice(16, 24), slice(24, 24 + 8 * MT_N)
 CHUNK = 1 << 22  # numbers drawn at a time while skipping by drawing
 FILL = 16  # torch.randn fills this many numbers at a time, and fewer by another path
+HALF = FILL // 2  # a run's cosines, then its sines
 
 
 @njit(cache=True)
@@ -118,31 +119,6 @@ def _advance_by_drawing(generator: torch.Generator, words: int) -> None:
 
 # -- torch.randn --------------------------------------------------------------------------------
 
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """a * b + c rounded once, float32: where torch's kernel fused a multiply into an add."""
-    sig = types.float32(types.float32, types.float32, types.float32)
-
-    def codegen(context, builder, sig, args):
-        f = ir.FloatType()
-        return builder.call(cgutils.get_or_insert_function(builder.module, ir.FunctionType(f, [f, f, f]),
-                                                           "llvm.fma.f32"), args)
-
-    return sig, codegen
-
-
-@intrinsic
-def _bits(typingctx, x):
-    """A float32's bits as uint32."""
-    return types.uint32(types.float32), lambda context, builder, sig, args: builder.bitcast(args[0], ir.IntType(32))
-
-
-@intrinsic
-def _float(typingctx, x):
-    """uint32 bits as the float32 they are."""
-    return types.float32(types.uint32), lambda context, builder, sig, args: builder.bitcast(args[0], ir.FloatType())
-
-
 F = np.float32
 U = np.uint32
 SQRTHF, LOG_Q1, LOG_Q2 = F(0.707106781186547524), F(-2.12194440e-4), F(0.693359375)
@@ -152,47 +128,85 @@ COS_P0, COS_P1, COS_P2 = F(2.443315711809948e-5), F(-1.388731625493765e-3), F(4.
 FOPI, TWO_PI = F(1.27323954473516), F(2.0 * math.pi)
 
 
-@njit(cache=True, inline="always")
-def _pair(u1, u2):
-    """radius x cos and radius x sin of uniforms u1 in (0, 1] and u2 in [0, 1), as torch rounds them."""
-    one, zero, half = F(1.0), F(0.0), F(0.5)
-    # log(u1): u1 = m 2^e with m in [0.5, 1), folded to [sqrt(1/2), sqrt(2)) - 1
-    b = _bits(u1)
-    e = F(np.int32(b >> U(23)) - np.int32(126))
-    m = _float((b & U(0x807FFFFF)) | U(0x3F000000))
-    small = m < SQRTHF
-    e = e - (one if small else zero)
-    x = (m - one) + (m if small else zero)
-    z = x * x
-    y = _fma(F(7.0376836292e-2), x, F(-1.1514610310e-1))
-    y = _fma(y, x, F(1.1676998740e-1))
-    y = _fma(y, x, F(-1.2420140846e-1))
-    y = _fma(y, x, F(1.4249322787e-1))
-    y = _fma(y, x, F(-1.6668057665e-1))
-    y = _fma(y, x, F(2.0000714765e-1))
-    y = _fma(y, x, F(-2.4999993993e-1))
-    y = _fma(y, x, F(3.3333331174e-1))
-    y = _fma(y * x, z, e * LOG_Q1)
-    y = _fma(-z, half, y)
-    log = _fma(e, LOG_Q2, x + y)
-    radius = math.sqrt(log * F(-2.0))
-    # sin and cos of theta = 2 pi u2 >= 0, reduced by multiples of pi/4 in three parts
-    theta = TWO_PI * u2
-    j = (np.int32(theta * FOPI) + np.int32(1)) & np.int32(-2)
-    q = F(j)
-    x = _fma(q, DP1, theta)
-    x = _fma(DP2, q, x)
-    x = _fma(q, DP3, x)
-    z = x * x
-    c = _fma(_fma(COS_P0, z, COS_P1), z, COS_P2)
-    c = _fma(z, z * c, -(z * half)) + one
-    s = _fma(_fma(SIN_P0, z, SIN_P1), z, SIN_P2)
-    s = _fma(x, z * s, x)
-    swap = (j & np.int32(2)) != 0
-    sin = _float(_bits(c if swap else s) ^ (U(j & np.int32(4)) << U(29)))
-    cos = _float(_bits(s if swap else c) ^ (U(~(j - np.int32(2)) & np.int32(4)) << U(29)))
+def _emit_pairs(builder: ir.IRBuilder, d, first):
+    """IR: d[first + j], d[first + 8 + j] for j < 8, uniforms u, v, into radius x cos(2 pi v) and
+    radius x sin(2 pi v), radius = sqrt(-2 log(1 - u)), as torch rounds them, 8 lanes at once.
+
+    log: 1 - u = m 2^e with m in [0.5, 1), folded to [sqrt(1/2), sqrt(2)) - 1 and a polynomial;
+    sin and cos: 2 pi v reduced by multiples of pi/4 in three parts, then two polynomials.
+    """
+    f32, i32 = ir.FloatType(), ir.IntType(32)
+    vf, vi = ir.VectorType(f32, HALF), ir.VectorType(i32, HALF)
+
+    def f(x):
+        return ir.Constant(vf, [ir.Constant(f32, float(F(x)))] * HALF)
+
+    def i(x):
+        return ir.Constant(vi, [ir.Constant(i32, x)] * HALF)
+
+    def call(name, *args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vf, [vf] * len(args)), name)
+        return builder.call(fn, list(args))
+
+    def fma(a, b, c):  # where torch's compiler fused a multiply into an add
+        return call(f"llvm.fma.v{HALF}f32", a, b, c)
+
+    def select(mask, a, b):
+        return builder.select(mask, a, b)
+
+    mul, add, sub = builder.fmul, builder.fadd, builder.fsub
+    pointer = builder.bitcast(builder.gep(d, [first]), vf.as_pointer())
+    second = builder.bitcast(builder.gep(d, [builder.add(first, ir.Constant(first.type, HALF))]), vf.as_pointer())
+    u1, u2 = sub(f(1.0), builder.load(pointer, align=4)), builder.load(second, align=4)
+    # log(u1)
+    b = builder.bitcast(u1, vi)
+    e = builder.sitofp(builder.sub(builder.lshr(b, i(23)), i(126)), vf)
+    m = builder.bitcast(builder.or_(builder.and_(b, i(0x807FFFFF)), i(0x3F000000)), vf)
+    small = builder.fcmp_ordered("<", m, f(SQRTHF))
+    e = sub(e, select(small, f(1.0), f(0.0)))
+    x = add(sub(m, f(1.0)), select(small, m, f(0.0)))
+    z = mul(x, x)
+    y = fma(f(7.0376836292e-2), x, f(-1.1514610310e-1))
+    for c in (1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1,
+              -2.4999993993e-1, 3.3333331174e-1):
+        y = fma(y, x, f(c))
+    y = fma(mul(y, x), z, mul(e, f(LOG_Q1)))
+    y = fma(builder.fneg(z), f(0.5), y)
+    log = fma(e, f(LOG_Q2), add(x, y))
+    radius = call(f"llvm.sqrt.v{HALF}f32", mul(log, f(-2.0)))
+    # sin and cos of theta = 2 pi u2 >= 0
+    theta = mul(f(TWO_PI), u2)
+    j = builder.and_(builder.add(builder.fptosi(mul(theta, f(FOPI)), vi), i(1)), i(-2))
+    q = builder.sitofp(j, vf)
+    x = fma(q, f(DP1), theta)
+    x = fma(f(DP2), q, x)
+    x = fma(q, f(DP3), x)
+    z = mul(x, x)
+    c = fma(fma(f(COS_P0), z, f(COS_P1)), z, f(COS_P2))
+    c = add(fma(z, mul(z, c), builder.fneg(mul(z, f(0.5)))), f(1.0))
+    s = fma(fma(f(SIN_P0), z, f(SIN_P1)), z, f(SIN_P2))
+    s = fma(x, mul(z, s), x)
+    swap = builder.icmp_signed("!=", builder.and_(j, i(2)), i(0))
+    sin_sign = builder.shl(builder.and_(j, i(4)), i(29))
+    cos_sign = builder.shl(builder.and_(builder.not_(builder.sub(j, i(2))), i(4)), i(29))
+    sin = builder.bitcast(builder.xor(builder.bitcast(select(swap, c, s), vi), sin_sign), vf)
+    cos = builder.bitcast(builder.xor(builder.bitcast(select(swap, s, c), vi), cos_sign), vf)
     # torch adds the mean (0) to each: -0 becomes +0
-    return radius * cos + zero, radius * sin + zero
+    builder.store(add(mul(radius, cos), f(0.0)), pointer, align=4)
+    builder.store(add(mul(radius, sin), f(0.0)), second, align=4)
+
+
+@intrinsic
+def _pairs(typingctx, d, first):
+    """The run of 16 at d[first:first + 16], uniforms into normals (``_emit_pairs``)."""
+    sig = types.void(d, types.intp)
+
+    def codegen(context, builder, sig, args):
+        array = context.make_array(sig.args[0])(context, builder, args[0])
+        _emit_pairs(builder, array.data, args[1])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True)
@@ -222,29 +236,21 @@ def _uniforms(mt, left, nxt, out):
 
 
 @njit(cache=True)
-def _box_muller(d, half):
-    """d's runs of 16 uniforms into normals, in place; ``half`` is 8.
-
-    ``half`` comes at run time: with the 8 as a constant the compiler unrolls the loop over a
-    run's pairs and leaves it scalar, with it unknown it vectorises it (6x faster).
-    """
+def _box_muller(d):
+    """d's runs of 16 uniforms into normals, in place (d: contiguous, a multiple of 16 long)."""
     for first in range(0, d.size - FILL + 1, FILL):
-        run = d[first:first + FILL]
-        for j in range(half):
-            cos, sin = _pair(F(1.0) - run[j], run[j + half])
-            run[j] = cos
-            run[j + half] = sin
+        _pairs(d, first)
 
 
 @njit(cache=True)
 def _normals(mt, left, nxt, out):
     n = out.size
     left, nxt = _uniforms(mt, left, nxt, out)
-    _box_muller(out[:n - n % FILL], FILL // 2)
+    _box_muller(out[:n - n % FILL])
     if n % FILL:
         tail = out[n - FILL:]
         left, nxt = _uniforms(mt, left, nxt, tail)
-        _box_muller(tail, FILL // 2)
+        _box_muller(tail)
     return left, nxt
 
 

@@ -29,6 +29,7 @@ class Pattern:
         self.shape = (n_out, n_in)
         self.flat = mask.flatten().nonzero().squeeze(1)  # row-major = CSR order
         row, self.col = self.flat // n_in, self.flat % n_in
+        self.flat_t = self.col * n_out + row  # the same synapses in W^T, row-major
         self.crow = F.pad(mask.sum(1).cumsum(0), (1, 0))
         self.offsets = self.crow[:-1]
         self.perm = torch.argsort(self.col * n_out + row)
@@ -36,9 +37,15 @@ class Pattern:
         self.t_crow = F.pad(mask.sum(0).cumsum(0), (1, 0))
         self.t_offsets = self.t_crow[:-1]
 
-    def scatter(self, values: torch.Tensor) -> torch.Tensor:
-        """The dense (out, in) matrix: ``values`` at the survivors, exactly 0 elsewhere."""
-        return values.new_zeros(self.shape[0] * self.shape[1]).index_copy_(0, self.flat, values).view(self.shape)
+    def scatter(self, values: torch.Tensor, column_major: bool = False) -> torch.Tensor:
+        """The dense (out, in) matrix: ``values`` at the survivors, exactly 0 elsewhere.
+
+        ``column_major``: stored as its transpose, (in, out) row-major, and returned as a view.
+        """
+        n_out, n_in = self.shape
+        if column_major:
+            return values.new_zeros(n_in * n_out).index_copy_(0, self.flat_t, values).view(n_in, n_out).t()
+        return values.new_zeros(n_out * n_in).index_copy_(0, self.flat, values).view(self.shape)
 
 
 def _csr_matmul(col: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
