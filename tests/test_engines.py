@@ -32,7 +32,7 @@ from pruning_lab.sim.phases import run_phases
 from pruning_lab.sim.protocol import longitudinal, pathology, run, train_healthy
 from pruning_lab.sim.pruning import prune
 from pruning_lab.sim.rng import Draws, draws, generator
-from pruning_lab.sim.training import Adam, batches, shuffled, train
+from pruning_lab.sim.training import Adam, PublishedAdam, batches, shuffled, train
 
 from .conftest import compose_job, data_config, model_config, stress_config, tiny_job
 
@@ -261,6 +261,24 @@ def test_adam_is_torch_fused_adam_bit_for_bit():
         opt_ours.step()
         opt_theirs.step()
     assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+
+
+def test_published_adam_is_torch_optim_adam_bit_for_bit():
+    # the replay's optimizer: torch.optim.Adam's own single-tensor step, subnormals included
+    g = torch.Generator().manual_seed(1)
+    ours = [torch.randn(50, generator=g), torch.randn(7, 3, generator=g) * 1e-39]
+    theirs = [p.clone().requires_grad_(True) for p in ours]
+    ours = [p.requires_grad_(True) for p in ours]
+    start = ours[0].detach().clone()
+    opt_ours, opt_theirs = PublishedAdam(ours, lr=1e-3), torch.optim.Adam(theirs, lr=1e-3, foreach=False)
+    for step in range(6):
+        for a, b in zip(ours, theirs):
+            a.grad = torch.randn(a.shape, generator=g) * (0.0 if step == 3 else 1.0)
+            b.grad = a.grad.clone()
+        opt_ours.step()
+        opt_theirs.step()
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    assert bool((ours[0] != start).all())  # every value moved
 
 
 def test_training_flushes_subnormals_only_while_it_runs():
