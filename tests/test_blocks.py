@@ -36,13 +36,14 @@ def test_a_block_is_one_chain_in_order_and_blocks_add_onto_the_bias_left_to_righ
     # terms 2^24, 1, 1, -2^24 of features 0..3 (a = 1): in one chain 2^24 + 1 rounds back to
     # 2^24 twice and the sum is 0; cut after feature 1, the blocks are 2^24 and 1 - 2^24 and
     # their sum is 1; cut after feature 2, 2^24 and -2^24 + 1... so each cut gives its own bits
+    # 77 samples: a chunk of 64 held in registers, a vector of 8, and 5 one at a time
     terms = [TWO24, 1.0, 1.0, -TWO24]
-    a_t = np.ones((4, 1))
-    assert block_sums([terms], [0, 1, 2, 3], [0.0], a_t, [0, 4])[0, 0] == 0.0
-    assert block_sums([terms], [0, 1, 2, 3], [0.0], a_t, [0, 2, 4])[0, 0] == 1.0
+    a_t = np.ones((4, 77))
+    assert (block_sums([terms], [0, 1, 2, 3], [0.0], a_t, [0, 4]) == 0.0).all()
+    assert (block_sums([terms], [0, 1, 2, 3], [0.0], a_t, [0, 2, 4]) == 1.0).all()
     # the bias comes first: 2^24 + 1 (first block) rounds away, 2^24 + (1 + 1) would not
-    assert block_sums([[1.0, 1.0]], [0, 1], [TWO24], np.ones((2, 1)), [0, 1, 2])[0, 0] == TWO24
-    assert block_sums([[1.0, 1.0]], [0, 1], [TWO24], np.ones((2, 1)), [0, 2])[0, 0] == TWO24 + 2
+    assert (block_sums([[1.0, 1.0]], [0, 1], [TWO24], np.ones((2, 77)), [0, 1, 2]) == TWO24).all()
+    assert (block_sums([[1.0, 1.0]], [0, 1], [TWO24], np.ones((2, 77)), [0, 2]) == TWO24 + 2).all()
 
 
 def test_absent_synapses_are_exact_zeros_and_each_sample_is_its_own_sum():
