@@ -32,7 +32,7 @@ class Pattern:
         self.flat_t = self.col * n_out + row  # the same synapses in W^T, row-major
         self.crow = F.pad(mask.sum(1).cumsum(0), (1, 0))
         self.offsets = self.crow[:-1]
-        self.perm = torch.argsort(self.col * n_out + row)
+        self.perm = torch.argsort(self.flat_t)
         self.t_col = row[self.perm]
         self.t_crow = F.pad(mask.sum(0).cumsum(0), (1, 0))
         self.t_offsets = self.t_crow[:-1]

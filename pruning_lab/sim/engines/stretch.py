@@ -32,7 +32,7 @@ from .sparse import Pattern
 WIDTH_MULTIPLE = 32  # floats per vectorised step of torch's elementwise loops on AVX-512 (16 on AVX2)
 
 
-_LANES = 8
+_LANES = blocks.LANES
 _I32x8 = ir.VectorType(ir.IntType(32), _LANES)
 # an 8 x 8 transposition in three rounds of two-register shuffles (unpack, pair, swap halves)
 _UNPACK = ([0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15])
@@ -177,7 +177,7 @@ def _step(z: torch.Tensor, batch_major: bool, layers: Layers, out_batch_major: b
     if layers.sigma > 0:  # the published code's draws are batch-major, (samples, features)
         noise = layers.draws.normal(tuple(z.shape) if batch_major else (z.shape[1], z.shape[0]))
     y = kept
-    if batch_major != out_batch_major and not batch_major:
+    if out_batch_major and not batch_major:
         y = _transposed(kept)  # the exit: into the batch-major layout of the noise and the output
     elif noise is not None and not batch_major:
         noise = _transposed(noise)  # between block sums: the noise into their feature-major layout
