@@ -76,6 +76,29 @@ def test_survivor_gradients_are_block_chains_over_the_batch():
     assert (out == 1.0).all()
 
 
+def test_survivor_gradients_keep_each_survivor_s_order_in_vectors_of_eight():
+    # 21 samples: two vector steps of 8 and 5 one at a time. Row 0's g is 2^24, 1, 1, -2^24
+    # (at samples 0, 9, 17, 20; 0 elsewhere) and rows 1 and 2 have the same terms reversed: in one
+    # chain row 0 sums to 0 and rows 1 and 2 to 2, cut after sample 9 every row sums to 1. Column
+    # c's a is 2^c, so each survivor's sum is scaled by its own power of two. Rows of 19, 8 and
+    # 5 survivors make full and part groups of eight, in pairs and alone (the last).
+    g_t = np.zeros((3, 21), np.float32)
+    g_t[0, [0, 9, 17, 20]] = [TWO24, 1.0, 1.0, -TWO24]
+    g_t[1, [0, 9, 17, 20]] = g_t[2, [0, 9, 17, 20]] = [-TWO24, 1.0, 1.0, TWO24]
+    a_t = np.repeat(2.0 ** np.arange(19, dtype=np.float32)[:, None], 21, axis=1)
+    col = np.concatenate([np.arange(19), np.arange(18, 10, -1), [3, 7, 11, 12, 18]]).astype(np.int64)
+    offsets = np.array([0, 19, 27, 32])
+    row = np.repeat([0, 1, 2], [19, 8, 5])
+    scale = 2.0 ** col
+    memory = np.full(33, -1.0, np.float32)  # and one number past the end, left alone
+    out = memory[:32]
+    blocks.survivor_grads(g_t, a_t, offsets, col, np.array([0, 21]), out)
+    np.testing.assert_array_equal(out, np.where(row == 0, 0.0, 2.0) * scale)
+    blocks.survivor_grads(g_t, a_t, offsets, col, np.array([0, 10, 21]), out)
+    np.testing.assert_array_equal(out, scale)
+    assert memory[32] == -1.0
+
+
 def test_the_candidate_cuts_include_the_ones_mkl_was_seen_to_use():
     assert (0, 192, 384, 512) in blocks.candidates(512) and (0, 128, 256) in blocks.candidates(256)
     assert all(c[0] == 0 and c[-1] == 96 for c in blocks.candidates(96)) and (0, 96) in blocks.candidates(96)

@@ -30,14 +30,7 @@ from . import blocks
 from .sparse import Pattern
 
 WIDTH_MULTIPLE = 32  # floats per vectorised step of torch's elementwise loops on AVX-512 (16 on AVX2)
-
-
 _LANES = blocks.LANES
-_I32x8 = ir.VectorType(ir.IntType(32), _LANES)
-# an 8 x 8 transposition in three rounds of two-register shuffles (unpack, pair, swap halves)
-_UNPACK = ([0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15])
-_PAIR = ([0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15])
-_HALVES = ([0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15])
 
 
 @intrinsic
@@ -58,16 +51,9 @@ def _transpose8(typingctx, src, out, r0, c0):
             offset = builder.add(builder.mul(row, row_stride), builder.mul(col, four))
             return builder.bitcast(builder.gep(data, [offset]), vec.as_pointer())
 
-        def shuffle(a, b, lanes):
-            return builder.shuffle_vector(a, b, ir.Constant(_I32x8, lanes))
-
         rows = [builder.load(at(s_data, s_row, builder.add(r0, ir.Constant(r0.type, i)), c0), align=4)
                 for i in range(_LANES)]
-        t = [shuffle(rows[i], rows[i + 1], lanes) for i in range(0, _LANES, 2) for lanes in _UNPACK]
-        p = [shuffle(t[i + half], t[i + half + 2], lanes) for i in (0, 4) for half in (0, 1) for lanes in _PAIR]
-        cols = [shuffle(p[i], p[i + 4], _HALVES[0]) for i in range(4)] + \
-               [shuffle(p[i], p[i + 4], _HALVES[1]) for i in range(4)]
-        for i, v in enumerate(cols):
+        for i, v in enumerate(blocks.transpose8(builder, rows)):
             builder.store(v, at(o_data, o_row, builder.add(c0, ir.Constant(c0.type, i)), r0), align=4)
         return context.get_dummy_value()
 
