@@ -119,7 +119,7 @@ reproduce-paper1: $(STAMP)
 	$(PY) -m pruning_lab.verify --results outputs/paper1/sweep --expected experiments/paper1/expected.csv
 
 ## paper 2 replayed: the published notebook's random draws in its order and its rounding
-## (rng=notebook), 10 seeds x 3 treatments with the bits of torch's dense products (about 11
+## (rng=notebook), 10 seeds x 3 treatments with the bits of torch's dense products (about 9
 ## minutes on 2 cores), then the report, whose replay verdict counts the printed values of
 ## Tables 1-4 ours equal
 replay: $(STAMP)
