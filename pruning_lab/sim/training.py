@@ -64,19 +64,14 @@ class Adam:
                                eps=1e-8, maximize=False, grad_scale=None, found_inf=None)
 
 
-class PublishedAdam:
+class PublishedAdam(Adam):
     """torch.optim.Adam(foreach=False), default betas and eps: the published code's optimizer.
 
     Its step is torch.optim.adam.adam, the function torch.optim.Adam.step calls, here with the
-    same arguments and state (a test pins it bit for bit), without torch.optim's per-step
-    bookkeeping: in the replay's steps on the survivors that took a third as long as the update.
+    same arguments and state (Adam's: a test pins it bit for bit), without torch.optim's
+    per-step bookkeeping: in the replay's steps on the survivors that took a third as long as
+    the update.
     """
-
-    def __init__(self, params: list[torch.Tensor], lr: float):
-        self.params, self.lr = params, lr
-        self.exp_avg = [torch.zeros_like(p) for p in params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
-        self.steps = [torch.tensor(0.0) for _ in params]  # as torch.optim keeps them on CPU
 
     def step(self) -> None:
         with torch.no_grad():

@@ -38,6 +38,21 @@ LANES = 8  # floats in a vector of the pinned target (haswell: AVX2)
 CHUNK = 8 * LANES  # samples whose sums one pass over a block's survivors keeps in registers
 
 
+def _splat(builder: ir.IRBuilder, x):
+    """LLVM IR: an 8-float vector of x in every lane."""
+    vec = ir.VectorType(x.type, LANES)
+    one = builder.insert_element(ir.Constant(vec, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, ir.Constant(vec, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), LANES), None))
+
+
+def _fma(builder: ir.IRBuilder, a, b, c):
+    """LLVM IR: a * b + c on 8-float vectors, each lane rounded once."""
+    vec = ir.VectorType(ir.FloatType(), LANES)
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3), f"llvm.fma.v{LANES}f32")
+    return builder.call(fma, [a, b, c])
+
+
 def _chains(vectors: int):
     """An intrinsic ``chains(a_t, col, values, k0, k1, out_t, r, b0)``: for the samples b0 ..
     b0 + ``vectors`` x 8, out_t[r, b] += the chain p = fma(a_t[col[k], b], values[k], p) over
@@ -61,22 +76,18 @@ def _chains(vectors: int):
             intp = k0_.type
             a_row = cgutils.unpack_tuple(builder, a.strides)[0]
             out_row = cgutils.unpack_tuple(builder, out.strides)[0]
-            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                                 f"llvm.fma.v{LANES}f32")
             offset = builder.mul(b0_, ir.Constant(intp, 4))
             sums = [cgutils.alloca_once_value(builder, ir.Constant(vec, None)) for _ in range(vectors)]
             with cgutils.for_range(builder, builder.sub(k1_, k0_)) as loop:
                 k = builder.add(k0_, loop.index)
                 c = builder.load(builder.gep(cols.data, [k]))
                 w = builder.load(builder.gep(vals.data, [k]))
-                wv = builder.shuffle_vector(builder.insert_element(ir.Constant(vec, ir.Undefined), w,
-                                                                   ir.Constant(ir.IntType(32), 0)),
-                                            ir.Constant(vec, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), LANES), None))
+                wv = _splat(builder, w)
                 row = builder.gep(builder.bitcast(a.data, byte_ptr), [builder.add(builder.mul(c, a_row), offset)])
                 for v in range(vectors):
                     x = builder.load(builder.bitcast(builder.gep(row, [ir.Constant(intp, 4 * LANES * v)]),
                                                      vec.as_pointer()), align=4)
-                    builder.store(builder.call(fma, [x, wv, builder.load(sums[v])]), sums[v])
+                    builder.store(_fma(builder, x, wv, builder.load(sums[v])), sums[v])
             dest = builder.gep(builder.bitcast(out.data, byte_ptr), [builder.add(builder.mul(r_, out_row), offset)])
             for v in range(vectors):
                 pointer = builder.bitcast(builder.gep(dest, [ir.Constant(intp, 4 * LANES * v)]), vec.as_pointer())
@@ -179,13 +190,6 @@ def _group_sums(groups: int):
                 return builder.bitcast(builder.gep(builder.bitcast(array.data, byte_ptr),
                                                    [builder.mul(row, stride)]), f32.as_pointer())
 
-            def broadcast(x):
-                one = builder.insert_element(ir.Constant(vec, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
-                return builder.shuffle_vector(one, ir.Constant(vec, ir.Undefined),
-                                              ir.Constant(ir.VectorType(ir.IntType(32), LANES), None))
-
-            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                                 f"llvm.fma.v{LANES}f32")
             g_rows, a_rows, firsts, counts = [], [], [], []
             for n in range(groups):
                 r, k, m = (builder.load(builder.gep(span.data, [const(3 * n + j)])) for j in range(3))
@@ -212,7 +216,7 @@ def _group_sums(groups: int):
                         acc = builder.load(chains[n])
                         for j, column in enumerate(transpose8(builder, rows_)):
                             x = builder.load(builder.gep(g_rows[n], [builder.add(i, const(j))]))
-                            acc = builder.call(fma, [broadcast(x), column, acc])
+                            acc = _fma(builder, _splat(builder, x), column, acc)
                         builder.store(acc, chains[n])
                 tail = builder.add(lo, builder.mul(whole, const(LANES)))
                 with cgutils.for_range(builder, builder.sub(hi, tail)) as step:
@@ -223,7 +227,7 @@ def _group_sums(groups: int):
                             column = builder.insert_element(column, builder.load(builder.gep(p, [i])),
                                                             ir.Constant(ir.IntType(32), l))
                         x = builder.load(builder.gep(g_rows[n], [i]))
-                        builder.store(builder.call(fma, [broadcast(x), column, builder.load(chains[n])]), chains[n])
+                        builder.store(_fma(builder, _splat(builder, x), column, builder.load(chains[n])), chains[n])
                 for t, c in zip(totals, chains):
                     builder.store(builder.fadd(builder.load(t), builder.load(c)), t)
             for n in range(groups):
